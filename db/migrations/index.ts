@@ -1,0 +1,20 @@
+import type { Knex } from 'knex';
+import * as core from './20261124000000_core.js';
+
+/**
+ * Every migration, oldest first. Listed here rather than read from the folder so the same
+ * code runs from TypeScript sources (tests) and compiled JavaScript (production).
+ */
+const migrations: Record<string, Knex.Migration> = {
+  '20261124000000_core': core,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => {
+    const migration = migrations[name];
+    if (!migration) throw new Error(`unknown migration ${name}`);
+    return migration;
+  },
+};

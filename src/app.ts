@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type RequestHandler } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import swaggerUi from 'swagger-ui-express';
+import type { Config } from './config.js';
+import type { Contract } from './contract.js';
+import type { Db } from './db/database.js';
+import type { Logger } from './logger.js';
+import { securityHandlers } from './http/auth.js';
+import { cacheHeaders } from './http/caching.js';
+import { errorHandler, notFoundHandler } from './http/errors.js';
+import { requireJsonAcceptable } from './http/negotiation.js';
+import { apiRoutes } from './resources/api.js';
+import { followRoutes } from './resources/follows.js';
+import { tokenRoutes } from './resources/tokens.js';
+import { userRoutes } from './resources/users.js';
+
+export interface AppDeps {
+  db: Db;
+  config: Pick<Config, 'validateResponses' | 'tokenTtlSeconds' | 'passwordMinLength'>;
+  contract: Contract;
+  logger: Logger;
+}
+
+export const BODY_LIMIT = '64kb';
+
+/**
+ * Builds the application; never listens. Every request under /api passes, in order:
+ * body parsing → contract validation (404/405, security, request) → 406 → the resource's
+ * route → the error handler.
+ */
+export function createApp({ db, config, contract, logger }: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', 'strong');
+  app.use(requestId);
+
+  app.get('/', (_req, res) => res.redirect(302, '/api/docs'));
+  app.get('/api/openapi.json', (_req, res) => res.type('json').send(contract.json));
+  app.get('/api/openapi.yaml', (_req, res) => res.type('application/yaml').send(contract.yaml));
+  app.use(
+    '/api/docs',
+    swaggerUi.serveFiles(undefined, { swaggerUrl: '/api/openapi.json' }),
+    swaggerUi.setup(undefined, {
+      customSiteTitle: 'Microblog API',
+      swaggerUrl: '/api/openapi.json',
+      swaggerOptions: { persistAuthorization: true, displayRequestDuration: true },
+    }),
+  );
+
+  app.use('/api', cacheHeaders);
+  app.use(express.json({ limit: BODY_LIMIT }));
+  app.use(
+    OpenApiValidator.middleware({
+      apiSpec: contract.document() as never,
+      validateApiSpec: true,
+      validateRequests: { allowUnknownQueryParameters: false, allErrors: true },
+      validateResponses: config.validateResponses,
+      validateSecurity: { handlers: securityHandlers(db) },
+      ignorePaths: /^\/(?!api(\/|$))|^\/api\/(docs|openapi\.(json|yaml))/,
+    }),
+  );
+  app.use('/api', requireJsonAcceptable);
+
+  app.use(apiRoutes());
+  app.use(userRoutes(db, { passwordMinLength: config.passwordMinLength }));
+  app.use(followRoutes(db));
+  app.use(tokenRoutes(db, config.tokenTtlSeconds));
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(logger));
+  return app;
+}
+
+/** Takes the caller's X-Request-Id when it is sane, else makes one; echoes it back. */
+const requestId: RequestHandler = (req, res, next) => {
+  const incoming = req.headers['x-request-id'];
+  req.id = typeof incoming === 'string' && /^[\w.:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+  res.set('X-Request-Id', req.id);
+  next();
+};

@@ -1,0 +1,47 @@
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import { migrationSource } from '../../db/migrations/index.js';
+
+// BIGINT ids and counts come back as numbers: the contract bounds ids to 2^53 - 1.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export type Db = Knex;
+
+export interface DbOptions {
+  url: string;
+  poolMax?: number;
+}
+
+/** Opens a connection pool; nothing connects until the first query. */
+export function openDb({ url, poolMax = 10 }: DbOptions): Db {
+  return knexFactory({
+    client: 'pg',
+    connection: { connectionString: url, connectionTimeoutMillis: 5000 },
+    pool: { min: 0, max: poolMax },
+    acquireConnectionTimeout: 5000,
+  });
+}
+
+const MIGRATION_LOCK = 0x6d6963726f; // "micro": any constant shared by every instance
+
+/**
+ * Applies pending migrations. Instances starting together wait for each other on a
+ * PostgreSQL advisory lock instead of failing on knex's own migration lock.
+ */
+export async function migrateLatest(db: Db): Promise<string[]> {
+  const connection = await db.client.acquireConnection();
+  try {
+    await db.raw('SELECT pg_advisory_lock(?)', [MIGRATION_LOCK]).connection(connection);
+    const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+    return applied;
+  } finally {
+    await db.raw('SELECT pg_advisory_unlock(?)', [MIGRATION_LOCK]).connection(connection).catch(() => undefined);
+    await db.client.releaseConnection(connection);
+  }
+}
+
+/** The migrations not yet applied to the database. */
+export async function pendingMigrations(db: Db): Promise<string[]> {
+  const [, pending] = (await db.migrate.list({ migrationSource })) as [unknown[], { file: string }[] | string[]];
+  return pending.map((m) => (typeof m === 'string' ? m : m.file));
+}

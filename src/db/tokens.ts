@@ -1,0 +1,41 @@
+import type { Knex } from 'knex';
+import type { TokenRow, UserRow } from './tables.js';
+
+export type TokenWithUser = { token_id: number; user: UserRow };
+
+/** SQL for access tokens, which are stored only as SHA-256 hashes. */
+export const tokensRepository = {
+  async create(db: Knex, userId: number, tokenHash: Buffer, expiresAt: Date): Promise<TokenRow> {
+    const [row] = await db<TokenRow>('tokens')
+      .insert({ user_id: userId, token_hash: tokenHash, expires_at: expiresAt })
+      .returning('*');
+    return row as TokenRow;
+  },
+
+  /** The unexpired token with this hash and its user, in one round trip. */
+  async findActive(db: Knex, tokenHash: Buffer): Promise<TokenWithUser | undefined> {
+    const row = await db('tokens as t')
+      .join('users as u', 'u.id', 't.user_id')
+      .where('t.token_hash', tokenHash)
+      .andWhere('t.expires_at', '>', db.fn.now())
+      .first('u.*', { token_id: 't.id' });
+    if (!row) return undefined;
+    const { token_id, ...user } = row as UserRow & { token_id: number };
+    return { token_id, user };
+  },
+
+  async delete(db: Knex, id: number): Promise<void> {
+    await db<TokenRow>('tokens').where({ id }).delete();
+  },
+
+  /** Revokes every token of the user but the one given (null: every token). */
+  async deleteAllOfUserExcept(db: Knex, userId: number, keepId: number | null): Promise<void> {
+    const query = db<TokenRow>('tokens').where({ user_id: userId });
+    if (keepId !== null) query.andWhereNot({ id: keepId });
+    await query.delete();
+  },
+
+  async deleteExpiredOfUser(db: Knex, userId: number): Promise<void> {
+    await db<TokenRow>('tokens').where({ user_id: userId }).andWhere('expires_at', '<=', db.fn.now()).delete();
+  },
+};

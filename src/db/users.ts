@@ -1,0 +1,84 @@
+import type { Knex } from 'knex';
+import type { UserRow } from './tables.js';
+
+export interface Page {
+  offset: number;
+  limit: number;
+}
+
+export interface NewUserRow {
+  username: string;
+  email: string;
+  password_hash: string;
+  about_me: string | null;
+}
+
+export type UserChanges = Partial<Pick<UserRow, 'username' | 'email' | 'about_me' | 'password_hash'>>;
+
+/** SQL for users. Functions take a Knex instance or a transaction and return rows. */
+export const usersRepository = {
+  findById(db: Knex, id: number): Promise<UserRow | undefined> {
+    return db<UserRow>('users').where({ id }).first();
+  },
+
+  /** Locks the row until the transaction ends. */
+  findByIdForUpdate(trx: Knex.Transaction, id: number): Promise<UserRow | undefined> {
+    return trx<UserRow>('users').where({ id }).forUpdate().first();
+  },
+
+  /** By username or email address, ignoring case (usernames cannot contain "@"). */
+  findByLogin(db: Knex, login: string): Promise<UserRow | undefined> {
+    const column = login.includes('@') ? 'email' : 'username';
+    return db<UserRow>('users').whereRaw(`lower(${column}) = lower(?)`, [login]).first();
+  },
+
+  async create(db: Knex, user: NewUserRow): Promise<UserRow> {
+    const [row] = await db<UserRow>('users').insert(user).returning('*');
+    return row as UserRow;
+  },
+
+  async update(db: Knex, id: number, changes: UserChanges): Promise<UserRow> {
+    const [row] = await db<UserRow>('users').where({ id }).update(changes).returning('*');
+    return row as UserRow;
+  },
+
+  /** Moves last_seen to now unless it moved in the last minute; returns the new value if it did. */
+  async touchLastSeen(db: Knex, id: number): Promise<Date | undefined> {
+    const [row] = await db<UserRow>('users')
+      .where({ id })
+      .andWhereRaw("last_seen < now() - interval '1 minute'")
+      .update({ last_seen: db.fn.now() as unknown as Date })
+      .returning('last_seen');
+    return row?.last_seen;
+  },
+
+  async list(db: Knex, page: Page): Promise<{ rows: UserRow[]; total: number }> {
+    const [rows, count] = await Promise.all([
+      db<UserRow>('users').orderBy('id').offset(page.offset).limit(page.limit),
+      db('users').count<{ count: number }[]>({ count: '*' }),
+    ]);
+    return { rows, total: Number(count[0]?.count ?? 0) };
+  },
+
+  /** The users who follow `id`, by id; the total is the user's follower_count. */
+  followers(db: Knex, id: number, page: Page): Promise<UserRow[]> {
+    return db<UserRow>('follows as f')
+      .join('users as u', 'u.id', 'f.follower_id')
+      .where('f.followed_id', id)
+      .orderBy('f.follower_id')
+      .offset(page.offset)
+      .limit(page.limit)
+      .select('u.*');
+  },
+
+  /** The users `id` follows, by id; the total is the user's followed_count. */
+  followed(db: Knex, id: number, page: Page): Promise<UserRow[]> {
+    return db<UserRow>('follows as f')
+      .join('users as u', 'u.id', 'f.followed_id')
+      .where('f.follower_id', id)
+      .orderBy('f.followed_id')
+      .offset(page.offset)
+      .limit(page.limit)
+      .select('u.*');
+  },
+};

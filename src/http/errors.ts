@@ -1,0 +1,176 @@
+import { STATUS_CODES } from 'node:http';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
+import type { Logger } from '../logger.js';
+import { htmlErrorPage, wantsJson } from './negotiation.js';
+
+/** The one error type handlers throw; the error middleware turns it into the response. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message?: string,
+    readonly headers: Record<string, string> = {},
+    readonly errors?: { path: string; message: string }[],
+    options?: ErrorOptions,
+  ) {
+    super(message ?? STATUS_CODES[status] ?? 'Error', options);
+    this.hasMessage = message !== undefined;
+  }
+  readonly hasMessage: boolean;
+}
+
+export const AUTH_REALM = 'Microblog API';
+const RETRY_AFTER_SECONDS = '5';
+
+export const notFound = (what: string) => new HttpError(404, `${what} does not exist`);
+export const forbidden = (message: string) => new HttpError(403, message);
+export const badRequest = (message: string) => new HttpError(400, message);
+
+/** Unique indexes whose violation means the client must choose another value. */
+const UNIQUE_MESSAGES: Record<string, string> = {
+  users_username_lower_key: 'please use a different username',
+  users_email_lower_key: 'please use a different email address',
+};
+
+interface ValidatorError {
+  status: number;
+  message?: string;
+  errors?: { path?: string; message?: string }[];
+  headers?: Record<string, string>;
+}
+interface PgError {
+  code?: string;
+  constraint?: string;
+}
+
+/** Turns anything thrown into an HttpError; unknown errors become a 500 that keeps its cause. */
+export function toHttpError(err: unknown, req: Request): HttpError {
+  if (err instanceof HttpError) return err;
+  const pg = err as PgError;
+  if (typeof pg.code === 'string' && /^[0-9A-Z]{5}$/.test(pg.code)) return fromPostgres(pg, err);
+  if (isConnectionFailure(err)) {
+    return new HttpError(503, 'the database is unavailable; try again shortly', { 'Retry-After': RETRY_AFTER_SECONDS }, undefined, { cause: err });
+  }
+  const bodyParser = err as { type?: string; status?: number; expose?: boolean };
+  if (typeof bodyParser.type === 'string' && typeof bodyParser.status === 'number') {
+    return fromBodyParser(bodyParser.type, bodyParser.status, err);
+  }
+  const validator = err as ValidatorError;
+  if (typeof validator.status === 'number' && validator.status >= 400 && validator.status < 500 && Array.isArray(validator.errors)) {
+    return fromValidator(validator, req);
+  }
+  return new HttpError(500, undefined, {}, undefined, { cause: err });
+}
+
+function fromPostgres(pg: PgError, err: unknown): HttpError {
+  const cause = { cause: err };
+  if (pg.code === '23505') {
+    const message = UNIQUE_MESSAGES[pg.constraint ?? ''];
+    if (message) return new HttpError(400, message, {}, undefined, cause);
+    return new HttpError(409, 'this conflicts with an existing resource', {}, undefined, cause);
+  }
+  if (pg.code === '23503') {
+    return new HttpError(404, 'a resource this refers to does not exist', {}, undefined, cause);
+  }
+  if (pg.code === '23514' || pg.code === '22001' || pg.code === '22003' || pg.code === '22P02') {
+    return new HttpError(400, 'a value is out of the range the API accepts', {}, undefined, cause);
+  }
+  if (pg.code === '40001' || pg.code === '40P01') {
+    return new HttpError(503, 'the request conflicted with another; try again', { 'Retry-After': '1' }, undefined, cause);
+  }
+  if (pg.code?.startsWith('08') || pg.code === '57P01' || pg.code === '57P02' || pg.code === '57P03' || pg.code === '53300') {
+    return new HttpError(503, 'the database is unavailable; try again shortly', { 'Retry-After': RETRY_AFTER_SECONDS }, undefined, cause);
+  }
+  return new HttpError(500, undefined, {}, undefined, cause);
+}
+
+function isConnectionFailure(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; message?: string };
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE'].includes(e.code ?? '')) return true;
+  if (e.name === 'KnexTimeoutError') return true;
+  const message = e.message ?? '';
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
+}
+
+function fromBodyParser(type: string, status: number, err: unknown): HttpError {
+  const cause = { cause: err };
+  switch (type) {
+    case 'entity.parse.failed':
+      return new HttpError(400, 'the body is not valid JSON, or not a JSON object', {}, undefined, cause);
+    case 'entity.too.large':
+      return new HttpError(413, 'the request body must not be larger than 64 KB', {}, undefined, cause);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new HttpError(415, 'the request body must be UTF-8 encoded JSON', {}, undefined, cause);
+    default:
+      return new HttpError(status >= 400 && status < 500 ? status : 400, undefined, {}, undefined, cause);
+  }
+}
+
+function fromValidator(err: ValidatorError, req: Request): HttpError {
+  const headers: Record<string, string> = {};
+  if (err.status === 405 && err.headers?.Allow) {
+    headers.Allow = err.headers.Allow.split(',').map((m) => m.trim().toUpperCase()).join(', ');
+    return new HttpError(405, `${req.method} is not allowed here; use ${headers.Allow}`, headers);
+  }
+  if (err.status === 404) return new HttpError(404, `there is nothing at ${req.path}`);
+  if (err.status === 401) return unauthorized(req, err.message);
+  if (err.status === 415) return new HttpError(415, 'the request body must be application/json');
+  const errors = (err.errors ?? []).map((e) => ({
+    path: (e.path ?? '').replace(/^\.?/, '/').replace(/\./g, '/').replace(/^\/+/, '/'),
+    message: (e.message ?? 'is invalid').replace(/^must have required property '.*'$/, 'is required'),
+  }));
+  const message = errors.map((e) => `${describePath(e.path)}: ${e.message}`).join('; ');
+  return new HttpError(err.status, message || err.message, {}, errors.length ? errors : undefined);
+}
+
+function describePath(pointer: string): string {
+  const parts = pointer.split('/').filter(Boolean);
+  const where = parts[0];
+  const rest = parts.slice(1).join('.');
+  if (where === 'body') return rest || 'body';
+  if (where === 'query' || where === 'path' || where === 'headers') return rest ? `${rest} (${where === 'headers' ? 'header' : where})` : where;
+  return parts.join('.') || 'request';
+}
+
+/** A 401 with the challenge of the scheme the operation takes. */
+export function unauthorized(req: Request, message?: string): HttpError {
+  const security = (req as Request & { openapi?: { schema?: { security?: Record<string, unknown>[] } } }).openapi?.schema?.security;
+  const scheme = security?.some((s) => 'basic' in s) ? 'Basic' : 'Bearer';
+  return new HttpError(401, message, { 'WWW-Authenticate': `${scheme} realm="${AUTH_REALM}"` });
+}
+
+/** Unknown URLs: JSON under /api, HTML for browsers and elsewhere. */
+export const notFoundHandler: RequestHandler = (req) => {
+  throw new HttpError(404, `there is nothing at ${req.path}`);
+};
+
+/** The one place errors become responses. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (thrown, req, res, next) => {
+    // A failed authentication stashes its own error; the validator passes on only a copy.
+    const err = (res.locals.authError as HttpError | undefined) ?? thrown;
+    if (res.headersSent) return next(err);
+    const error = toHttpError(err, req);
+    if (error.status >= 500) {
+      logger.error({ err: error.cause ?? err, reqId: req.id, method: req.method, url: req.originalUrl, status: error.status }, 'request failed');
+    }
+    sendError(req, res, error);
+  };
+}
+
+function sendError(req: Request, res: Response, error: HttpError): void {
+  res.status(error.status);
+  res.set(error.headers);
+  res.set('Cache-Control', 'no-store');
+  const reason = STATUS_CODES[error.status] ?? 'Error';
+  const html = (error.status === 404 || error.status === 500) && (!req.path.startsWith('/api') || !wantsJson(req));
+  if (html) {
+    res.type('html').send(htmlErrorPage(error.status, reason));
+    return;
+  }
+  const body: { error: string; message?: string; errors?: { path: string; message: string }[] } = { error: reason };
+  // A 500's message could leak internals; the log has it.
+  if (error.hasMessage && error.status !== 500) body.message = error.message;
+  if (error.errors) body.errors = error.errors;
+  res.json(body);
+}

@@ -1,0 +1,44 @@
+import { createHash } from 'node:crypto';
+import type { components } from '../generated/openapi.js';
+import type { UserRow } from './db/tables.js';
+
+export type User = components['schemas']['User'];
+
+export const links = {
+  user: (id: number) => `/api/users/${id}`,
+  followers: (id: number) => `/api/users/${id}/followers`,
+  followed: (id: number) => `/api/users/${id}/followed`,
+  users: '/api/users',
+  tokens: '/api/tokens',
+  docs: '/api/docs',
+  openapi: '/api/openapi.json',
+};
+
+export function avatarUrl(email: string, size = 128): string {
+  const digest = createHash('md5').update(email.trim().toLowerCase()).digest('hex');
+  return `https://www.gravatar.com/avatar/${digest}?d=identicon&s=${size}`;
+}
+
+/**
+ * A user as `viewerId` may see it: the email only for the user itself (or when
+ * `showEmail` says so, as in the answer to a registration).
+ */
+export function toUser(row: UserRow, viewerId: number | null, showEmail = false): User {
+  const user: User = {
+    id: row.id,
+    username: row.username,
+    ...(showEmail || viewerId === row.id ? { email: row.email } : {}),
+    last_seen: row.last_seen.toISOString(),
+    about_me: row.about_me,
+    post_count: row.post_count,
+    follower_count: row.follower_count,
+    followed_count: row.followed_count,
+    _links: {
+      self: links.user(row.id),
+      followers: links.followers(row.id),
+      followed: links.followed(row.id),
+      avatar: avatarUrl(row.email),
+    },
+  };
+  return user;
+}

@@ -1,0 +1,18 @@
+import { Router } from 'express';
+import { operation, type ResponseBody } from '../http/typed.js';
+import { links } from '../representations.js';
+
+/** GET /api: the entry point. */
+export function apiRoutes(): Router {
+  const router = Router();
+  router.get(
+    '/api',
+    operation('getApi', (_req, res) => {
+      const body: ResponseBody<'getApi', 200> = {
+        _links: { users: links.users, tokens: links.tokens, docs: links.docs, openapi: links.openapi },
+      };
+      res.json(body);
+    }),
+  );
+  return router;
+}

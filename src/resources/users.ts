@@ -1,0 +1,105 @@
+import { Router } from 'express';
+import type { Knex } from 'knex';
+import { tokensRepository } from '../db/tokens.js';
+import { usersRepository, type UserChanges } from '../db/users.js';
+import { authOf } from '../http/auth.js';
+import { checkIfMatch, etagOf } from '../http/caching.js';
+import { badRequest, forbidden, notFound } from '../http/errors.js';
+import { collection, pageRequest } from '../http/pagination.js';
+import { operation } from '../http/typed.js';
+import { links, toUser } from '../representations.js';
+import { hashPassword, verifyPassword } from '../security/passwords.js';
+
+export interface UserRoutesOptions {
+  passwordMinLength: number;
+}
+
+/** /api/users and /api/users/{id}: registration, listing, reading and updating users. */
+export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): Router {
+  const router = Router();
+
+  const checkPassword = (password: string) => {
+    if ([...password].length < passwordMinLength) {
+      throw badRequest(`password: must be at least ${passwordMinLength} characters long`);
+    }
+  };
+
+  router.get(
+    '/api/users',
+    operation('listUsers', async (req, res) => {
+      const viewer = authOf(req).user.id;
+      const page = pageRequest(req.query);
+      const { rows, total } = await usersRepository.list(db, page);
+      res.json(collection(rows.map((row) => toUser(row, viewer)), total, page, links.users));
+    }),
+  );
+
+  router.post(
+    '/api/users',
+    operation('createUser', async (req, res) => {
+      const { username, email, password, about_me } = req.body;
+      checkPassword(password);
+      // The unique indexes decide between racing registrations; a loser gets a 400.
+      const row = await usersRepository.create(db, {
+        username,
+        email,
+        password_hash: await hashPassword(password),
+        about_me: about_me ?? null,
+      });
+      res.status(201).location(links.user(row.id)).json(toUser(row, row.id, true));
+    }),
+  );
+
+  router.get(
+    '/api/users/:id',
+    operation('getUser', async (req, res) => {
+      const viewer = authOf(req).user;
+      const { id } = req.params;
+      const row = id === viewer.id ? viewer : await usersRepository.findById(db, id);
+      if (!row) throw notFound(`user ${id}`);
+      res.json(toUser(row, viewer.id));
+    }),
+  );
+
+  router.put(
+    '/api/users/:id',
+    operation('updateUser', async (req, res) => {
+      const auth = authOf(req);
+      const { id } = req.params;
+      if (auth.user.id !== id) throw forbidden('you can only change your own user');
+      const { username, email, about_me, password, current_password } = req.body;
+      if (password !== undefined) {
+        if (current_password === undefined) throw badRequest('current_password: is required to change the password');
+        checkPassword(password);
+      }
+      const newHash = password !== undefined ? await hashPassword(password) : undefined;
+
+      const updated = await db.transaction(async (trx) => {
+        const current = await usersRepository.findByIdForUpdate(trx, id);
+        if (!current) throw notFound(`user ${id}`);
+        // This request's own move of last_seen is not a change the client missed.
+        checkIfMatch(req, [
+          etagOf(toUser(current, id)),
+          etagOf(toUser({ ...current, last_seen: auth.lastSeenBefore }, id)),
+        ]);
+        if (current_password !== undefined && password !== undefined) {
+          if (!(await verifyPassword(current.password_hash, current_password))) {
+            throw forbidden('current_password is not the present password');
+          }
+        }
+        const changes: UserChanges = {};
+        if (username !== undefined) changes.username = username;
+        if (email !== undefined) changes.email = email;
+        if (about_me !== undefined) changes.about_me = about_me;
+        if (newHash !== undefined) changes.password_hash = newHash;
+        if (Object.keys(changes).length === 0) return current;
+        const row = await usersRepository.update(trx, id, changes);
+        if (newHash !== undefined) await tokensRepository.deleteAllOfUserExcept(trx, id, auth.tokenId);
+        return row;
+      });
+      res.json(toUser(updated, id));
+    }),
+  );
+
+  return router;
+}
