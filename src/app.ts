@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import swaggerUi from 'swagger-ui-express';
 import type { Config } from './config.js';
@@ -7,7 +7,7 @@ import type { Contract } from './contract.js';
 import type { Db } from './db/database.js';
 import type { Logger } from './logger.js';
 import { securityHandlers } from './http/auth.js';
-import { cacheHeaders } from './http/caching.js';
+import { cacheHeaders, isFresh } from './http/caching.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { requireJsonAcceptable } from './http/negotiation.js';
 import { apiRoutes } from './resources/api.js';
@@ -33,6 +33,12 @@ export function createApp({ db, config, contract, logger }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', 'strong');
+  Object.defineProperty(app.request, 'fresh', {
+    configurable: true,
+    get(this: Request) {
+      return isFresh(this, this.res as Response);
+    },
+  });
   app.use(requestId);
 
   app.get('/', (_req, res) => res.redirect(302, '/api/docs'));

@@ -1,5 +1,5 @@
 import etag from 'etag';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { HttpError } from './errors.js';
 
 /**
@@ -27,6 +27,27 @@ export function etagOf(body: unknown): string {
   return etag(JSON.stringify(body));
 }
 
+function entityTags(header: string): string[] {
+  return header.split(',').map((t) => t.trim()).filter(Boolean);
+}
+
+/**
+ * Whether a GET's If-None-Match holds (weak comparison), so Express answers 304. Unlike
+ * Express's default this ignores the request's `Cache-Control: no-cache`, which fetch()
+ * adds to every conditional request: that directive is for caches, and an origin server
+ * evaluates the condition it was sent (RFC 9110, section 13.1.2).
+ */
+export function isFresh(req: Request, res: Response): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  if (!(res.statusCode >= 200 && res.statusCode < 300) && res.statusCode !== 304) return false;
+  const header = req.headers['if-none-match'];
+  const current = res.get('ETag');
+  if (!header || !current) return false;
+  const strip = (tag: string) => tag.replace(/^W\//, '');
+  const tags = entityTags(header);
+  return tags.includes('*') || tags.some((tag) => strip(tag) === strip(current));
+}
+
 /**
  * If-Match: go on only when one of the listed entity tags is the current one (or "*").
  * `current` lists every tag that stands for the present state.
@@ -34,7 +55,7 @@ export function etagOf(body: unknown): string {
 export function checkIfMatch(req: { headers: Request['headers'] }, current: string[]): void {
   const header = req.headers['if-match'];
   if (header === undefined) return;
-  const listed = header.split(',').map((t) => t.trim()).filter(Boolean);
+  const listed = entityTags(header);
   if (listed.includes('*')) return;
   // Weak tags never match under the strong comparison If-Match requires.
   if (!listed.some((t) => !t.startsWith('W/') && current.includes(t))) {

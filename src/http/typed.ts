@@ -20,10 +20,17 @@ export type ValidRequest<K extends keyof operations> = Omit<Request, 'params' | 
   body: RequestBody<K>;
 };
 
-/** A handler typed from the contract operation `operationId`. */
+/**
+ * A handler typed from the contract operation `operationId`. Express recomputes
+ * req.params as strings in each router; the validator's coerced copy is put back.
+ */
 export function operation<K extends keyof operations>(
   _operationId: K,
   handler: (req: ValidRequest<K>, res: Response, next: NextFunction) => Promise<void> | void,
 ): RequestHandler {
-  return handler as unknown as RequestHandler;
+  return (req, res, next) => {
+    const coerced = (req as { openapi?: { pathParams?: Record<string, string> } }).openapi?.pathParams;
+    if (coerced) req.params = coerced;
+    return handler(req as unknown as ValidRequest<K>, res, next);
+  };
 }

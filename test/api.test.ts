@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { useServer } from './support/server.js';
+
+const server = useServer();
+
+describe('GET /api', () => {
+  it('links to every top-level resource without authentication', async () => {
+    const res = await server.api.GET('/api');
+    expect(res.response.status).toBe(200);
+    expect(res.response.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(res.response.headers.get('etag')).toMatch(/^"[^"]+"$/);
+    expect(res.response.headers.get('cache-control')).toBe('no-cache');
+    expect(res.data).toEqual({
+      _links: { users: '/api/users', tokens: '/api/tokens', docs: '/api/docs', openapi: '/api/openapi.json' },
+    });
+  });
+
+  it('answers 304 to If-None-Match with the current ETag', async () => {
+    const first = await server.fetch('/api');
+    const etag = first.headers.get('etag') ?? '';
+    const again = await server.fetch('/api', { headers: { 'If-None-Match': etag } });
+    expect(again.status).toBe(304);
+    expect(again.headers.get('etag')).toBe(etag);
+    expect(await again.text()).toBe('');
+  });
+});
+
+describe('documentation', () => {
+  it('serves the contract as JSON and YAML', async () => {
+    const json = await server.fetch('/api/openapi.json');
+    expect(json.status).toBe(200);
+    const doc = (await json.json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toContain('/api/users/{id}');
+    const yaml = await server.fetch('/api/openapi.yaml');
+    expect(yaml.status).toBe(200);
+    expect(yaml.headers.get('content-type')).toMatch(/^application\/yaml/);
+    expect(await yaml.text()).toMatch(/^openapi: 3\.1\.0/);
+  });
+
+  it('serves Swagger UI from this server at /api/docs', async () => {
+    const res = await server.fetch('/api/docs/');
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('swagger-ui');
+    expect(html).not.toMatch(/https?:\/\/(cdn|unpkg)/);
+    const bundle = await server.fetch('/api/docs/swagger-ui-bundle.js');
+    expect(bundle.status).toBe(200);
+  });
+
+  it('redirects / to the docs', async () => {
+    const res = await server.fetch('/', { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('/api/docs');
+  });
+});

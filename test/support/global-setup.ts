@@ -1,0 +1,66 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { migrateLatest, openDb } from '../../src/db/database.js';
+import { startEmbeddedPostgres } from '../../src/db/embedded.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string;
+  }
+}
+
+/**
+ * One fresh database per test run: a new database on TEST_DATABASE_URL's (or
+ * DATABASE_URL's) server when one is given, else a throwaway embedded PostgreSQL.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const external = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;
+  let url: string;
+  let teardown: () => Promise<void>;
+
+  if (external) {
+    const name = `microblog_test_${process.pid}_${Date.now()}`;
+    const admin = new pg.Client({ connectionString: external });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const target = new URL(external);
+    target.pathname = `/${name}`;
+    url = target.toString();
+    teardown = async () => {
+      const client = new pg.Client({ connectionString: external });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    };
+  } else {
+    const dataDir = path.join(await mkdtemp(path.join(os.tmpdir(), 'microblog-test-')), 'pg');
+    const embedded = await startEmbeddedPostgres({ dataDir, port: await freePort(), database: 'microblog_test' });
+    url = embedded.url;
+    teardown = async () => {
+      await embedded.stop();
+      await rm(path.dirname(embedded.dataDir), { recursive: true, force: true });
+    };
+  }
+
+  const db = openDb({ url, poolMax: 2 });
+  await migrateLatest(db);
+  await db.destroy();
+  project.provide('databaseUrl', url);
+  return teardown;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
