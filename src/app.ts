@@ -54,7 +54,7 @@ export function createApp({ db, config, contract, logger }: AppDeps): Express {
     }),
   );
 
-  app.use('/api', cacheHeaders);
+  app.use('/api', cacheHeaders, headAsGet);
   app.use(express.json({ limit: BODY_LIMIT }));
   app.use(
     OpenApiValidator.middleware({
@@ -77,6 +77,15 @@ export function createApp({ db, config, contract, logger }: AppDeps): Express {
   app.use(errorHandler(logger));
   return app;
 }
+
+/**
+ * HEAD is GET without the body (RFC 9110), but the contract lists only GET: let the
+ * validator and routes see a GET. Node still sends no body, as it knows the request was HEAD.
+ */
+const headAsGet: RequestHandler = (req, _res, next) => {
+  if (req.method === 'HEAD') req.method = 'GET';
+  next();
+};
 
 /** Takes the caller's X-Request-Id when it is sane, else makes one; echoes it back. */
 const requestId: RequestHandler = (req, res, next) => {

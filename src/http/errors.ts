@@ -109,7 +109,9 @@ function fromBodyParser(type: string, status: number, err: unknown): HttpError {
 function fromValidator(err: ValidatorError, req: Request): HttpError {
   const headers: Record<string, string> = {};
   if (err.status === 405 && err.headers?.Allow) {
-    headers.Allow = err.headers.Allow.split(',').map((m) => m.trim().toUpperCase()).join(', ');
+    const allowed = err.headers.Allow.split(',').map((m) => m.trim().toUpperCase());
+    if (allowed.includes('GET')) allowed.push('HEAD');
+    headers.Allow = allowed.join(', ');
     return new HttpError(405, `${req.method} is not allowed here; use ${headers.Allow}`, headers);
   }
   if (err.status === 404) return new HttpError(404, `there is nothing at ${req.path}`);

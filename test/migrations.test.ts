@@ -1,0 +1,81 @@
+import pg from 'pg';
+import { describe, expect, inject, it } from 'vitest';
+import { migrateLatest, openDb, pendingMigrations } from '../src/db/database.js';
+import { migrationSource } from '../db/migrations/index.js';
+
+/** A new empty database on the test server, dropped by the caller. */
+async function scratchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const base = inject('databaseUrl');
+  const name = `scratch_${process.pid}_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: base });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+describe('migrations', () => {
+  it('apply once when several instances start at the same moment', async () => {
+    const scratch = await scratchDatabase();
+    const instances = Array.from({ length: 4 }, () => openDb({ url: scratch.url, poolMax: 2 }));
+    try {
+      const applied = await Promise.all(instances.map((db) => migrateLatest(db)));
+      expect(applied.flat()).toEqual(await migrationSource.getMigrations([]));
+      expect(await pendingMigrations(instances[0]!)).toEqual([]);
+    } finally {
+      await Promise.all(instances.map((db) => db.destroy()));
+      await scratch.drop();
+    }
+  });
+
+  it('roll back to an empty schema and apply again', async () => {
+    const scratch = await scratchDatabase();
+    const db = openDb({ url: scratch.url, poolMax: 2 });
+    try {
+      await migrateLatest(db);
+      await db.migrate.rollback({ migrationSource }, true);
+      const tables = await db.raw("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'knex%'");
+      expect(tables.rows).toEqual([]);
+      expect(await migrateLatest(db)).toHaveLength(1);
+    } finally {
+      await db.destroy();
+      await scratch.drop();
+    }
+  });
+
+  it('enforce the rules in the schema itself', async () => {
+    const scratch = await scratchDatabase();
+    const db = openDb({ url: scratch.url, poolMax: 2 });
+    try {
+      await migrateLatest(db);
+      const user = (name: string) => ({ username: name, email: `${name}@example.com`, password_hash: 'x' });
+      const [a] = await db('users').insert(user('Ann')).returning('id');
+      await expect(db('users').insert(user('ann'))).rejects.toMatchObject({ code: '23505', constraint: 'users_username_lower_key' });
+      await expect(db('users').insert({ ...user('bob'), email: 'ANN@example.com' })).rejects.toMatchObject({
+        code: '23505',
+        constraint: 'users_email_lower_key',
+      });
+      await expect(db('users').insert(user('has space'))).rejects.toMatchObject({ code: '23514' });
+      await expect(db('follows').insert({ follower_id: a.id, followed_id: a.id })).rejects.toMatchObject({
+        constraint: 'follows_no_self_follow',
+      });
+      await expect(db('follows').insert({ follower_id: a.id, followed_id: 999_999 })).rejects.toMatchObject({ code: '23503' });
+      await expect(db('posts').insert({ user_id: a.id, body: '' })).rejects.toMatchObject({ constraint: 'posts_body_length' });
+      await db('posts').insert({ user_id: a.id, body: 'hello' });
+      expect(await db('users').where({ id: a.id }).first('post_count')).toEqual({ post_count: 1 });
+    } finally {
+      await db.destroy();
+      await scratch.drop();
+    }
+  });
+});
