@@ -42,6 +42,8 @@ export interface paths {
          * @description Creates an account. Username and email are unique without regard to case.
          *     The answer is the only representation of another user's email a client gets
          *     without a token: the user just created.
+         *     Send an `Idempotency-Key` to retry safely: a retry with the same key and body
+         *     within 24 hours gets the first answer instead of a `400` for a taken username.
          */
         post: operations["createUser"];
         delete?: never;
@@ -153,6 +155,106 @@ export interface paths {
          * @description Idempotent. Only the user `{id}` itself may do it.
          */
         delete: operations["unfollowUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/posts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List all posts
+         * @description Every post, newest first (ties broken by id). Follow `_links.next` to page without skipping or repeating posts while new ones arrive.
+         */
+        get: operations["listPosts"];
+        put?: never;
+        /**
+         * Write a post
+         * @description `body` is 1 to 140 characters once leading and trailing white space is removed.
+         *     Send an `Idempotency-Key` to retry safely: a retry with the same key and body
+         *     within 24 hours gets the first answer instead of making a second post.
+         */
+        post: operations["createPost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/posts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The post's id. */
+                id: components["parameters"]["PostId"];
+            };
+            cookie?: never;
+        };
+        /** Get a post */
+        get: operations["getPost"];
+        /**
+         * Edit your post
+         * @description Only the author may edit a post. Send the `ETag` you got in `If-Match` to be told (`412`) when the post changed since you read it.
+         */
+        put: operations["updatePost"];
+        post?: never;
+        /**
+         * Delete your post
+         * @description Only the author may delete a post.
+         */
+        delete: operations["deletePost"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{id}/posts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List a user's posts
+         * @description The user's posts, newest first (ties broken by id).
+         */
+        get: operations["listUserPosts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{id}/feed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Your feed
+         * @description The posts of the users `{id}` follows, and its own, newest first. Only the user itself may read it.
+         */
+        get: operations["getFeed"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -367,6 +469,70 @@ export interface components {
              */
             prev: string | null;
         };
+        /**
+         * @description The text, 1 to 140 characters once leading and trailing white space is removed.
+         * @example Hello, world!
+         */
+        PostBody: string;
+        /**
+         * @description A post.
+         * @example {
+         *       "id": 42,
+         *       "body": "Hello, world!",
+         *       "timestamp": "2026-11-24T01:15:41.646Z",
+         *       "author": 123,
+         *       "_links": {
+         *         "self": "/api/posts/42",
+         *         "author": "/api/users/123"
+         *       }
+         *     }
+         */
+        Post: {
+            id: components["schemas"]["Id"];
+            body: components["schemas"]["PostBody"];
+            /** @description When the post was written. */
+            timestamp: components["schemas"]["Timestamp"];
+            /** @description The id of the user who wrote it. */
+            author: components["schemas"]["Id"];
+            _links: components["schemas"]["PostLinks"];
+        };
+        /** @description Links from a post. */
+        PostLinks: {
+            /**
+             * @description The post.
+             * @example /api/posts/42
+             */
+            self: string;
+            /**
+             * @description Its author.
+             * @example /api/users/123
+             */
+            author: string;
+        };
+        /** @description What writing a post takes. */
+        NewPost: {
+            body: components["schemas"]["PostBody"];
+        };
+        /** @description What editing a post takes. The read-only members of `Post` are accepted and ignored. */
+        PostUpdate: {
+            body: components["schemas"]["PostBody"];
+            /** @description Read-only; ignored. */
+            id?: components["schemas"]["Id"];
+            /** @description Read-only; ignored. */
+            timestamp?: components["schemas"]["Timestamp"];
+            /** @description Read-only; ignored. */
+            author?: components["schemas"]["Id"];
+            /** @description Read-only; ignored. */
+            _links?: {
+                [key: string]: string;
+            };
+        };
+        /** @description A page of posts. */
+        PostCollection: {
+            items: components["schemas"]["Post"][];
+            _meta: components["schemas"]["PageMeta"];
+            _links: components["schemas"]["PageLinks"];
+        };
         /** @description An access token, sent as `Authorization: Bearer <token>`. */
         Token: {
             /**
@@ -574,6 +740,21 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description The `Idempotency-Key` was used before with a different request. */
+        IdempotencyKeyReused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Unprocessable Entity",
+                 *       "message": "this Idempotency-Key was used with a different request"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description Something went wrong on the server; the log has the details. */
         InternalServerError: {
             headers: {
@@ -612,6 +793,20 @@ export interface components {
         UserId: components["schemas"]["Id"];
         /** @description The id of the user followed. */
         TargetId: components["schemas"]["Id"];
+        /** @description The post's id. */
+        PostId: components["schemas"]["Id"];
+        /**
+         * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
+         *     `page` only numbers the page in `_meta`.
+         */
+        Cursor: string;
+        /**
+         * @description A unique value (a UUID, say) that makes the request safe to retry: a retry with the
+         *     same key and body within 24 hours gets the first answer; the same key with another
+         *     body gets `422`.
+         * @example 5f0c6e0e-8d1b-4bb0-9a53-2d7f6c1f7c3e
+         */
+        IdempotencyKey: string;
         /** @description The page to return, from 1. */
         Page: number;
         /** @description Items per page; more than 100 is served as 100. */
@@ -730,7 +925,15 @@ export interface operations {
     createUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A unique value (a UUID, say) that makes the request safe to retry: a retry with the
+                 *     same key and body within 24 hours gets the first answer; the same key with another
+                 *     body gets `422`.
+                 * @example 5f0c6e0e-8d1b-4bb0-9a53-2d7f6c1f7c3e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -755,6 +958,7 @@ export interface operations {
             406: components["responses"]["NotAcceptable"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -995,6 +1199,297 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            406: components["responses"]["NotAcceptable"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listPosts: {
+        parameters: {
+            query?: {
+                /** @description The page to return, from 1. */
+                page?: components["parameters"]["Page"];
+                /** @description Items per page; more than 100 is served as 100. */
+                per_page?: components["parameters"]["PerPage"];
+                /**
+                 * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
+                 *     `page` only numbers the page in `_meta`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of posts. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostCollection"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            406: components["responses"]["NotAcceptable"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createPost: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A unique value (a UUID, say) that makes the request safe to retry: a retry with the
+                 *     same key and body within 24 hours gets the first answer; the same key with another
+                 *     body gets `422`.
+                 * @example 5f0c6e0e-8d1b-4bb0-9a53-2d7f6c1f7c3e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "body": "Hello, world!"
+                 *     }
+                 */
+                "application/json": components["schemas"]["NewPost"];
+            };
+        };
+        responses: {
+            /** @description The post was created (or, for a retry, had been). */
+            201: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Post"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            406: components["responses"]["NotAcceptable"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getPost: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /** @description The post's id. */
+                id: components["parameters"]["PostId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The post. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Post"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updatePost: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The `ETag` of the version being changed; `412` when the resource changed since. */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /** @description The post's id. */
+                id: components["parameters"]["PostId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "body": "Hello again, world!"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PostUpdate"];
+            };
+        };
+        responses: {
+            /** @description The edited post. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Post"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deletePost: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The `ETag` of the version being changed; `412` when the resource changed since. */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /** @description The post's id. */
+                id: components["parameters"]["PostId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The post is deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            412: components["responses"]["PreconditionFailed"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listUserPosts: {
+        parameters: {
+            query?: {
+                /** @description The page to return, from 1. */
+                page?: components["parameters"]["Page"];
+                /** @description Items per page; more than 100 is served as 100. */
+                per_page?: components["parameters"]["PerPage"];
+                /**
+                 * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
+                 *     `page` only numbers the page in `_meta`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /** @description The user's id. */
+                id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the user's posts. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostCollection"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getFeed: {
+        parameters: {
+            query?: {
+                /** @description The page to return, from 1. */
+                page?: components["parameters"]["Page"];
+                /** @description Items per page; more than 100 is served as 100. */
+                per_page?: components["parameters"]["PerPage"];
+                /**
+                 * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
+                 *     `page` only numbers the page in `_meta`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /** @description The user's id. */
+                id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the feed. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostCollection"];
+                };
+            };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];

@@ -12,6 +12,7 @@ import { errorHandler, notFoundHandler } from './http/errors.js';
 import { requireJsonAcceptable } from './http/negotiation.js';
 import { apiRoutes } from './resources/api.js';
 import { followRoutes } from './resources/follows.js';
+import { postRoutes } from './resources/posts.js';
 import { tokenRoutes } from './resources/tokens.js';
 import { userRoutes } from './resources/users.js';
 
@@ -71,6 +72,7 @@ export function createApp({ db, config, contract, logger }: AppDeps): Express {
   app.use(apiRoutes());
   app.use(userRoutes(db, { passwordMinLength: config.passwordMinLength }));
   app.use(followRoutes(db));
+  app.use(postRoutes(db));
   app.use(tokenRoutes(db, config.tokenTtlSeconds));
 
   app.use(notFoundHandler);

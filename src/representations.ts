@@ -1,13 +1,18 @@
 import { createHash } from 'node:crypto';
 import type { components } from '../generated/openapi.js';
-import type { UserRow } from './db/tables.js';
+import type { PostRow, UserRow } from './db/tables.js';
 
 export type User = components['schemas']['User'];
+export type Post = components['schemas']['Post'];
 
 export const links = {
   user: (id: number) => `/api/users/${id}`,
   followers: (id: number) => `/api/users/${id}/followers`,
   followed: (id: number) => `/api/users/${id}/followed`,
+  userPosts: (id: number) => `/api/users/${id}/posts`,
+  feed: (id: number) => `/api/users/${id}/feed`,
+  post: (id: number) => `/api/posts/${id}`,
+  posts: '/api/posts',
   users: '/api/users',
   tokens: '/api/tokens',
   docs: '/api/docs',
@@ -41,4 +46,14 @@ export function toUser(row: UserRow, viewerId: number | null, showEmail = false)
     },
   };
   return user;
+}
+
+export function toPost(row: PostRow): Post {
+  return {
+    id: row.id,
+    body: row.body,
+    timestamp: row.created_at.toISOString(),
+    author: row.user_id,
+    _links: { self: links.post(row.id), author: links.user(row.user_id) },
+  };
 }

@@ -18,20 +18,32 @@ interface Answer {
 }
 
 /** One request through real HTTP; the body is parsed when the server says it is JSON. */
-async function send(method: string, path: string, as?: TestUser | null, headers: Record<string, string> = {}): Promise<Answer> {
+async function send(
+  method: string,
+  path: string,
+  as?: TestUser | null,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const res = await server.fetch(path, {
     method,
     headers: { ...(as ? as.auth : {}), ...headers },
   });
   const text = await res.text();
   const isJson = (res.headers.get('content-type') ?? '').startsWith('application/json');
-  return { status: res.status, headers: res.headers, text, body: isJson && text ? (JSON.parse(text) as unknown) : undefined };
+  return {
+    status: res.status,
+    headers: res.headers,
+    text,
+    body: isJson && text ? (JSON.parse(text) as unknown) : undefined,
+  };
 }
 
 const followPath = (id: number, target: number) => `/api/users/${id}/followed/${target}`;
 const follow = (user: TestUser, target: number) => send('PUT', followPath(user.id, target), user);
-const unfollow = (user: TestUser, target: number) => send('DELETE', followPath(user.id, target), user);
-const isFollowing = (viewer: TestUser, id: number, target: number) => send('GET', followPath(id, target), viewer);
+const unfollow = (user: TestUser, target: number) =>
+  send('DELETE', followPath(user.id, target), user);
+const isFollowing = (viewer: TestUser, id: number, target: number) =>
+  send('GET', followPath(id, target), viewer);
 
 /** A 204 as the contract has it: no body, no content type. */
 function expectNoContent(res: Answer): void {
@@ -41,7 +53,12 @@ function expectNoContent(res: Answer): void {
 }
 
 /** A JSON error: the reason phrase, a message, JSON, never stored. */
-function expectJsonError(res: Answer, status: number, reason: string, message: unknown = expect.any(String)): void {
+function expectJsonError(
+  res: Answer,
+  status: number,
+  reason: string,
+  message: unknown = expect.any(String),
+): void {
   expect(res.status, res.text).toBe(status);
   expect(res.headers.get('content-type')).toBe(JSON_TYPE);
   expect(res.headers.get('cache-control')).toBe('no-store');
@@ -54,13 +71,19 @@ async function userAs(viewer: TestUser, id: number): Promise<Record<string, unkn
   return res.body as Record<string, unknown>;
 }
 
-async function countsOf(viewer: TestUser, id: number): Promise<{ follower_count: unknown; followed_count: unknown }> {
+async function countsOf(
+  viewer: TestUser,
+  id: number,
+): Promise<{ follower_count: unknown; followed_count: unknown }> {
   const user = await userAs(viewer, id);
   return { follower_count: user.follower_count, followed_count: user.followed_count };
 }
 
 async function followRows(where: { follower_id?: number; followed_id?: number }): Promise<number> {
-  const [row] = await server.db('follows').where(where).count<{ count: string | number }[]>({ count: '*' });
+  const [row] = await server
+    .db('follows')
+    .where(where)
+    .count<{ count: string | number }[]>({ count: '*' });
   return Number(row?.count ?? 0);
 }
 
@@ -96,7 +119,10 @@ function representation(row: UserRow, viewerId: number): Record<string, unknown>
   };
 }
 
-async function representations(ids: number[], viewerId: number): Promise<Record<string, unknown>[]> {
+async function representations(
+  ids: number[],
+  viewerId: number,
+): Promise<Record<string, unknown>[]> {
   const rows = await server.db<UserRow>('users').whereIn('id', ids).orderBy('id');
   return rows.map((row) => representation(row, viewerId));
 }
@@ -118,11 +144,11 @@ describe('PUT /api/users/{id}/followed/{target_id}', () => {
   let alice: TestUser;
   let bob: TestUser;
   beforeAll(async () => {
-    [alice, bob] = await createUsers(2);
+    [alice, bob] = (await createUsers(2)) as [TestUser, TestUser];
   });
 
   it('answers 204 with an empty body and makes the user a follower of the target', async () => {
-    const [a, b] = await createUsers(2) as [TestUser, TestUser];
+    const [a, b] = (await createUsers(2)) as [TestUser, TestUser];
     const res = await follow(a, b.id);
     expectNoContent(res);
     expect(res.headers.get('cache-control')).toBe('no-store');
@@ -131,7 +157,7 @@ describe('PUT /api/users/{id}/followed/{target_id}', () => {
   });
 
   it('is idempotent: following twice leaves one follow and raises each count by one only', async () => {
-    const [a, b] = await createUsers(2) as [TestUser, TestUser];
+    const [a, b] = (await createUsers(2)) as [TestUser, TestUser];
     expect(await countsOf(a, a.id)).toEqual({ follower_count: 0, followed_count: 0 });
     expect(await countsOf(a, b.id)).toEqual({ follower_count: 0, followed_count: 0 });
 
@@ -157,7 +183,7 @@ describe('PUT /api/users/{id}/followed/{target_id}', () => {
   });
 
   it("answers 403 when {id} is not the token's user, and follows nobody", async () => {
-    const [carol] = await createUsers(1) as [TestUser];
+    const [carol] = (await createUsers(1)) as [TestUser];
     // Alice tries to make Bob follow Carol.
     const res = await send('PUT', followPath(bob.id, carol.id), alice);
     expectJsonError(res, 403, 'Forbidden');
@@ -183,7 +209,7 @@ describe('GET /api/users/{id}/followed/{target_id}', () => {
   let bob: TestUser;
   let carol: TestUser;
   beforeAll(async () => {
-    [alice, bob, carol] = await createUsers(3) as [TestUser, TestUser, TestUser];
+    [alice, bob, carol] = (await createUsers(3)) as [TestUser, TestUser, TestUser];
     expectNoContent(await follow(alice, bob.id));
   });
 
@@ -200,7 +226,7 @@ describe('GET /api/users/{id}/followed/{target_id}', () => {
   });
 
   it('answers 404 once the user has unfollowed the target', async () => {
-    const [a, b] = await createUsers(2) as [TestUser, TestUser];
+    const [a, b] = (await createUsers(2)) as [TestUser, TestUser];
     expectNoContent(await follow(a, b.id));
     expectNoContent(await isFollowing(a, a.id, b.id));
     expectNoContent(await unfollow(a, b.id));
@@ -216,7 +242,7 @@ describe('GET /api/users/{id}/followed/{target_id}', () => {
 
 describe('DELETE /api/users/{id}/followed/{target_id}', () => {
   it('answers 204 with an empty body, removes the follow and puts the counts back', async () => {
-    const [a, b] = await createUsers(2) as [TestUser, TestUser];
+    const [a, b] = (await createUsers(2)) as [TestUser, TestUser];
     expectNoContent(await follow(a, b.id));
     expect(await countsOf(a, b.id)).toEqual({ follower_count: 1, followed_count: 0 });
 
@@ -229,7 +255,7 @@ describe('DELETE /api/users/{id}/followed/{target_id}', () => {
   });
 
   it('is idempotent: unfollowing someone not followed answers 204 and changes no count', async () => {
-    const [a, b, c] = await createUsers(3) as [TestUser, TestUser, TestUser];
+    const [a, b, c] = (await createUsers(3)) as [TestUser, TestUser, TestUser];
     expectNoContent(await follow(a, c.id));
     // Never followed.
     expectNoContent(await unfollow(a, b.id));
@@ -244,7 +270,7 @@ describe('DELETE /api/users/{id}/followed/{target_id}', () => {
   });
 
   it("answers 403 for someone else's {id} and leaves the follow in place", async () => {
-    const [a, b, c] = await createUsers(3) as [TestUser, TestUser, TestUser];
+    const [a, b, c] = (await createUsers(3)) as [TestUser, TestUser, TestUser];
     expectNoContent(await follow(b, c.id));
     const res = await send('DELETE', followPath(b.id, c.id), a);
     expectJsonError(res, 403, 'Forbidden');
@@ -253,7 +279,7 @@ describe('DELETE /api/users/{id}/followed/{target_id}', () => {
   });
 
   it('answers 401 with a Bearer challenge without a token and leaves the follow in place', async () => {
-    const [a, b] = await createUsers(2) as [TestUser, TestUser];
+    const [a, b] = (await createUsers(2)) as [TestUser, TestUser];
     expectNoContent(await follow(a, b.id));
     const res = await send('DELETE', followPath(a.id, b.id), null);
     expectJsonError(res, 401, 'Unauthorized');
@@ -264,7 +290,7 @@ describe('DELETE /api/users/{id}/followed/{target_id}', () => {
 
 describe('follower_count and followed_count on GET /api/users/{id}', () => {
   it('are exact after a series of follows and unfollows', async () => {
-    const [a, b, c, d] = await createUsers(4) as [TestUser, TestUser, TestUser, TestUser];
+    const [a, b, c, d] = (await createUsers(4)) as [TestUser, TestUser, TestUser, TestUser];
     const counts = async () => ({
       a: await countsOf(d, a.id),
       b: await countsOf(d, b.id),
@@ -320,8 +346,8 @@ describe.each([
   const base = () => `/api/users/${hub.id}/${list}`;
 
   beforeAll(async () => {
-    [hub, ...fans] = await createUsers(6) as [TestUser, ...TestUser[]];
-    [outsider, lonely] = await createUsers(2) as [TestUser, TestUser];
+    [hub, ...fans] = (await createUsers(6)) as [TestUser, ...TestUser[]];
+    [outsider, lonely] = (await createUsers(2)) as [TestUser, TestUser];
     fanIds = fans.map((f) => f.id).sort((x, y) => x - y);
     for (const fan of [...fans].reverse()) expectNoContent(await follow(fan, hub.id));
     for (const i of [2, 0, 4, 1, 3]) expectNoContent(await follow(hub, (fans[i] as TestUser).id));
@@ -356,7 +382,9 @@ describe.each([
       next = page._links.next;
     }
     expect(seen).toEqual(fanIds);
-    expect(pages.map((p) => p._meta)).toEqual([1, 2, 3].map((page) => ({ page, per_page: 2, total_pages: 3, total_items: 5 })));
+    expect(pages.map((p) => p._meta)).toEqual(
+      [1, 2, 3].map((page) => ({ page, per_page: 2, total_pages: 3, total_items: 5 })),
+    );
     const link = (p: number) => `${base()}?page=${p}&per_page=2`;
     expect(pages.map((p) => p._links)).toEqual([
       { self: link(1), next: link(2), prev: null },
@@ -372,7 +400,11 @@ describe.each([
     expect(res.body).toEqual({
       items: [],
       _meta: { page: 4, per_page: 2, total_pages: 3, total_items: 5 },
-      _links: { self: `${base()}?page=4&per_page=2`, next: null, prev: `${base()}?page=3&per_page=2` },
+      _links: {
+        self: `${base()}?page=4&per_page=2`,
+        next: null,
+        prev: `${base()}?page=3&per_page=2`,
+      },
     });
   });
 
@@ -382,7 +414,11 @@ describe.each([
     expect(res.body).toEqual({
       items: [],
       _meta: { page: 1, per_page: 10, total_pages: 0, total_items: 0 },
-      _links: { self: `/api/users/${lonely.id}/${list}?page=1&per_page=10`, next: null, prev: null },
+      _links: {
+        self: `/api/users/${lonely.id}/${list}?page=1&per_page=10`,
+        next: null,
+        prev: null,
+      },
     });
   });
 
@@ -396,19 +432,25 @@ describe.each([
     const asFan = await send('GET', base(), viewer);
     expect(asFan.status, asFan.text).toBe(200);
     const items = (asFan.body as Collection).items;
-    expect(items.filter((u) => 'email' in u)).toEqual([expect.objectContaining({ id: viewer.id, email: viewer.email })]);
+    expect(items.filter((u) => 'email' in u)).toEqual([
+      expect.objectContaining({ id: viewer.id, email: viewer.email }),
+    ]);
     expect(items).toEqual(await representations(fanIds, viewer.id));
   });
 
   it('follows the counts after an unfollow', async () => {
-    const [a, b] = await createUsers(2) as [TestUser, TestUser];
+    const [a, b] = (await createUsers(2)) as [TestUser, TestUser];
     const [subject, other] = list === 'followers' ? [b, a] : [a, b];
     expectNoContent(await follow(a, b.id));
     const before = await send('GET', `/api/users/${subject.id}/${list}`, a);
     expect(before.body).toEqual({
       items: await representations([other.id], a.id),
       _meta: { page: 1, per_page: 10, total_pages: 1, total_items: 1 },
-      _links: { self: `/api/users/${subject.id}/${list}?page=1&per_page=10`, next: null, prev: null },
+      _links: {
+        self: `/api/users/${subject.id}/${list}?page=1&per_page=10`,
+        next: null,
+        prev: null,
+      },
     });
     expectNoContent(await unfollow(a, b.id));
     const after = await send('GET', `/api/users/${subject.id}/${list}`, a);
@@ -417,7 +459,11 @@ describe.each([
   });
 
   it('answers 404 for a user that does not exist', async () => {
-    expectJsonError(await send('GET', `/api/users/${MISSING_ID}/${list}`, outsider), 404, 'Not Found');
+    expectJsonError(
+      await send('GET', `/api/users/${MISSING_ID}/${list}`, outsider),
+      404,
+      'Not Found',
+    );
   });
 
   it('answers 400 for a page or per_page below 1 or not an integer', async () => {
@@ -480,7 +526,11 @@ describe('concurrent follows and unfollows', () => {
 
   it('keeps follower_count equal to the rows when every user follows and unfollows at the same moment', async () => {
     const answers = await Promise.all(
-      crowd.flatMap((u, i) => (i % 2 === 0 ? [follow(u, target.id), unfollow(u, target.id)] : [unfollow(u, target.id), follow(u, target.id)])),
+      crowd.flatMap((u, i) =>
+        i % 2 === 0
+          ? [follow(u, target.id), unfollow(u, target.id)]
+          : [unfollow(u, target.id), follow(u, target.id)],
+      ),
     );
     expect(answers.filter((a) => a.status !== 204).map((a) => `${a.status} ${a.text}`)).toEqual([]);
     const { count, rows, listed, items } = await tally();
@@ -488,12 +538,14 @@ describe('concurrent follows and unfollows', () => {
     expect(listed).toBe(rows);
     expect(items).toBe(rows);
     for (const u of crowd) {
-      expect((await countsOf(target, u.id)).followed_count).toBe(await followRows({ follower_id: u.id }));
+      expect((await countsOf(target, u.id)).followed_count).toBe(
+        await followRows({ follower_id: u.id }),
+      );
     }
   });
 
   it('never fails (no deadlock) when two users follow and unfollow each other at the same moment, 20 times', async () => {
-    const [a, b] = await createUsers(2) as [TestUser, TestUser];
+    const [a, b] = (await createUsers(2)) as [TestUser, TestUser];
     const failures: string[] = [];
     for (let round = 0; round < 20; round++) {
       const followed = await Promise.all([follow(a, b.id), follow(b, a.id)]);

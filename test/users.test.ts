@@ -108,7 +108,8 @@ function expectValidationError(res: Answer<ApiError>, paths: string[]): void {
     message: expect.any(String),
     errors: expect.any(Array),
   });
-  expect(res.body.errors?.map((e) => e.path).sort()).toEqual([...paths].sort());
+  // One member may break several rules (an empty username is too short and off-pattern).
+  expect([...new Set(res.body.errors?.map((e) => e.path))].sort()).toEqual([...paths].sort());
   for (const e of res.body.errors ?? []) expect(e).toStrictEqual({ path: e.path, message: expect.any(String) });
   for (const path of paths) expect(res.body.message).toContain(path.split('/').pop());
 }
@@ -190,8 +191,7 @@ describe('POST /api/users', () => {
   });
 
   it.each(['username', 'email', 'password'])('answers 400 naming %s when it is missing', async (member) => {
-    const account: Record<string, unknown> = newAccount();
-    delete account[member];
+    const account = Object.fromEntries(Object.entries(newAccount()).filter(([key]) => key !== member));
     expectValidationError(await register(account), [`/body/${member}`]);
   });
 
@@ -344,7 +344,7 @@ describe('POST /api/users', () => {
       body: 'null',
     });
     expect(nullBody.status).toBe(400);
-    expect((await nullBody.json()).error).toBe('Bad Request');
+    expect(((await nullBody.json()) as ApiError).error).toBe('Bad Request');
   });
 
   it('answers 415 for a body that is not JSON', async () => {

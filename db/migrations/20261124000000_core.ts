@@ -44,8 +44,9 @@ export async function up(knex: Knex): Promise<void> {
     t.bigIncrements('id', { primaryKey: true });
     t.bigInteger('user_id').notNullable().references('users.id').onDelete('CASCADE');
     t.text('body').notNullable();
-    t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
-    t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    // Millisecond precision: what JSON timestamps and keyset cursors carry, exactly.
+    t.timestamp('created_at', { useTz: true, precision: 3 }).notNullable().defaultTo(knex.fn.now());
+    t.timestamp('updated_at', { useTz: true, precision: 3 }).notNullable().defaultTo(knex.fn.now());
   });
   await knex.raw(`
     ALTER TABLE posts ADD CONSTRAINT posts_body_length CHECK (char_length(body) BETWEEN 1 AND 140);

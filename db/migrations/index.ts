@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as core from './20261124000000_core.js';
+import * as postsAndIdempotency from './20261124010000_posts_and_idempotency.js';
 
 /**
  * Every migration, oldest first. Listed here rather than read from the folder so the same
@@ -7,6 +8,7 @@ import * as core from './20261124000000_core.js';
  */
 const migrations: Record<string, Knex.Migration> = {
   '20261124000000_core': core,
+  '20261124010000_posts_and_idempotency': postsAndIdempotency,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

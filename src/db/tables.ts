@@ -25,3 +25,21 @@ export interface FollowRow {
   followed_id: number;
   created_at: Date;
 }
+
+export interface PostRow {
+  id: number;
+  user_id: number;
+  body: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface IdempotencyKeyRow {
+  principal: number;
+  key: string;
+  fingerprint: Buffer;
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+  created_at: Date;
+}

@@ -1,4 +1,5 @@
 import type { components } from '../../generated/openapi.js';
+import { HttpError } from './errors.js';
 
 type PageMeta = components['schemas']['PageMeta'];
 type PageLinks = components['schemas']['PageLinks'];
@@ -37,4 +38,54 @@ export function collection<T>(
       prev: page > 1 ? link(Math.max(1, Math.min(page - 1, totalPages))) : null,
     },
   };
+}
+
+/** A position in a newest-first timeline, carried opaquely in `next` links. */
+export interface Cursor {
+  createdAt: Date;
+  id: number;
+}
+
+export interface TimelineRequest extends PageRequest {
+  cursor?: Cursor;
+}
+
+export function encodeCursor(row: { created_at: Date; id: number }): string {
+  return Buffer.from(`${row.created_at.getTime()}.${row.id}`).toString('base64url');
+}
+
+function decodeCursor(value: string): Cursor {
+  const match = /^(\d{1,15})\.(\d{1,16})$/.exec(Buffer.from(value, 'base64url').toString('latin1'));
+  const id = Number(match?.[2]);
+  if (!match || !Number.isSafeInteger(id)) throw new HttpError(400, 'cursor: is not one this server made; follow the links it gives');
+  return { createdAt: new Date(Number(match[1])), id };
+}
+
+/** page, per_page and cursor of a timeline request. */
+export function timelineRequest(query: { page?: number; per_page?: number; cursor?: string } | undefined): TimelineRequest {
+  const page = pageRequest(query);
+  return query?.cursor ? { ...page, cursor: decodeCursor(query.cursor) } : page;
+}
+
+/**
+ * The collection envelope for a timeline. `rows` holds up to one row more than the page,
+ * which tells whether there is a next page; its link carries a cursor, so following it
+ * neither skips nor repeats posts while new ones arrive at the top.
+ */
+export function timeline<R extends { created_at: Date; id: number }, T>(
+  rows: R[],
+  totalItems: number,
+  request: TimelineRequest,
+  path: string,
+  represent: (row: R) => T,
+): ReturnType<typeof collection<T>> {
+  const pageRows = rows.slice(0, request.perPage);
+  const last = pageRows[pageRows.length - 1];
+  const body = collection(pageRows.map(represent), totalItems, request, path);
+  if (request.cursor) body._links.self += `&cursor=${encodeCursor({ created_at: request.cursor.createdAt, id: request.cursor.id })}`;
+  body._links.next =
+    rows.length > request.perPage && last
+      ? `${path}?page=${request.page + 1}&per_page=${request.perPage}&cursor=${encodeCursor(last)}`
+      : null;
+  return body;
 }

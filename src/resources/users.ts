@@ -5,10 +5,14 @@ import { usersRepository, type UserChanges } from '../db/users.js';
 import { authOf } from '../http/auth.js';
 import { checkIfMatch, etagOf } from '../http/caching.js';
 import { badRequest, forbidden, notFound } from '../http/errors.js';
+import { idempotent, sendAnswer } from '../http/idempotency.js';
 import { collection, pageRequest } from '../http/pagination.js';
 import { operation } from '../http/typed.js';
 import { links, toUser } from '../representations.js';
 import { hashPassword, verifyPassword } from '../security/passwords.js';
+
+/** Idempotency keys of requests made without a token. */
+const ANONYMOUS = 0;
 
 export interface UserRoutesOptions {
   passwordMinLength: number;
@@ -39,14 +43,14 @@ export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): 
     operation('createUser', async (req, res) => {
       const { username, email, password, about_me } = req.body;
       checkPassword(password);
-      // The unique indexes decide between racing registrations; a loser gets a 400.
-      const row = await usersRepository.create(db, {
-        username,
-        email,
-        password_hash: await hashPassword(password),
-        about_me: about_me ?? null,
+      const passwordHash = await hashPassword(password);
+      const answer = await idempotent(db, req, ANONYMOUS, async (trx) => {
+        // The unique indexes decide between racing registrations; a loser gets a 400.
+        const row = await usersRepository.create(trx, { username, email, password_hash: passwordHash, about_me: about_me ?? null });
+        const user = toUser(row, row.id, true);
+        return { status: 201, headers: { Location: links.user(row.id), ETag: etagOf(user) }, body: user };
       });
-      res.status(201).location(links.user(row.id)).json(toUser(row, row.id, true));
+      sendAnswer(res, answer);
     }),
   );
 

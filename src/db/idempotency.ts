@@ -1,0 +1,42 @@
+import type { Knex } from 'knex';
+import type { IdempotencyKeyRow } from './tables.js';
+
+export interface StoredAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/** SQL for the answers remembered under an Idempotency-Key (for 24 hours). */
+export const idempotencyRepository = {
+  /**
+   * Claims the key for this transaction, or returns the answer stored under it. A second
+   * claim of a key whose first request is still running waits on the unique index until
+   * that transaction ends: then it sees the stored answer, or (if the first failed and
+   * rolled back) claims the key itself.
+   */
+  async claim(trx: Knex.Transaction, principal: number, key: string, fingerprint: Buffer): Promise<IdempotencyKeyRow | undefined> {
+    await trx('idempotency_keys')
+      .where({ principal, key })
+      .andWhereRaw("created_at < now() - interval '24 hours'")
+      .delete();
+    const claimed = await trx('idempotency_keys')
+      .insert({ principal, key, fingerprint, status: 0, headers: {} })
+      .onConflict(['principal', 'key'])
+      .ignore()
+      .returning('key');
+    if (claimed.length > 0) return undefined;
+    return trx<IdempotencyKeyRow>('idempotency_keys').where({ principal, key }).first();
+  },
+
+  async complete(trx: Knex.Transaction, principal: number, key: string, answer: StoredAnswer): Promise<void> {
+    await trx('idempotency_keys')
+      .where({ principal, key })
+      .update({ status: answer.status, headers: answer.headers, body: JSON.stringify(answer.body) });
+  },
+
+  /** Forgets answers older than 24 hours. */
+  async deleteExpired(db: Knex): Promise<number> {
+    return db('idempotency_keys').whereRaw("created_at < now() - interval '24 hours'").delete();
+  },
+};

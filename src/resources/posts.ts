@@ -1,0 +1,108 @@
+import { Router } from 'express';
+import type { Knex } from 'knex';
+import { postsRepository } from '../db/posts.js';
+import { usersRepository } from '../db/users.js';
+import { authOf } from '../http/auth.js';
+import { checkIfMatch, etagOf } from '../http/caching.js';
+import { forbidden, notFound } from '../http/errors.js';
+import { idempotent, sendAnswer } from '../http/idempotency.js';
+import { timeline, timelineRequest } from '../http/pagination.js';
+import { operation } from '../http/typed.js';
+import { links, toPost } from '../representations.js';
+
+/** /api/posts, /api/posts/{id}, /api/users/{id}/posts and /api/users/{id}/feed. */
+export function postRoutes(db: Knex): Router {
+  const router = Router();
+
+  router.get(
+    '/api/posts',
+    operation('listPosts', async (req, res) => {
+      const at = timelineRequest(req.query);
+      const [rows, total] = await Promise.all([
+        postsRepository.all(db, { ...at, limit: at.limit + 1 }),
+        postsRepository.countAll(db),
+      ]);
+      res.json(timeline(rows, total, at, links.posts, toPost));
+    }),
+  );
+
+  router.post(
+    '/api/posts',
+    operation('createPost', async (req, res) => {
+      const author = authOf(req).user.id;
+      const answer = await idempotent(db, req, author, async (trx) => {
+        const row = await postsRepository.create(trx, author, req.body.body.trim());
+        const post = toPost(row);
+        return { status: 201, headers: { Location: links.post(row.id), ETag: etagOf(post) }, body: post };
+      });
+      sendAnswer(res, answer);
+    }),
+  );
+
+  router.get(
+    '/api/posts/:id',
+    operation('getPost', async (req, res) => {
+      const row = await postsRepository.findById(db, req.params.id);
+      if (!row) throw notFound(`post ${req.params.id}`);
+      res.json(toPost(row));
+    }),
+  );
+
+  router.put(
+    '/api/posts/:id',
+    operation('updatePost', async (req, res) => {
+      const { id } = req.params;
+      const updated = await db.transaction(async (trx) => {
+        const row = await postsRepository.findByIdForUpdate(trx, id);
+        if (!row) throw notFound(`post ${id}`);
+        if (row.user_id !== authOf(req).user.id) throw forbidden('you can only edit your own posts');
+        checkIfMatch(req, [etagOf(toPost(row))]);
+        return postsRepository.update(trx, id, req.body.body.trim());
+      });
+      res.json(toPost(updated));
+    }),
+  );
+
+  router.delete(
+    '/api/posts/:id',
+    operation('deletePost', async (req, res) => {
+      const { id } = req.params;
+      await db.transaction(async (trx) => {
+        const row = await postsRepository.findByIdForUpdate(trx, id);
+        if (!row) throw notFound(`post ${id}`);
+        if (row.user_id !== authOf(req).user.id) throw forbidden('you can only delete your own posts');
+        checkIfMatch(req, [etagOf(toPost(row))]);
+        await postsRepository.delete(trx, id);
+      });
+      res.status(204).end();
+    }),
+  );
+
+  router.get(
+    '/api/users/:id/posts',
+    operation('listUserPosts', async (req, res) => {
+      const { id } = req.params;
+      const user = await usersRepository.findById(db, id);
+      if (!user) throw notFound(`user ${id}`);
+      const at = timelineRequest(req.query);
+      const rows = await postsRepository.byUser(db, id, { ...at, limit: at.limit + 1 });
+      res.json(timeline(rows, user.post_count, at, links.userPosts(id), toPost));
+    }),
+  );
+
+  router.get(
+    '/api/users/:id/feed',
+    operation('getFeed', async (req, res) => {
+      const { id } = req.params;
+      if (authOf(req).user.id !== id) throw forbidden('you can only read your own feed');
+      const at = timelineRequest(req.query);
+      const [rows, total] = await Promise.all([
+        postsRepository.feed(db, id, { ...at, limit: at.limit + 1 }),
+        postsRepository.feedSize(db, id),
+      ]);
+      res.json(timeline(rows, total, at, links.feed(id), toPost));
+    }),
+  );
+
+  return router;
+}

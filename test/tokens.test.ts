@@ -1,0 +1,364 @@
+import { describe, expect, it } from 'vitest';
+import type { components } from '../generated/openapi.js';
+import { basic, createUser, login, uniqueName } from './support/factories.js';
+import { useServer, type TestServer } from './support/server.js';
+
+type Token = components['schemas']['Token'];
+type User = components['schemas']['User'];
+type ApiError = components['schemas']['Error'];
+
+const server = useServer();
+
+const PASSWORD = 'correct horse battery staple';
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+const JSON_TYPE = 'application/json; charset=utf-8';
+const BASIC_CHALLENGE = 'Basic realm="Microblog API"';
+const BEARER_CHALLENGE = 'Bearer realm="Microblog API"';
+
+interface Answer<T> {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: T;
+}
+
+/** One request through real HTTP with this Authorization header (if any); JSON bodies parsed. */
+async function request<T = unknown>(
+  method: string,
+  path: string,
+  authorization?: string,
+  on: TestServer = server,
+): Promise<Answer<T>> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (authorization !== undefined) headers.Authorization = authorization;
+  const res = await on.fetch(path, { method, headers });
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, body: body as T };
+}
+
+const issue = (authorization?: string, on: TestServer = server) => request<Token & ApiError>('POST', '/api/tokens', authorization, on);
+const getUser = (id: number, authorization: string) => request<User & ApiError>('GET', `/api/users/${id}`, authorization);
+const bearer = (token: string) => `Bearer ${token}`;
+
+/** Registers a user without logging in, so the test controls every token it has. */
+async function registerOnly(fields: Partial<{ username: string; email: string; password: string }> = {}) {
+  const username = fields.username ?? uniqueName('tok');
+  const email = fields.email ?? `${username}@example.com`;
+  const password = fields.password ?? PASSWORD;
+  const res = await server.api.POST('/api/users', { body: { username, email, password } });
+  if (res.response.status !== 201 || !res.data) throw new Error(`registration failed: ${res.response.status}`);
+  return { id: res.data.id, username, email, password };
+}
+
+function expectBasicChallenge(res: Answer<ApiError>): void {
+  expect(res.status).toBe(401);
+  expect(res.headers.get('www-authenticate')).toBe(BASIC_CHALLENGE);
+  expect(res.headers.get('content-type')).toBe(JSON_TYPE);
+  expect(res.body).toStrictEqual({ error: 'Unauthorized' });
+}
+
+function expectBearerChallenge(res: Answer<ApiError>): void {
+  expect(res.status).toBe(401);
+  expect(res.headers.get('www-authenticate')).toBe(BEARER_CHALLENGE);
+  expect(res.headers.get('content-type')).toBe(JSON_TYPE);
+  expect(res.body.error).toBe('Unauthorized');
+  expect(Object.keys(res.body).every((k) => k === 'error' || k === 'message')).toBe(true);
+}
+
+/** The token answer: 200, no-store, a ≥128-bit opaque token, an expiry about TTL away. */
+function expectToken(res: Answer<Token>, userId: number, ttlSeconds = 3600): void {
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toBe(JSON_TYPE);
+  expect(res.headers.get('cache-control')).toBe('no-store');
+  expect(res.body).toStrictEqual({
+    token: expect.stringMatching(/^[A-Za-z0-9_-]{22,}$/),
+    expires_at: expect.stringMatching(ISO_UTC),
+    user_id: userId,
+  });
+  const expires = Date.parse(res.body.expires_at);
+  expect(Math.abs(expires - (Date.now() + ttlSeconds * 1000))).toBeLessThan(60_000);
+}
+
+async function lastSeenInDb(id: number): Promise<Date> {
+  const row = await server.db('users').where({ id }).first<{ last_seen: Date }>('last_seen');
+  if (!row) throw new Error(`user ${id} not found`);
+  return row.last_seen;
+}
+
+async function setLastSeen(id: number, interval: string): Promise<Date> {
+  await server.db('users').where({ id }).update({ last_seen: server.db.raw(`now() - interval '${interval}'`) });
+  return lastSeenInDb(id);
+}
+
+describe('POST /api/tokens', () => {
+  it('answers 200 with a token, its expiry and the user id to the username and password', async () => {
+    const u = await registerOnly();
+    const res = await issue(basic(u.username, u.password));
+    expectToken(res, u.id);
+    expect(res.text).not.toContain(u.password);
+    expect((await getUser(u.id, bearer(res.body.token))).status).toBe(200);
+  });
+
+  it('answers 200 to the email address in place of the username', async () => {
+    const u = await registerOnly();
+    expectToken(await issue(basic(u.email, u.password)), u.id);
+  });
+
+  it('answers 200 to the username and the email in another case', async () => {
+    const name = uniqueName('Case');
+    const u = await registerOnly({ username: name, email: `${name}@Example.com` });
+    expectToken(await issue(basic(name.toUpperCase(), u.password)), u.id);
+    expectToken(await issue(basic(name.toLowerCase(), u.password)), u.id);
+    expectToken(await issue(basic(u.email.toUpperCase(), u.password)), u.id);
+    expectToken(await issue(basic(u.email.toLowerCase(), u.password)), u.id);
+  });
+
+  it('gives a different token to each login, and every one works (one per device)', async () => {
+    const u = await registerOnly();
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await issue(basic(u.username, u.password)));
+    const tokens = answers.map((a) => a.body.token);
+    expect(new Set(tokens).size).toBe(3);
+    for (const token of tokens) {
+      const res = await getUser(u.id, bearer(token));
+      expect(res.status).toBe(200);
+      expect(res.body.email).toBe(u.email);
+    }
+  });
+
+  it('answers 401 {"error":"Unauthorized"} with a Basic challenge without credentials', async () => {
+    expectBasicChallenge(await issue());
+  });
+
+  it('answers 401 {"error":"Unauthorized"} with a Basic challenge to a wrong password', async () => {
+    const u = await registerOnly();
+    expectBasicChallenge(await issue(basic(u.username, 'not the password')));
+    expectBasicChallenge(await issue(basic(u.email, 'not the password')));
+    expectBasicChallenge(await issue(basic(u.username, u.password.toUpperCase())));
+    expectBasicChallenge(await issue(basic(u.username, '')));
+  });
+
+  it('answers 401 {"error":"Unauthorized"} with a Basic challenge for a user that does not exist', async () => {
+    expectBasicChallenge(await issue(basic(uniqueName('nobody'), PASSWORD)));
+    expectBasicChallenge(await issue(basic(`${uniqueName('nobody')}@example.com`, PASSWORD)));
+  });
+
+  it.each([
+    ['credentials without a colon', `Basic ${Buffer.from('justausername').toString('base64')}`],
+    ['an empty login', `Basic ${Buffer.from(`:${PASSWORD}`).toString('base64')}`],
+    ['the Basic scheme with nothing after it', 'Basic'],
+    ['a bearer token in place of credentials', 'Bearer abcdefghijklmnopqrstuvwxyz'],
+  ])('answers 401 {"error":"Unauthorized"} with a Basic challenge to %s', async (_what, authorization) => {
+    expectBasicChallenge(await issue(authorization));
+  });
+
+  it('accepts the Basic scheme name in any case', async () => {
+    const u = await registerOnly();
+    const encoded = Buffer.from(`${u.username}:${u.password}`).toString('base64');
+    expectToken(await issue(`basic ${encoded}`), u.id);
+    expectToken(await issue(`BASIC ${encoded}`), u.id);
+  });
+
+  it('logs in with a password that contains colons', async () => {
+    const u = await registerOnly({ password: 'pass:word:with:colons' });
+    expectToken(await issue(basic(u.username, 'pass:word:with:colons')), u.id);
+    expectBasicChallenge(await issue(basic(u.username, 'pass')));
+  });
+
+  it('stores only a hash of each token, never the token itself', async () => {
+    const u = await registerOnly();
+    const tokens = [await login(server, u.username, u.password), await login(server, u.username, u.password)];
+    const rows = await server.db('tokens').where({ user_id: u.id });
+    expect(rows).toHaveLength(2);
+    const stored: string[] = [];
+    for (const row of rows as Record<string, unknown>[]) {
+      for (const value of Object.values(row)) {
+        if (Buffer.isBuffer(value)) {
+          stored.push(value.toString('utf8'), value.toString('hex'), value.toString('base64'), value.toString('base64url'));
+        } else {
+          stored.push(String(value));
+        }
+      }
+    }
+    for (const token of tokens) {
+      for (const value of stored) expect(value).not.toContain(token);
+    }
+    // Nothing in the whole table holds a token either.
+    const everything = JSON.stringify(await server.db('tokens').select('*'));
+    for (const token of tokens) expect(everything).not.toContain(token);
+  });
+
+  it('does not answer an unknown user much faster than a wrong password (same work either way)', async () => {
+    const u = await registerOnly();
+    const time = async (authorization: string) => {
+      const start = process.hrtime.bigint();
+      const res = await issue(authorization);
+      expect(res.status).toBe(401);
+      return Number(process.hrtime.bigint() - start) / 1e6;
+    };
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    const known: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      known.push(await time(basic(u.username, 'wrong password')));
+      unknown.push(await time(basic(uniqueName('ghost'), 'wrong password')));
+    }
+    expect(median(unknown)).toBeGreaterThan(median(known) * 0.5);
+  });
+
+  describe('with TOKEN_TTL_SECONDS=120', () => {
+    const short = useServer({ TOKEN_TTL_SECONDS: '120' });
+
+    it('issues tokens that expire after the configured time', async () => {
+      const u = await registerOnly();
+      expectToken(await issue(basic(u.username, u.password), short), u.id, 120);
+    });
+  });
+});
+
+describe('Bearer authentication', () => {
+  it.each(['Bearer', 'bearer', 'BEARER', 'bEaReR'])('accepts the scheme name %s', async (scheme) => {
+    const u = await createUser(server);
+    const res = await getUser(u.id, `${scheme} ${u.token}`);
+    expect(res.status).toBe(200);
+    expect(res.body.id).toBe(u.id);
+  });
+
+  it.each([
+    ['no Authorization header', undefined],
+    ['an empty header', ''],
+    ['the scheme name alone', 'Bearer'],
+    ['no space after the scheme', 'BearerTOKEN'],
+    ['another scheme', 'Token abcdefghijklmnopqrstuvwxyz'],
+    ['two credentials', 'Bearer abc def'],
+    ['a garbage token', 'Bearer not-a-token-at-all-0123456789'],
+  ])('answers 401 with a Bearer challenge to %s', async (_what, authorization) => {
+    const u = await createUser(server);
+    expectBearerChallenge(await getUser(u.id, authorization as string));
+  });
+
+  it('answers 401 with a Bearer challenge to Basic credentials on a bearer operation', async () => {
+    const u = await createUser(server);
+    expectBearerChallenge(await getUser(u.id, basic(u.username, u.password)));
+  });
+
+  it('answers 401 with a Bearer challenge to a token with one character changed', async () => {
+    const u = await createUser(server);
+    const last = u.token.slice(-1);
+    const tampered = u.token.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+    expectBearerChallenge(await getUser(u.id, bearer(tampered)));
+    expect((await getUser(u.id, bearer(u.token))).status).toBe(200);
+  });
+
+  it('answers 401 with a Bearer challenge to an expired token', async () => {
+    const u = await createUser(server);
+    expect((await getUser(u.id, u.auth.Authorization)).status).toBe(200);
+    const changed = await server
+      .db('tokens')
+      .where({ user_id: u.id })
+      .update({ expires_at: server.db.raw("now() - interval '1 second'") });
+    expect(changed).toBe(1);
+    expectBearerChallenge(await getUser(u.id, u.auth.Authorization));
+  });
+
+  it('keeps a token that expires in the future working', async () => {
+    const u = await createUser(server);
+    await server.db('tokens').where({ user_id: u.id }).update({ expires_at: server.db.raw("now() + interval '30 seconds'") });
+    expect((await getUser(u.id, u.auth.Authorization)).status).toBe(200);
+  });
+});
+
+describe('DELETE /api/tokens', () => {
+  it('answers 204 with an empty body and revokes only the token presented', async () => {
+    const u = await createUser(server);
+    const otherDevice = await login(server, u.username, u.password);
+    const res = await request('DELETE', '/api/tokens', bearer(u.token));
+    expect(res.status).toBe(204);
+    expect(res.text).toBe('');
+    expect(res.headers.get('content-length') ?? '0').toBe('0');
+    expectBearerChallenge(await getUser(u.id, bearer(u.token)));
+    const other = await getUser(u.id, bearer(otherDevice));
+    expect(other.status).toBe(200);
+    expect(other.body.id).toBe(u.id);
+  });
+
+  it('answers 401 with a Bearer challenge to a token already revoked', async () => {
+    const u = await createUser(server);
+    expect((await request('DELETE', '/api/tokens', bearer(u.token))).status).toBe(204);
+    expectBearerChallenge(await request<ApiError>('DELETE', '/api/tokens', bearer(u.token)));
+  });
+
+  it('answers 401 with a Bearer challenge without a token', async () => {
+    expectBearerChallenge(await request<ApiError>('DELETE', '/api/tokens'));
+  });
+
+  it('answers 401 with a Bearer challenge to Basic credentials', async () => {
+    const u = await createUser(server);
+    expectBearerChallenge(await request<ApiError>('DELETE', '/api/tokens', basic(u.username, u.password)));
+    expect((await getUser(u.id, bearer(u.token))).status).toBe(200);
+  });
+
+  it('leaves other users’ tokens alone', async () => {
+    const [a, b] = await Promise.all([createUser(server), createUser(server)]);
+    expect((await request('DELETE', '/api/tokens', bearer(a.token))).status).toBe(204);
+    expect((await getUser(b.id, bearer(b.token))).status).toBe(200);
+  });
+});
+
+describe('last_seen', () => {
+  it('moves forward when a bearer token authenticates, at most once per minute', async () => {
+    const u = await createUser(server);
+    const before = await setLastSeen(u.id, '2 minutes');
+    const start = Date.now();
+
+    const first = await getUser(u.id, bearer(u.token));
+    expect(first.status).toBe(200);
+    const moved = await lastSeenInDb(u.id);
+    expect(moved.getTime()).toBeGreaterThan(before.getTime() + 60_000);
+    expect(Math.abs(moved.getTime() - start)).toBeLessThan(10_000);
+    expect(first.body.last_seen).toBe(moved.toISOString());
+
+    const second = await getUser(u.id, bearer(u.token));
+    expect(second.status).toBe(200);
+    expect((await lastSeenInDb(u.id)).getTime()).toBe(moved.getTime());
+    expect(second.body.last_seen).toBe(moved.toISOString());
+  });
+
+  it('moves forward when a user logs in with a password', async () => {
+    const u = await registerOnly();
+    const before = await setLastSeen(u.id, '2 minutes');
+    expect((await issue(basic(u.username, u.password))).status).toBe(200);
+    const moved = await lastSeenInDb(u.id);
+    expect(moved.getTime()).toBeGreaterThan(before.getTime() + 60_000);
+    expect(Math.abs(moved.getTime() - Date.now())).toBeLessThan(10_000);
+  });
+
+  it('stays put when it moved less than a minute ago', async () => {
+    const u = await createUser(server);
+    const before = await setLastSeen(u.id, '30 seconds');
+    expect((await getUser(u.id, bearer(u.token))).status).toBe(200);
+    expect((await issue(basic(u.username, u.password))).status).toBe(200);
+    expect((await lastSeenInDb(u.id)).getTime()).toBe(before.getTime());
+  });
+
+  it('does not move on a failed authentication', async () => {
+    const u = await registerOnly();
+    const before = await setLastSeen(u.id, '2 minutes');
+    expect((await issue(basic(u.username, 'wrong password'))).status).toBe(401);
+    expect((await lastSeenInDb(u.id)).getTime()).toBe(before.getTime());
+  });
+
+  it('is shown to other users as it moves', async () => {
+    const [u, viewer] = await Promise.all([createUser(server), createUser(server)]);
+    await setLastSeen(u.id, '2 minutes');
+    expect((await getUser(u.id, bearer(u.token))).status).toBe(200);
+    const seen = await getUser(u.id, bearer(viewer.token));
+    expect(seen.body.last_seen).toBe((await lastSeenInDb(u.id)).toISOString());
+  });
+});
