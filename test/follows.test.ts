@@ -335,9 +335,9 @@ describe('follower_count and followed_count on GET /api/users/{id}', () => {
  * them in a shuffled order, so an order by time of following would show.
  */
 describe.each([
-  { list: 'followers' as const, countName: 'follower_count' as const },
-  { list: 'followed' as const, countName: 'followed_count' as const },
-])('GET /api/users/{id}/$list', ({ list, countName }) => {
+  ['followers', 'follower_count'],
+  ['followed', 'followed_count'],
+] as const)('GET /api/users/{id}/%s', (list, countName) => {
   let hub: TestUser;
   let fans: TestUser[];
   let outsider: TestUser;
