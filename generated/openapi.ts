@@ -344,6 +344,7 @@ export interface components {
          *         "self": "/api/users/123",
          *         "followers": "/api/users/123/followers",
          *         "followed": "/api/users/123/followed",
+         *         "posts": "/api/users/123/posts",
          *         "avatar": "https://www.gravatar.com/avatar/0bc83cb571cd1c50ba6f3e8a78ef1346?d=identicon&s=128"
          *       }
          *     }
@@ -377,6 +378,11 @@ export interface components {
              * @example /api/users/123/followed
              */
             followed: string;
+            /**
+             * @description The user's posts.
+             * @example /api/users/123/posts
+             */
+            posts: string;
             /**
              * Format: uri
              * @description The user's Gravatar image, 128 pixels square.
@@ -554,6 +560,11 @@ export interface components {
              * @example /api/users
              */
             users: string;
+            /**
+             * @description All posts, newest first.
+             * @example /api/posts
+             */
+            posts: string;
             /**
              * @description Where tokens are issued and revoked.
              * @example /api/tokens

@@ -8,7 +8,7 @@ import type { Db } from './db/database.js';
 import type { Logger } from './logger.js';
 import { securityHandlers } from './http/auth.js';
 import { cacheHeaders, isFresh } from './http/caching.js';
-import { errorHandler, notFoundHandler } from './http/errors.js';
+import { errorHandler, lastResortHandler, notFoundHandler } from './http/errors.js';
 import { requireJsonAcceptable } from './http/negotiation.js';
 import { apiRoutes } from './resources/api.js';
 import { followRoutes } from './resources/follows.js';
@@ -77,6 +77,7 @@ export function createApp({ db, config, contract, logger }: AppDeps): Express {
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
+  app.use(lastResortHandler(logger));
   return app;
 }
 

@@ -42,6 +42,7 @@ export function toUser(row: UserRow, viewerId: number | null, showEmail = false)
       self: links.user(row.id),
       followers: links.followers(row.id),
       followed: links.followed(row.id),
+      posts: links.userPosts(row.id),
       avatar: avatarUrl(row.email),
     },
   };

@@ -114,6 +114,7 @@ function representation(row: UserRow, viewerId: number): Record<string, unknown>
       self: `/api/users/${row.id}`,
       followers: `/api/users/${row.id}/followers`,
       followed: `/api/users/${row.id}/followed`,
+      posts: `/api/users/${row.id}/posts`,
       avatar: `https://www.gravatar.com/avatar/${avatar}?d=identicon&s=128`,
     },
   };

@@ -90,6 +90,7 @@ function userRepresentation(
       self: `/api/users/${id}`,
       followers: `/api/users/${id}/followers`,
       followed: `/api/users/${id}/followed`,
+      posts: `/api/users/${id}/posts`,
       avatar: gravatar(fields.avatarEmail),
     },
   };
@@ -520,6 +521,7 @@ describe('GET /api/users', () => {
           self: `/api/users/${item.id}`,
           followers: `/api/users/${item.id}/followers`,
           followed: `/api/users/${item.id}/followed`,
+          posts: `/api/users/${item.id}/posts`,
           avatar: expect.stringMatching(/^https:\/\/www\.gravatar\.com\/avatar\/[0-9a-f]{32}\?d=identicon&s=128$/),
         },
       });

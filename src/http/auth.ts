@@ -51,7 +51,9 @@ export function securityHandlers(db: Knex): Record<'basic' | 'bearer', SecurityH
       if (colon < 1) throw unauthorized(req);
       const login = decoded.slice(0, colon);
       const password = decoded.slice(colon + 1);
-      const user = login.length <= 120 ? await usersRepository.findByLogin(db, login) : undefined;
+      // No stored username or email is longer, or holds a NUL (which PostgreSQL cannot compare).
+      const lookup = login.length <= 120 && !login.includes('\0');
+      const user = lookup ? await usersRepository.findByLogin(db, login) : undefined;
       const ok = await verifyPassword(user?.password_hash, password.slice(0, 1024));
       if (!user || !ok) throw unauthorized(req);
       req.auth = await withLastSeen(db, user, null);

@@ -55,6 +55,11 @@ export function toHttpError(err: unknown, req: Request): HttpError {
     return fromBodyParser(bodyParser.type, bodyParser.status, err);
   }
   const validator = err as ValidatorError;
+  const exposed = err as { status?: number; expose?: boolean; errors?: unknown };
+  if (exposed.expose === true && typeof exposed.status === 'number' && exposed.status >= 400 && exposed.status < 500 && !Array.isArray(exposed.errors)) {
+    // body-parser's other refusals, such as a body that does not decode under its Content-Encoding
+    return new HttpError(exposed.status, 'the request body could not be read', {}, undefined, { cause: err });
+  }
   if (typeof validator.status === 'number' && validator.status >= 400 && validator.status < 500 && Array.isArray(validator.errors)) {
     return fromValidator(validator, req);
   }
@@ -70,6 +75,9 @@ function fromPostgres(pg: PgError, err: unknown): HttpError {
   }
   if (pg.code === '23503') {
     return new HttpError(404, 'a resource this refers to does not exist', {}, undefined, cause);
+  }
+  if (pg.code === '22021') {
+    return new HttpError(400, 'a value contains a character that cannot be stored (NUL)', {}, undefined, cause);
   }
   if (pg.code === '23514' || pg.code === '22001' || pg.code === '22003' || pg.code === '22P02') {
     return new HttpError(400, 'a value is out of the range the API accepts', {}, undefined, cause);
@@ -138,7 +146,8 @@ function describePath(pointer: string): string {
 export function unauthorized(req: Request, message?: string): HttpError {
   const security = (req as Request & { openapi?: { schema?: { security?: Record<string, unknown>[] } } }).openapi?.schema?.security;
   const scheme = security?.some((s) => 'basic' in s) ? 'Basic' : 'Bearer';
-  return new HttpError(401, message, { 'WWW-Authenticate': `${scheme} realm="${AUTH_REALM}"` });
+  // A failed login says nothing about why: unknown account, wrong password, no header.
+  return new HttpError(401, scheme === 'Basic' ? undefined : message, { 'WWW-Authenticate': `${scheme} realm="${AUTH_REALM}"` });
 }
 
 /** Unknown URLs: JSON under /api, HTML for browsers and elsewhere. */
@@ -160,12 +169,29 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
+/**
+ * Behind the error handler: if even the error answer fails (say, response validation
+ * rejects it), send a bare 500 that nothing can hook, never Express's default page.
+ */
+export function lastResortHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    logger.error({ err, reqId: req.id, method: req.method, url: req.originalUrl }, 'error answer failed');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+    res.end(JSON.stringify({ error: 'Internal Server Error' }));
+  };
+}
+
 function sendError(req: Request, res: Response, error: HttpError): void {
   res.status(error.status);
   res.set(error.headers);
   res.set('Cache-Control', 'no-store');
   const reason = STATUS_CODES[error.status] ?? 'Error';
-  const html = (error.status === 404 || error.status === 500) && (!req.path.startsWith('/api') || !wantsJson(req));
+  const underApi = req.path === '/api' || req.path.startsWith('/api/');
+  const html = (error.status === 404 || error.status === 500) && (!underApi || !wantsJson(req));
   if (html) {
     res.type('html').send(htmlErrorPage(error.status, reason));
     return;

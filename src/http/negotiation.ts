@@ -1,9 +1,29 @@
 import type { Request, RequestHandler } from 'express';
 import { HttpError } from './errors.js';
 
-/** JSON unless the client prefers text/html to application/json (ties go to JSON). */
+/** The quality the Accept header gives a media type: its most specific matching range. */
+export function quality(accept: string | undefined, type: string): number {
+  if (!accept) return 1;
+  const [major] = type.split('/');
+  let best = { specificity: -1, q: 0 };
+  for (const range of accept.split(',')) {
+    const [name = '', ...params] = range.trim().toLowerCase().split(';').map((p) => p.trim());
+    const specificity = name === type ? 2 : name === `${major}/*` ? 1 : name === '*/*' ? 0 : -1;
+    if (specificity <= best.specificity) continue;
+    const qParam = params.find((p) => p.startsWith('q='));
+    const q = qParam ? Number(qParam.slice(2)) : 1;
+    best = { specificity, q: Number.isFinite(q) ? q : 0 };
+  }
+  return best.q;
+}
+
+/**
+ * JSON unless the client prefers text/html to application/json; a tie goes to JSON
+ * (the tutorial's wants_json_response rule).
+ */
 export function wantsJson(req: Request): boolean {
-  return req.accepts(['application/json', 'text/html']) !== 'text/html';
+  const accept = req.headers.accept;
+  return quality(accept, 'application/json') >= quality(accept, 'text/html');
 }
 
 /** 406 for a client that accepts no JSON at all. */

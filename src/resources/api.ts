@@ -9,7 +9,7 @@ export function apiRoutes(): Router {
     '/api',
     operation('getApi', (_req, res) => {
       const body: ResponseBody<'getApi', 200> = {
-        _links: { users: links.users, tokens: links.tokens, docs: links.docs, openapi: links.openapi },
+        _links: { users: links.users, posts: links.posts, tokens: links.tokens, docs: links.docs, openapi: links.openapi },
       };
       res.json(body);
     }),
