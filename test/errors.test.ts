@@ -6,6 +6,7 @@ import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { loadContract } from '../src/contract.js';
 import { openDb, type Db } from '../src/db/database.js';
+import { HttpError } from '../src/http/errors.js';
 import { usersRepository } from '../src/db/users.js';
 import { createLogger } from '../src/logger.js';
 import { basic, createUser, login, uniqueName, type TestUser } from './support/factories.js';
@@ -621,6 +622,17 @@ describe('500 Internal Server Error', () => {
     expect(spy).toHaveBeenCalled();
     expectHtmlError(res, 500);
     expect(res.text).not.toMatch(/SELECT|secret|internals|\bat\s|\.ts:|stack/i);
+  });
+
+  it('answers a bare 500 JSON, never a stack page, when even the error answer breaks the contract', async () => {
+    // 418 is declared for no operation: response validation rejects the error answer itself.
+    const spy = vi.spyOn(usersRepository, 'findById').mockRejectedValueOnce(new HttpError(418, 'teapot'));
+    const res = await send(`/api/users/${other.id}`, { headers: viewer.auth });
+    expect(spy).toHaveBeenCalled();
+    expect(res.status).toBe(500);
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(res.body).toEqual({ error: 'Internal Server Error' });
+    expect(res.text).not.toMatch(/teapot|\bat\s|\.ts:|stack/i);
   });
 
   it('recovers at once: the next request succeeds', async () => {
