@@ -37,6 +37,7 @@ expect '"username":"susan","email":"susan@example.com"'
 expect '"about_me":"Hi, I am Susan"'
 expect '"username":"david"'
 expect '"total_items":1'
+expect '"body":"Hello, world!","timestamp"'
 [ "$(tail -n 1 <<<"$out")" = 204 ] || { echo "smoke: the token was not revoked"; exit 1; }
 
 kill -INT -- -"$server"
