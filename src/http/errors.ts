@@ -126,7 +126,8 @@ function fromValidator(err: ValidatorError, req: Request): HttpError {
   if (err.status === 401) return unauthorized(req, err.message);
   if (err.status === 415) return new HttpError(415, 'the request body must be application/json');
   const errors = (err.errors ?? []).map((e) => ({
-    path: (e.path ?? '').replace(/^\.?/, '/').replace(/\./g, '/').replace(/^\/+/, '/'),
+    // The validator says "params" for what the contract calls the path.
+    path: (e.path ?? '').replace(/^\.?/, '/').replace(/\./g, '/').replace(/^\/+/, '/').replace(/^\/params\//, '/path/'),
     message: (e.message ?? 'is invalid').replace(/^must have required property '.*'$/, 'is required'),
   }));
   const message = errors.map((e) => `${describePath(e.path)}: ${e.message}`).join('; ');
