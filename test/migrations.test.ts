@@ -1,28 +1,9 @@
-import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { migrateLatest, openDb, pendingMigrations } from '../src/db/database.js';
 import { migrationSource } from '../db/migrations/index.js';
+import { createScratchDatabase } from './support/databases.js';
 
-/** A new empty database on the test server, dropped by the caller. */
-async function scratchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const base = inject('databaseUrl');
-  const name = `scratch_${process.pid}_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const client = new pg.Client({ connectionString: base });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
-  };
-}
+const scratchDatabase = () => createScratchDatabase(inject('databaseUrl'), 'scratch');
 
 describe('migrations', () => {
   it('apply once when several instances start at the same moment', async () => {

@@ -60,23 +60,16 @@ export const usersRepository = {
     return { rows, total: Number(count[0]?.count ?? 0) };
   },
 
-  /** The users who follow `id`, by id; the total is the user's follower_count. */
-  followers(db: Knex, id: number, page: Page): Promise<UserRow[]> {
+  /**
+   * The users who follow `id` ('followers') or whom `id` follows ('followed'), by id;
+   * the total is the user's follower_count or followed_count.
+   */
+  related(db: Knex, id: number, direction: 'followers' | 'followed', page: Page): Promise<UserRow[]> {
+    const [self, other] = direction === 'followers' ? ['followed_id', 'follower_id'] : ['follower_id', 'followed_id'];
     return db<UserRow>('follows as f')
-      .join('users as u', 'u.id', 'f.follower_id')
-      .where('f.followed_id', id)
-      .orderBy('f.follower_id')
-      .offset(page.offset)
-      .limit(page.limit)
-      .select('u.*');
-  },
-
-  /** The users `id` follows, by id; the total is the user's followed_count. */
-  followed(db: Knex, id: number, page: Page): Promise<UserRow[]> {
-    return db<UserRow>('follows as f')
-      .join('users as u', 'u.id', 'f.followed_id')
-      .where('f.follower_id', id)
-      .orderBy('f.followed_id')
+      .join('users as u', 'u.id', `f.${other}`)
+      .where(`f.${self}`, id)
+      .orderBy(`f.${other}`)
       .offset(page.offset)
       .limit(page.limit)
       .select('u.*');

@@ -1,42 +1,31 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import type { Knex } from 'knex';
 import { followsRepository } from '../db/follows.js';
 import { usersRepository } from '../db/users.js';
 import { authOf } from '../http/auth.js';
 import { badRequest, forbidden, HttpError, notFound } from '../http/errors.js';
 import { collection, pageRequest } from '../http/pagination.js';
-import { operation } from '../http/typed.js';
+import { operation, type ValidRequest } from '../http/typed.js';
 import { links, toUser } from '../representations.js';
 
 /** /api/users/{id}/followers, /followed and /followed/{target_id}. */
 export function followRoutes(db: Knex): Router {
   const router = Router();
 
-  router.get(
-    '/api/users/:id/followers',
-    operation('listFollowers', async (req, res) => {
+  const listRelated =
+    (direction: 'followers' | 'followed') =>
+    async (req: ValidRequest<'listFollowers' | 'listFollowed'>, res: Response) => {
       const viewer = authOf(req).user.id;
       const { id } = req.params;
       const user = await usersRepository.findById(db, id);
       if (!user) throw notFound(`user ${id}`);
       const page = pageRequest(req.query);
-      const rows = await usersRepository.followers(db, id, page);
-      res.json(collection(rows.map((row) => toUser(row, viewer)), user.follower_count, page, links.followers(id)));
-    }),
-  );
-
-  router.get(
-    '/api/users/:id/followed',
-    operation('listFollowed', async (req, res) => {
-      const viewer = authOf(req).user.id;
-      const { id } = req.params;
-      const user = await usersRepository.findById(db, id);
-      if (!user) throw notFound(`user ${id}`);
-      const page = pageRequest(req.query);
-      const rows = await usersRepository.followed(db, id, page);
-      res.json(collection(rows.map((row) => toUser(row, viewer)), user.followed_count, page, links.followed(id)));
-    }),
-  );
+      const rows = await usersRepository.related(db, id, direction, page);
+      const total = direction === 'followers' ? user.follower_count : user.followed_count;
+      res.json(collection(rows.map((row) => toUser(row, viewer)), total, page, links[direction](id)));
+    };
+  router.get('/api/users/:id/followers', operation('listFollowers', listRelated('followers')));
+  router.get('/api/users/:id/followed', operation('listFollowed', listRelated('followed')));
 
   router.get(
     '/api/users/:id/followed/:target_id',

@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrateLatest, openDb } from '../../src/db/database.js';
 import { startEmbeddedPostgres } from '../../src/db/embedded.js';
+import { createScratchDatabase } from './databases.js';
 import { freePort } from './ports.js';
 
 declare module 'vitest' {
@@ -23,20 +23,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let teardown: () => Promise<void>;
 
   if (external) {
-    const name = `microblog_test_${process.pid}_${Date.now()}`;
-    const admin = new pg.Client({ connectionString: external });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const target = new URL(external);
-    target.pathname = `/${name}`;
-    url = target.toString();
-    teardown = async () => {
-      const client = new pg.Client({ connectionString: external });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    };
+    const scratch = await createScratchDatabase(external, 'microblog_test');
+    url = scratch.url;
+    teardown = scratch.drop;
   } else {
     const dataDir = path.join(await mkdtemp(path.join(os.tmpdir(), 'microblog-test-')), 'pg');
     const embedded = await startEmbeddedPostgres({ dataDir, port: await freePort(), database: 'microblog_test' });
