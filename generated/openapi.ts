@@ -481,6 +481,12 @@ export interface components {
          */
         PostBody: string;
         /**
+         * @description The text of a post as sent: leading and trailing white space is removed, and what
+         *     remains must be 1 to 140 characters.
+         * @example Hello, world!
+         */
+        PostText: string;
+        /**
          * @description A post.
          * @example {
          *       "id": 42,
@@ -517,11 +523,11 @@ export interface components {
         };
         /** @description What writing a post takes. */
         NewPost: {
-            body: components["schemas"]["PostBody"];
+            body: components["schemas"]["PostText"];
         };
         /** @description What editing a post takes. The read-only members of `Post` are accepted and ignored. */
         PostUpdate: {
-            body: components["schemas"]["PostBody"];
+            body: components["schemas"]["PostText"];
             /** @description Read-only; ignored. */
             id?: components["schemas"]["Id"];
             /** @description Read-only; ignored. */
