@@ -11,6 +11,7 @@ import { usersRepository } from '../src/db/users.js';
 import { createLogger } from '../src/logger.js';
 import { basic, createUser, login, uniqueName, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
+import { readAnswer, type Answer } from './support/http.js';
 
 const server = useServer();
 
@@ -22,12 +23,6 @@ const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/
 const MISSING_ID = 9007199254740991;
 const BAD_IDS = ['abc', '0', '-1', '1.5', '99999999999999999999'];
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-  body: unknown;
-}
 
 interface SendOptions {
   method?: string;
@@ -50,16 +45,7 @@ async function sendTo(
     },
     ...(body !== undefined ? { body } : {}),
   });
-  const text = await res.text();
-  let parsed: unknown;
-  if ((res.headers.get('content-type') ?? '').startsWith('application/json') && text) {
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-  }
-  return { status: res.status, headers: res.headers, text, body: parsed };
+  return readAnswer(res);
 }
 
 const send = (path: string, options?: SendOptions) => sendTo(server.baseUrl, path, options);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createUser, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
+import { readAnswer, type Answer } from './support/http.js';
 
 const server = useServer();
 
@@ -10,12 +11,6 @@ const BEARER_CHALLENGE = /^Bearer realm="[^"]+"$/;
 /** A valid id (the contract's maximum) that no user will ever have in a test run. */
 const MISSING_ID = 9007199254740991;
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-  body: unknown;
-}
 
 /** One request through real HTTP; the body is parsed when the server says it is JSON. */
 async function send(
@@ -28,14 +23,7 @@ async function send(
     method,
     headers: { ...(as ? as.auth : {}), ...headers },
   });
-  const text = await res.text();
-  const isJson = (res.headers.get('content-type') ?? '').startsWith('application/json');
-  return {
-    status: res.status,
-    headers: res.headers,
-    text,
-    body: isJson && text ? (JSON.parse(text) as unknown) : undefined,
-  };
+  return readAnswer(res);
 }
 
 const followPath = (id: number, target: number) => `/api/users/${id}/followed/${target}`;

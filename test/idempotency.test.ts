@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
 import { createUser, login, uniqueName, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
+import { readAnswer, type Answer } from './support/http.js';
 
 type Post = components['schemas']['Post'];
 type User = components['schemas']['User'];
@@ -15,12 +16,6 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const PASSWORD = 'correct horse battery staple';
 const REPLAYED = 'idempotent-replayed';
 
-interface Answer<T = unknown> {
-  status: number;
-  headers: Headers;
-  text: string;
-  body: T;
-}
 
 /** One request through real HTTP with a JSON body; the answer parsed when it is JSON. */
 async function send<T = unknown>(
@@ -37,14 +32,7 @@ async function send<T = unknown>(
     },
     ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
   });
-  const text = await res.text();
-  const isJson = (res.headers.get('content-type') ?? '').startsWith('application/json');
-  return {
-    status: res.status,
-    headers: res.headers,
-    text,
-    body: (isJson && text ? JSON.parse(text) : undefined) as T,
-  };
+  return readAnswer(res);
 }
 
 /** POST /api/posts as `user`, with an Idempotency-Key when one is given. */

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
 import { createUser, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
+import { readAnswer, type Answer } from './support/http.js';
 
 type Post = components['schemas']['Post'];
 type PostCollection = components['schemas']['PostCollection'];
@@ -20,12 +21,6 @@ const MISSING_ID = 9007199254740991;
 /** One code point, two UTF-16 units. */
 const EMOJI = '\u{1F600}';
 
-interface Answer<T = unknown> {
-  status: number;
-  headers: Headers;
-  text: string;
-  body: T;
-}
 
 interface SendOptions {
   /** The user whose token goes in Authorization; none when null or absent. */
@@ -50,14 +45,7 @@ async function send<T = unknown>(
     },
     ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
   });
-  const text = await res.text();
-  const isJson = (res.headers.get('content-type') ?? '').startsWith('application/json');
-  return {
-    status: res.status,
-    headers: res.headers,
-    text,
-    body: (isJson && text ? JSON.parse(text) : undefined) as T,
-  };
+  return readAnswer(res);
 }
 
 /** A JSON error: the reason phrase, a message, perhaps `errors`; never stored by caches. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
 import { basic, createUser, login, uniqueName } from './support/factories.js';
 import { useServer, type TestServer } from './support/server.js';
+import { readAnswer, type Answer } from './support/http.js';
 
 type Token = components['schemas']['Token'];
 type User = components['schemas']['User'];
@@ -15,12 +16,6 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const BASIC_CHALLENGE = 'Basic realm="Microblog API"';
 const BEARER_CHALLENGE = 'Bearer realm="Microblog API"';
 
-interface Answer<T> {
-  status: number;
-  headers: Headers;
-  text: string;
-  body: T;
-}
 
 /** One request through real HTTP with this Authorization header (if any); JSON bodies parsed. */
 async function request<T = unknown>(
@@ -32,14 +27,7 @@ async function request<T = unknown>(
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (authorization !== undefined) headers.Authorization = authorization;
   const res = await on.fetch(path, { method, headers });
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, body: body as T };
+  return readAnswer(res);
 }
 
 const issue = (authorization?: string, on: TestServer = server) => request<Token & ApiError>('POST', '/api/tokens', authorization, on);

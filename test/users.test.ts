@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
 import { basic, createUser, login, uniqueName, type TestUser } from './support/factories.js';
 import { useServer, type TestServer } from './support/server.js';
+import { readAnswer, type Answer } from './support/http.js';
 
 type User = components['schemas']['User'];
 type UserCollection = components['schemas']['UserCollection'];
@@ -17,12 +18,6 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const TAKEN_USERNAME = { error: 'Bad Request', message: 'please use a different username' };
 const TAKEN_EMAIL = { error: 'Bad Request', message: 'please use a different email address' };
 
-interface Answer<T> {
-  status: number;
-  headers: Headers;
-  text: string;
-  body: T;
-}
 
 interface RequestOptions {
   /** A bearer token, or a whole Authorization header value. */
@@ -48,14 +43,7 @@ async function request<T = unknown>(
     body = JSON.stringify(options.json);
   }
   const res = await on.fetch(path, { method, headers, body });
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, body: parsed as T };
+  return readAnswer(res);
 }
 
 const register = (json: Record<string, unknown>, on: TestServer = server) =>
