@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { loadContract } from './contract.js';
 import { resolveDatabase } from './db/connect.js';
 import { migrateLatest, openDb } from './db/database.js';
+import { idempotencyRepository } from './db/idempotency.js';
 import { createLogger } from './logger.js';
 
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -33,11 +34,21 @@ async function main(): Promise<void> {
   const base = `http://localhost:${config.port}`;
   logger.info({ api: `${base}/api`, docs: `${base}/api/docs` }, `Microblog API on ${base}/api, docs on ${base}/api/docs`);
 
+  // Answers kept under an Idempotency-Key are forgotten after 24 hours.
+  const sweep = setInterval(() => {
+    idempotencyRepository
+      .deleteExpired(db)
+      .then((deleted) => deleted > 0 && logger.info({ deleted }, 'expired idempotency keys deleted'))
+      .catch((err: unknown) => logger.warn({ err }, 'could not delete expired idempotency keys'));
+  }, 3_600_000);
+  sweep.unref();
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing requests in flight');
+    clearInterval(sweep);
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     const timer = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
+import { idempotencyRepository } from '../src/db/idempotency.js';
 import { createUser, login, uniqueName, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
 import { readAnswer, type Answer } from './support/http.js';
@@ -249,6 +250,17 @@ describe('POST /api/posts with an Idempotency-Key', () => {
     expect(today.body.id).not.toBe(yesterday.body.id);
     expect(today.body.body).toBe('today');
     expect(await postCountOf(user)).toBe(2);
+  });
+
+  it('sweeps away answers older than 24 hours and keeps the fresh ones', async () => {
+    const user = await createUser(server);
+    const [oldKey, freshKey] = [randomUUID(), randomUUID()];
+    await post(user, { body: 'old' }, oldKey);
+    await post(user, { body: 'fresh' }, freshKey);
+    await keyRows(user.id, oldKey).update({ created_at: server.db.raw("now() - interval '25 hours'") });
+    expect(await idempotencyRepository.deleteExpired(server.db)).toBeGreaterThanOrEqual(1);
+    expect(await keyRows(user.id, oldKey)).toEqual([]);
+    expect(await keyRows(user.id, freshKey)).toHaveLength(1);
   });
 
   it('answers 400 to a key longer than 255 characters (or empty) and accepts one of exactly 255', async () => {

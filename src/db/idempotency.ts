@@ -10,22 +10,23 @@ export interface StoredAnswer {
 /** SQL for the answers remembered under an Idempotency-Key (for 24 hours). */
 export const idempotencyRepository = {
   /**
-   * Claims the key for this transaction, or returns the answer stored under it. A second
-   * claim of a key whose first request is still running waits on the unique index until
-   * that transaction ends: then it sees the stored answer, or (if the first failed and
-   * rolled back) claims the key itself.
+   * Claims the key for this transaction, or returns the answer stored under it. An answer
+   * older than 24 hours is overwritten, so its key is claimed afresh. A second claim of a
+   * key whose first request is still running waits on the unique index until that
+   * transaction ends: then it sees the stored answer, or (if the first failed and rolled
+   * back) claims the key itself.
    */
   async claim(trx: Knex.Transaction, principal: number, key: string, fingerprint: Buffer): Promise<IdempotencyKeyRow | undefined> {
-    await trx('idempotency_keys')
-      .where({ principal, key })
-      .andWhereRaw("created_at < now() - interval '24 hours'")
-      .delete();
-    const claimed = await trx('idempotency_keys')
-      .insert({ principal, key, fingerprint, status: 0, headers: {} })
-      .onConflict(['principal', 'key'])
-      .ignore()
-      .returning('key');
-    if (claimed.length > 0) return undefined;
+    const { rows } = await trx.raw<{ rows: unknown[] }>(
+      `INSERT INTO idempotency_keys (principal, key, fingerprint, status, headers)
+       VALUES (?, ?, ?, 0, '{}')
+       ON CONFLICT (principal, key) DO UPDATE
+         SET fingerprint = EXCLUDED.fingerprint, status = 0, headers = '{}', body = NULL, created_at = now()
+         WHERE idempotency_keys.created_at < now() - interval '24 hours'
+       RETURNING key`,
+      [principal, key, fingerprint],
+    );
+    if (rows.length > 0) return undefined;
     return trx<IdempotencyKeyRow>('idempotency_keys').where({ principal, key }).first();
   },
 

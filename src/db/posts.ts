@@ -14,15 +14,13 @@ export interface TimelinePage {
   limit: number;
 }
 
-const NEWEST_FIRST = [
-  { column: 'created_at', order: 'desc' },
-  { column: 'id', order: 'desc' },
-] as const;
-
-function page(query: Knex.QueryBuilder, { cursor, offset, limit }: TimelinePage, prefix = ''): Knex.QueryBuilder {
-  if (cursor) query.whereRaw(`(${prefix}created_at, ${prefix}id) < (?, ?)`, [cursor.createdAt, cursor.id]);
+function page(query: Knex.QueryBuilder, { cursor, offset, limit }: TimelinePage): Knex.QueryBuilder {
+  if (cursor) query.whereRaw('(created_at, id) < (?, ?)', [cursor.createdAt, cursor.id]);
   return query
-    .orderBy(NEWEST_FIRST.map((o) => ({ ...o, column: prefix + o.column })))
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
     .offset(cursor ? 0 : offset)
     .limit(limit);
 }

@@ -1,4 +1,5 @@
 import type { components } from '../../generated/openapi.js';
+import type { TimelineCursor } from '../db/posts.js';
 import { HttpError } from './errors.js';
 
 type PageMeta = components['schemas']['PageMeta'];
@@ -40,21 +41,16 @@ export function collection<T>(
   };
 }
 
-/** A position in a newest-first timeline, carried opaquely in `next` links. */
-export interface Cursor {
-  createdAt: Date;
-  id: number;
-}
-
 export interface TimelineRequest extends PageRequest {
-  cursor?: Cursor;
+  /** Where the page starts, carried opaquely in `next` links. */
+  cursor?: TimelineCursor;
 }
 
 export function encodeCursor(row: { created_at: Date; id: number }): string {
   return Buffer.from(`${row.created_at.getTime()}.${row.id}`).toString('base64url');
 }
 
-function decodeCursor(value: string): Cursor {
+function decodeCursor(value: string): TimelineCursor {
   const match = /^(\d{1,15})\.(\d{1,16})$/.exec(Buffer.from(value, 'base64url').toString('latin1'));
   const id = Number(match?.[2]);
   if (!match || !Number.isSafeInteger(id)) throw new HttpError(400, 'cursor: is not one this server made; follow the links it gives');
