@@ -1,0 +1,227 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../support/ports.js';
+
+/**
+ * Two server processes on one PostgreSQL and one Redis, behind a real nginx: what operators
+ * run. Nothing here is simulated; every request crosses the balancer or a real instance.
+ */
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON read back from the wire
+}
+
+/** One HTTP request; `from` picks the client's own loopback address (127.0.0.x). */
+function request(
+  url: string,
+  { method = 'GET', headers = {}, body, from }: { method?: string; headers?: Record<string, string>; body?: unknown; from?: string } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request(
+      url,
+      {
+        method,
+        localAddress: from,
+        agent: false,
+        headers: { Accept: 'application/json', ...(payload ? { 'Content-Type': 'application/json' } : {}), ...headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text ? JSON.parse(text) : undefined });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+const basic = (login: string, password: string) => `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}`;
+
+async function waitFor(url: string, child: ChildProcess, output: () => string): Promise<void> {
+  for (let i = 0; i < 240; i++) {
+    if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode}:\n${output()}`);
+    try {
+      const res = await request(url);
+      if (res.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} never answered:\n${output()}`);
+}
+
+function start(command: string, args: string[], env: Record<string, string> = {}) {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  return { child, output: () => output };
+}
+
+async function stop(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+const redisPrefix = `microblog-lb-${randomBytes(4).toString('hex')}:`;
+const FAILED_LOGINS_PER_ACCOUNT = 4;
+
+describe('two instances behind nginx', () => {
+  let dir: string;
+  let balancer: string;
+  const instances: string[] = [];
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'microblog-lb-'));
+    const ports = [await freePort(), await freePort()];
+    const lbPort = await freePort();
+    balancer = `http://127.0.0.1:${lbPort}`;
+
+    for (const port of ports) {
+      const server = start(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        NODE_ENV: 'production',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        DATABASE_URL: inject('databaseUrl'),
+        LOG_LEVEL: 'warn',
+        TRUST_PROXY: 'loopback',
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        REDIS_PREFIX: redisPrefix,
+        RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT: String(FAILED_LOGINS_PER_ACCOUNT),
+      });
+      children.push(server.child);
+      instances.push(`http://127.0.0.1:${port}`);
+      await waitFor(`http://127.0.0.1:${port}/api`, server.child, server.output);
+    }
+
+    for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(path.join(dir, sub));
+    await writeFile(
+      path.join(dir, 'nginx.conf'),
+      `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream api {
+    server 127.0.0.1:${ports[0]};
+    server 127.0.0.1:${ports[1]};
+    keepalive 16;
+  }
+  server {
+    listen 127.0.0.1:${lbPort};
+    location / {
+      proxy_pass http://api;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      add_header X-Upstream $upstream_addr always;
+    }
+  }
+}
+`,
+    );
+    const nginx = start('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')]);
+    children.push(nginx.child);
+    await waitFor(`${balancer}/api`, nginx.child, nginx.output);
+  });
+
+  afterAll(async () => {
+    await Promise.all(children.map(stop));
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('spreads requests over both instances', async () => {
+    const upstreams = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const res = await request(`${balancer}/api`);
+      expect(res.status).toBe(200);
+      upstreams.add(String(res.headers['x-upstream']));
+    }
+    expect(upstreams).toEqual(new Set(instances.map((u) => u.replace('http://', ''))));
+  });
+
+  it('accepts a token issued by one instance on the other, and links lead back through the balancer', async () => {
+    const username = `lb_${randomBytes(5).toString('hex')}`;
+    const password = 'correct horse battery staple';
+    const created = await request(`${balancer}/api/users`, {
+      method: 'POST',
+      body: { username, email: `${username}@example.com`, password },
+    });
+    expect(created.status).toBe(201);
+    const self = new URL(String(created.headers.location), `${balancer}/`);
+    expect(self.origin).toBe(balancer);
+    expect(new URL(created.body._links.self, `${balancer}/`).href).toBe(self.href);
+
+    const [first, second] = instances as [string, string];
+    const issued = await request(`${first}/api/tokens`, { method: 'POST', headers: { Authorization: basic(username, password) } });
+    expect(issued.status).toBe(200);
+    const auth = { Authorization: `Bearer ${issued.body.token}` };
+
+    const elsewhere = await request(`${second}/api/users/${created.body.id}`, { headers: auth });
+    expect(elsewhere.status).toBe(200);
+    expect(elsewhere.body.email).toBe(`${username}@example.com`); // shown to its owner only: the token was accepted
+
+    for (let i = 0; i < 4; i++) {
+      const through = await request(self.href, { headers: auth });
+      expect(through.status).toBe(200);
+      expect(through.body.email).toBe(`${username}@example.com`);
+    }
+
+    const revoked = await request(`${second}/api/tokens`, { method: 'DELETE', headers: auth });
+    expect(revoked.status).toBe(204);
+    const afterRevoke = await request(`${first}/api/users/${created.body.id}`, { headers: auth });
+    expect(afterRevoke.status).toBe(401);
+  });
+
+  it('shares the failed-login limit between instances, keyed by the real client behind the balancer', async () => {
+    const username = `lb_${randomBytes(5).toString('hex')}`;
+    const password = 'correct horse battery staple';
+    expect(
+      (await request(`${balancer}/api/users`, { method: 'POST', body: { username, email: `${username}@example.com`, password } })).status,
+    ).toBe(201);
+
+    const statuses: number[] = [];
+    const upstreams = new Set<string>();
+    for (let i = 0; i < FAILED_LOGINS_PER_ACCOUNT + 1; i++) {
+      const res = await request(`${balancer}/api/tokens`, { method: 'POST', headers: { Authorization: basic(username, 'wrong password!') } });
+      statuses.push(res.status);
+      upstreams.add(String(res.headers['x-upstream']));
+    }
+    expect(upstreams.size).toBe(2); // the failures were counted on both instances
+    expect(statuses).toEqual([...Array(FAILED_LOGINS_PER_ACCOUNT).fill(401), 429]);
+
+    // Blocked everywhere, even with the right password, whichever instance answers.
+    for (const base of instances) {
+      const res = await request(`${base}/api/tokens`, { method: 'POST', headers: { Authorization: basic(username, password) } });
+      expect(res.status).toBe(429);
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    }
+  });
+});
