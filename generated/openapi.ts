@@ -142,7 +142,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Tell whether a user follows another */
+        /**
+         * Tell whether a user follows another
+         * @description `204` when the user `{id}` follows the user `{target_id}`, `404` when not (or when either does not exist).
+         */
         get: operations["getFollow"];
         /**
          * Follow a user
@@ -196,7 +199,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Get a post */
+        /**
+         * Get a post
+         * @description The post's representation, with links to itself and its author.
+         */
         get: operations["getPost"];
         /**
          * Edit your post
@@ -326,6 +332,7 @@ export interface components {
         Timestamp: string;
         /**
          * Format: int64
+         * @description An exact count.
          * @example 7
          */
         Count: number;
@@ -407,7 +414,10 @@ export interface components {
             email?: components["schemas"]["Email"];
             about_me?: components["schemas"]["AboutMe"];
             password?: components["schemas"]["Password"];
-            /** @description The present password; required with `password`. */
+            /**
+             * @description The present password; required with `password`.
+             * @example correct horse battery staple
+             */
             current_password?: string;
             /** @description Read-only; ignored. */
             id?: components["schemas"]["Id"];
@@ -420,12 +430,21 @@ export interface components {
             /** @description Read-only; ignored. */
             followed_count?: components["schemas"]["Count"];
             /** @description Read-only; ignored. */
-            _links?: {
-                [key: string]: string;
-            };
+            _links?: components["schemas"]["IgnoredLinks"];
+        };
+        /**
+         * @description The `_links` of a representation sent back in an update; accepted and ignored, so
+         *     a client can send back what it got.
+         * @example {
+         *       "self": "/api/users/123"
+         *     }
+         */
+        IgnoredLinks: {
+            [key: string]: string;
         };
         /** @description A page of users. */
         UserCollection: {
+            /** @description The users on this page. */
             items: components["schemas"]["User"][];
             _meta: components["schemas"]["PageMeta"];
             _links: components["schemas"]["PageLinks"];
@@ -535,12 +554,11 @@ export interface components {
             /** @description Read-only; ignored. */
             author?: components["schemas"]["Id"];
             /** @description Read-only; ignored. */
-            _links?: {
-                [key: string]: string;
-            };
+            _links?: components["schemas"]["IgnoredLinks"];
         };
         /** @description A page of posts. */
         PostCollection: {
+            /** @description The posts on this page. */
             items: components["schemas"]["Post"][];
             _meta: components["schemas"]["PageMeta"];
             _links: components["schemas"]["PageLinks"];
@@ -587,6 +605,12 @@ export interface components {
              */
             openapi: string;
         };
+        /**
+         * @description A small HTML page, for a client that prefers `text/html` to `application/json`
+         *     (a browser, say).
+         * @example <!doctype html><title>404 Not Found</title><h1>Not Found</h1>
+         */
+        HtmlPage: string;
         /** @description What went wrong. */
         Error: {
             /**
@@ -694,7 +718,7 @@ export interface components {
                  */
                 "application/json": components["schemas"]["Error"];
                 /** @example <!doctype html><title>404 Not Found</title><h1>Not Found</h1> */
-                "text/html": string;
+                "text/html": components["schemas"]["HtmlPage"];
             };
         };
         /** @description The `Accept` header allows no representation this operation has. */
@@ -785,7 +809,7 @@ export interface components {
                  */
                 "application/json": components["schemas"]["Error"];
                 /** @example <!doctype html><title>500 Internal Server Error</title><h1>Internal Server Error</h1> */
-                "text/html": string;
+                "text/html": components["schemas"]["HtmlPage"];
             };
         };
         /** @description The database cannot be reached; try again later. */
