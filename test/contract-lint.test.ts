@@ -41,7 +41,8 @@ const breakages: { what: string; rule: string; pointer: string; apply(doc: Json)
     rule: 'rule/body-schema-named',
     pointer: '#/paths/~1api/get/responses/200/content/application~1json/schema',
     apply: (doc) => {
-      at(doc, 'paths', '/api', 'get', 'responses', '200', 'content', 'application/json').schema = inlineObject();
+      at(doc, 'paths', '/api', 'get', 'responses', '200', 'content', 'application/json').schema =
+        inlineObject();
     },
   },
   {
@@ -49,7 +50,8 @@ const breakages: { what: string; rule: string; pointer: string; apply(doc: Json)
     rule: 'rule/body-schema-named',
     pointer: '#/paths/~1api~1posts/post/requestBody/content/application~1json/schema',
     apply: (doc) => {
-      at(doc, 'paths', '/api/posts', 'post', 'requestBody', 'content', 'application/json').schema = inlineObject();
+      at(doc, 'paths', '/api/posts', 'post', 'requestBody', 'content', 'application/json').schema =
+        inlineObject();
     },
   },
   {
@@ -99,7 +101,9 @@ const breakages: { what: string; rule: string; pointer: string; apply(doc: Json)
         style: 'deepObject',
         schema: inlineObject(),
       };
-      (at(doc, 'paths', '/api/users', 'get').parameters as unknown[]).push({ $ref: '#/components/parameters/Filter' });
+      (at(doc, 'paths', '/api/users', 'get').parameters as unknown[]).push({
+        $ref: '#/components/parameters/Filter',
+      });
     },
   },
   {
@@ -139,7 +143,15 @@ const breakages: { what: string; rule: string; pointer: string; apply(doc: Json)
     rule: 'rule/request-body-example',
     pointer: '#/paths/~1api~1posts~1{id}/put/requestBody/content/application~1json',
     apply: (doc) => {
-      delete at(doc, 'paths', '/api/posts/{id}', 'put', 'requestBody', 'content', 'application/json').example;
+      delete at(
+        doc,
+        'paths',
+        '/api/posts/{id}',
+        'put',
+        'requestBody',
+        'content',
+        'application/json',
+      ).example;
     },
   },
   {
@@ -198,7 +210,9 @@ const breakages: { what: string; rule: string; pointer: string; apply(doc: Json)
     rule: 'no-invalid-media-type-examples',
     pointer: '#/components/responses/Forbidden/content/application~1json/example',
     apply: (doc) => {
-      at(doc, 'components', 'responses', 'Forbidden', 'content', 'application/json').example = { error: 403 };
+      at(doc, 'components', 'responses', 'Forbidden', 'content', 'application/json').example = {
+        error: 403,
+      };
     },
   },
   {
@@ -223,15 +237,30 @@ const cli = path.join(projectRoot, 'node_modules', '@redocly', 'cli', 'bin', 'cl
 
 /** Runs `redocly lint` with the project's ruleset, as `npm run lint:contract` does. */
 async function lint(...files: string[]): Promise<{ exitCode: number; problems: LintProblem[] }> {
-  const args = [cli, 'lint', ...files, '--config', path.join(projectRoot, 'redocly.yaml'), '--format', 'json'];
+  const args = [
+    cli,
+    'lint',
+    ...files,
+    '--config',
+    path.join(projectRoot, 'redocly.yaml'),
+    '--format',
+    'json',
+  ];
   const env = { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' };
   try {
-    const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: projectRoot, env, maxBuffer: 1 << 24 });
+    const { stdout } = await promisify(execFile)(process.execPath, args, {
+      cwd: projectRoot,
+      env,
+      maxBuffer: 1 << 24,
+    });
     return { exitCode: 0, problems: (JSON.parse(stdout) as { problems: LintProblem[] }).problems };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
     if (typeof failed.code !== 'number' || !failed.stdout?.trim().startsWith('{')) throw error;
-    return { exitCode: failed.code, problems: (JSON.parse(failed.stdout) as { problems: LintProblem[] }).problems };
+    return {
+      exitCode: failed.code,
+      problems: (JSON.parse(failed.stdout) as { problems: LintProblem[] }).problems,
+    };
   }
 }
 
@@ -247,7 +276,10 @@ describe('the contract lint (redocly.yaml)', () => {
     await writeFile(path.join(dir, 'broken.yaml'), stringify(doc));
     await writeFile(path.join(dir, 'clean.yaml'), loadContract().yaml);
     // Separate runs: redocly's exit code covers all the files it was given.
-    [clean, broken] = await Promise.all([lint(path.join(dir, 'clean.yaml')), lint(path.join(dir, 'broken.yaml'))]);
+    [clean, broken] = await Promise.all([
+      lint(path.join(dir, 'clean.yaml')),
+      lint(path.join(dir, 'broken.yaml')),
+    ]);
   }, 60_000);
 
   afterAll(async () => {
@@ -263,10 +295,16 @@ describe('the contract lint (redocly.yaml)', () => {
     expect(broken.exitCode).not.toBe(0);
   });
 
-  it.each(breakages.map((b) => [b.what, b.rule, b.pointer] as const))('catches %s (%s)', (_what, rule, pointer) => {
-    const reported = broken.problems
-      .filter((problem) => problem.ruleId === rule)
-      .flatMap((problem) => problem.location.map((location) => location.pointer));
-    expect(reported.some((at) => at.startsWith(pointer)), `${rule} at ${pointer}; it reported ${reported.join(', ')}`).toBe(true);
-  });
+  it.each(breakages.map((b) => [b.what, b.rule, b.pointer] as const))(
+    'catches %s (%s)',
+    (_what, rule, pointer) => {
+      const reported = broken.problems
+        .filter((problem) => problem.ruleId === rule)
+        .flatMap((problem) => problem.location.map((location) => location.pointer));
+      expect(
+        reported.some((at) => at.startsWith(pointer)),
+        `${rule} at ${pointer}; it reported ${reported.join(', ')}`,
+      ).toBe(true);
+    },
+  );
 });
