@@ -243,6 +243,8 @@ async function lint(...files: string[]): Promise<{ exitCode: number; problems: L
     ...files,
     '--config',
     path.join(projectRoot, 'redocly.yaml'),
+    '--lint-config',
+    'error',
     '--format',
     'json',
   ];
