@@ -652,6 +652,7 @@ export interface components {
         /** @description The request is malformed or breaks a rule. */
         BadRequest: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -661,6 +662,7 @@ export interface components {
         /** @description No valid bearer token was sent. */
         Unauthorized: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 "WWW-Authenticate": components["headers"]["WwwAuthenticateBearer"];
                 [name: string]: unknown;
             };
@@ -677,6 +679,7 @@ export interface components {
         /** @description The credentials are missing or wrong. */
         UnauthorizedBasic: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 "WWW-Authenticate": components["headers"]["WwwAuthenticateBasic"];
                 [name: string]: unknown;
             };
@@ -692,6 +695,7 @@ export interface components {
         /** @description The token's user may not do this. */
         Forbidden: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -707,6 +711,7 @@ export interface components {
         /** @description There is no such resource. */
         NotFound: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -724,6 +729,7 @@ export interface components {
         /** @description The `Accept` header allows no representation this operation has. */
         NotAcceptable: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -739,6 +745,7 @@ export interface components {
         /** @description The resource changed since the `ETag` sent in `If-Match`. */
         PreconditionFailed: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -754,6 +761,7 @@ export interface components {
         /** @description The body is larger than 64 KB. */
         PayloadTooLarge: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -769,6 +777,7 @@ export interface components {
         /** @description The body is not `application/json`. */
         UnsupportedMediaType: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -784,6 +793,7 @@ export interface components {
         /** @description The `Idempotency-Key` was used before with a different request. */
         IdempotencyKeyReused: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -799,6 +809,7 @@ export interface components {
         /** @description Something went wrong on the server; the log has the details. */
         InternalServerError: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -815,6 +826,7 @@ export interface components {
         /** @description The database cannot be reached; try again later. */
         ServiceUnavailable: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
             };
@@ -894,6 +906,13 @@ export interface components {
          * @example true
          */
         IdempotentReplayed: "true";
+        /**
+         * @description The request's id: the caller's own `X-Request-Id` when it sent a sane one (up to
+         *     128 letters, digits, `_`, `.`, `:` and `-`), else a new UUID. The server's log lines
+         *     for the request carry it; quote it when reporting a problem.
+         * @example 3f2c1a9e-5b7d-4e8f-9a0b-1c2d3e4f5a6b
+         */
+        RequestId: string;
         /**
          * @description Seconds to wait before trying again.
          * @example 5

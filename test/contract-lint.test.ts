@@ -107,6 +107,17 @@ const breakages: { what: string; rule: string; pointer: string; apply(doc: Json)
     },
   },
   {
+    what: 'an inline object as a header',
+    rule: 'rule/header-object-named',
+    pointer: '#/components/responses/NotModified/headers/X-Debug/schema',
+    apply: (doc) => {
+      at(doc, 'components', 'responses', 'NotModified', 'headers')['X-Debug'] = {
+        description: 'Debugging data.',
+        schema: inlineObject(),
+      };
+    },
+  },
+  {
     what: 'properties without `type: object`',
     rule: 'rule/object-schema-declares-type',
     pointer: '#/components/schemas/PostLinks',

@@ -211,7 +211,7 @@ describe('openapi.yaml operations', () => {
       ({ method, route, operation }) => [`${method.toUpperCase()} ${route}`, operation] as const,
     ),
   )(
-    '%s has an operationId, one declared tag, a summary, a description and 4xx answers',
+    '%s has an operationId, a declared tag, a summary, a description, 4xx answers; errors carry the error body and request id',
     (_name, operation) => {
       const declaredTags = (doc.tags as { name: string }[]).map((tag) => tag.name);
       expect(operation.operationId).toMatch(/^[a-z][A-Za-z]+$/);
@@ -221,11 +221,13 @@ describe('openapi.yaml operations', () => {
       expect(operation.description).toEqual(expect.any(String));
       const statuses = Object.keys(operation.responses as Json);
       expect(statuses.filter((status) => /^4(\d\d|XX)$/.test(status)).length).toBeGreaterThan(0);
-      for (const status of statuses.filter((status) => status.startsWith('4'))) {
+      for (const status of statuses.filter((status) => /^[45]/.test(status))) {
         const response = resolveIn(doc, (operation.responses as Json)[status]) as Json;
         expect(at(response, 'content', 'application/json', 'schema').$ref).toBe(
           '#/components/schemas/Error',
         );
+        // The SDK's MicroblogApiError.requestId reads it.
+        expect(at(response, 'headers', 'X-Request-Id').$ref).toBe('#/components/headers/RequestId');
       }
     },
   );
