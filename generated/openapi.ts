@@ -142,7 +142,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Tell whether a user follows another */
+        /**
+         * Tell whether a user follows another
+         * @description `204` when the user `{id}` follows the user `{target_id}`, `404` when not (or when either does not exist).
+         */
         get: operations["getFollow"];
         /**
          * Follow a user
@@ -196,7 +199,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Get a post */
+        /**
+         * Get a post
+         * @description The post's representation, with links to itself and its author.
+         */
         get: operations["getPost"];
         /**
          * Edit your post
@@ -326,6 +332,7 @@ export interface components {
         Timestamp: string;
         /**
          * Format: int64
+         * @description An exact count.
          * @example 7
          */
         Count: number;
@@ -407,7 +414,10 @@ export interface components {
             email?: components["schemas"]["Email"];
             about_me?: components["schemas"]["AboutMe"];
             password?: components["schemas"]["Password"];
-            /** @description The present password; required with `password`. */
+            /**
+             * @description The present password; required with `password`.
+             * @example correct horse battery staple
+             */
             current_password?: string;
             /** @description Read-only; ignored. */
             id?: components["schemas"]["Id"];
@@ -420,12 +430,21 @@ export interface components {
             /** @description Read-only; ignored. */
             followed_count?: components["schemas"]["Count"];
             /** @description Read-only; ignored. */
-            _links?: {
-                [key: string]: string;
-            };
+            _links?: components["schemas"]["IgnoredLinks"];
+        };
+        /**
+         * @description The `_links` of a representation sent back in an update; accepted and ignored, so
+         *     a client can send back what it got.
+         * @example {
+         *       "self": "/api/users/123"
+         *     }
+         */
+        IgnoredLinks: {
+            [key: string]: string;
         };
         /** @description A page of users. */
         UserCollection: {
+            /** @description The users on this page. */
             items: components["schemas"]["User"][];
             _meta: components["schemas"]["PageMeta"];
             _links: components["schemas"]["PageLinks"];
@@ -535,12 +554,11 @@ export interface components {
             /** @description Read-only; ignored. */
             author?: components["schemas"]["Id"];
             /** @description Read-only; ignored. */
-            _links?: {
-                [key: string]: string;
-            };
+            _links?: components["schemas"]["IgnoredLinks"];
         };
         /** @description A page of posts. */
         PostCollection: {
+            /** @description The posts on this page. */
             items: components["schemas"]["Post"][];
             _meta: components["schemas"]["PageMeta"];
             _links: components["schemas"]["PageLinks"];
@@ -587,6 +605,12 @@ export interface components {
              */
             openapi: string;
         };
+        /**
+         * @description A small HTML page, for a client that prefers `text/html` to `application/json`
+         *     (a browser, say).
+         * @example <!doctype html><title>404 Not Found</title><h1>Not Found</h1>
+         */
+        HtmlPage: string;
         /** @description What went wrong. */
         Error: {
             /**
@@ -628,6 +652,7 @@ export interface components {
         /** @description The request is malformed or breaks a rule. */
         BadRequest: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -637,6 +662,7 @@ export interface components {
         /** @description No valid bearer token was sent. */
         Unauthorized: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 "WWW-Authenticate": components["headers"]["WwwAuthenticateBearer"];
                 [name: string]: unknown;
             };
@@ -653,6 +679,7 @@ export interface components {
         /** @description The credentials are missing or wrong. */
         UnauthorizedBasic: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 "WWW-Authenticate": components["headers"]["WwwAuthenticateBasic"];
                 [name: string]: unknown;
             };
@@ -668,6 +695,7 @@ export interface components {
         /** @description The token's user may not do this. */
         Forbidden: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -683,6 +711,7 @@ export interface components {
         /** @description There is no such resource. */
         NotFound: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -694,12 +723,13 @@ export interface components {
                  */
                 "application/json": components["schemas"]["Error"];
                 /** @example <!doctype html><title>404 Not Found</title><h1>Not Found</h1> */
-                "text/html": string;
+                "text/html": components["schemas"]["HtmlPage"];
             };
         };
         /** @description The `Accept` header allows no representation this operation has. */
         NotAcceptable: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -715,6 +745,7 @@ export interface components {
         /** @description The resource changed since the `ETag` sent in `If-Match`. */
         PreconditionFailed: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -730,6 +761,7 @@ export interface components {
         /** @description The body is larger than 64 KB. */
         PayloadTooLarge: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -745,6 +777,7 @@ export interface components {
         /** @description The body is not `application/json`. */
         UnsupportedMediaType: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -760,6 +793,7 @@ export interface components {
         /** @description The `Idempotency-Key` was used before with a different request. */
         IdempotencyKeyReused: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -775,6 +809,7 @@ export interface components {
         /** @description Something went wrong on the server; the log has the details. */
         InternalServerError: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -785,12 +820,13 @@ export interface components {
                  */
                 "application/json": components["schemas"]["Error"];
                 /** @example <!doctype html><title>500 Internal Server Error</title><h1>Internal Server Error</h1> */
-                "text/html": string;
+                "text/html": components["schemas"]["HtmlPage"];
             };
         };
         /** @description The database cannot be reached; try again later. */
         ServiceUnavailable: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
             };
@@ -870,6 +906,13 @@ export interface components {
          * @example true
          */
         IdempotentReplayed: "true";
+        /**
+         * @description The request's id: the caller's own `X-Request-Id` when it sent a sane one (up to
+         *     128 letters, digits, `_`, `.`, `:` and `-`), else a new UUID. The server's log lines
+         *     for the request carry it; quote it when reporting a problem.
+         * @example 3f2c1a9e-5b7d-4e8f-9a0b-1c2d3e4f5a6b
+         */
+        RequestId: string;
         /**
          * @description Seconds to wait before trying again.
          * @example 5

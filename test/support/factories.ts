@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { components } from '../../generated/openapi.js';
+import { createMicroblogClient } from '../../sdk/typescript/src/index.js';
 import type { TestServer } from './server.js';
 
 export type User = components['schemas']['User'];
@@ -42,8 +43,8 @@ export async function createUser(
   return { id: created.data.id, username, email, password, token, auth: { Authorization: `Bearer ${token}` }, user: created.data };
 }
 
+/** Logs in through the SDK (POST /api/tokens); a client of its own keeps server.api tokenless. */
 export async function login(server: TestServer, loginName: string, password: string): Promise<string> {
-  const res = await server.api.POST('/api/tokens', { headers: { Authorization: basic(loginName, password) } });
-  if (res.response.status !== 200 || !res.data) throw new Error(`login failed: ${res.response.status}`);
-  return res.data.token;
+  const { token } = await createMicroblogClient({ baseUrl: server.baseUrl }).login(loginName, password);
+  return token;
 }

@@ -1,7 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import createClient, { type Client } from 'openapi-fetch';
 import { afterAll, beforeAll, inject } from 'vitest';
-import type { paths } from '../../generated/openapi.js';
+import { createMicroblogClient, type MicroblogClient } from '../../sdk/typescript/src/index.js';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { loadContract } from '../../src/contract.js';
@@ -11,8 +10,11 @@ import { createLogger } from '../../src/logger.js';
 export interface TestServer {
   /** http://127.0.0.1:<port>, no trailing slash. */
   baseUrl: string;
-  /** A typed client over the contract; responses come back as the server sent them. */
-  api: Client<paths>;
+  /**
+   * The TypeScript SDK's client (openapi-fetch over the contract's types), with no token:
+   * typed calls give responses as the server sent them, so tests compile against the contract.
+   */
+  api: MicroblogClient;
   /** Direct database access, for arranging what the API cannot (expired tokens, say). */
   db: Db;
   /** A raw request through real HTTP, for what a typed client cannot send. */
@@ -38,7 +40,7 @@ export function useServer(env: Record<string, string> = {}): TestServer {
     Object.assign(server, {
       baseUrl,
       db,
-      api: createClient<paths>({ baseUrl }),
+      api: createMicroblogClient({ baseUrl }),
       fetch: (path: string, init?: RequestInit) => fetch(baseUrl + path, init),
     });
     close = async () => {

@@ -1,0 +1,349 @@
+import { describe, expect, it } from 'vitest';
+import {
+  createMicroblogClient,
+  MicroblogApiError,
+  unwrap,
+  type MicroblogClient,
+  type Post,
+} from '../sdk/typescript/src/index.js';
+import { createUser, uniqueName, type TestUser } from './support/factories.js';
+import { useServer } from './support/server.js';
+
+const server = useServer();
+
+/** A fresh SDK client for the test server. */
+const client = (options: { token?: string } = {}): MicroblogClient =>
+  createMicroblogClient({ baseUrl: server.baseUrl, ...options });
+
+/** What a promise rejects with (failing the test when it resolves). */
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    (value) => {
+      throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
+    },
+    (error: unknown) => error,
+  );
+}
+
+/** What the typed call's result turns into through unwrap(): the thrown error. */
+async function unwrapError(call: Promise<{ data?: unknown; error?: unknown; response: Response }>) {
+  const result = await call;
+  const error = (() => {
+    try {
+      unwrap(result);
+    } catch (thrown) {
+      return thrown;
+    }
+    throw new Error(`expected ${result.response.status} to be an error`);
+  })();
+  expect(error).toBeInstanceOf(MicroblogApiError);
+  return { error: error as MicroblogApiError, response: result.response };
+}
+
+async function follow(follower: TestUser, target: TestUser): Promise<void> {
+  const res = await server.api.PUT('/api/users/{id}/followed/{target_id}', {
+    params: { path: { id: follower.id, target_id: target.id } },
+    headers: follower.auth,
+  });
+  expect(res.response.status).toBe(204);
+}
+
+async function writePost(author: TestUser, body: string): Promise<Post> {
+  return unwrap(await server.api.POST('/api/posts', { body: { body }, headers: author.auth }));
+}
+
+describe('createMicroblogClient: login and tokens', () => {
+  it('logs in with Basic credentials, returns the token and sends it from then on', async () => {
+    const susan = await createUser(server);
+    const api = client();
+
+    const token = await api.login(susan.username, susan.password);
+
+    expect(token).toEqual({
+      token: expect.any(String),
+      expires_at: expect.any(String),
+      user_id: susan.id,
+    });
+    expect(api.token).toBe(token.token);
+    const me = unwrap(await api.GET('/api/users/{id}', { params: { path: { id: susan.id } } }));
+    expect(me.email).toBe(susan.email); // only the user's own record shows it
+  });
+
+  it('logs in with the email address and a password outside Latin-1 (UTF-8 Basic credentials)', async () => {
+    const password = 'pässwörd ✓ 密码 🔑';
+    const susan = await createUser(server, { password });
+
+    const token = await client().login(susan.email, password);
+
+    expect(token.user_id).toBe(susan.id);
+  });
+
+  it('throws a MicroblogApiError for wrong credentials, and keeps no token', async () => {
+    const susan = await createUser(server);
+    const api = client();
+
+    const error = await rejection(api.login(susan.username, 'not the password'));
+
+    expect(error).toBeInstanceOf(MicroblogApiError);
+    expect(error).toMatchObject({
+      name: 'MicroblogApiError',
+      status: 401,
+      error: 'Unauthorized',
+      message: 'Unauthorized',
+      errors: [],
+      requestId: expect.stringMatching(/^[\w.:-]+$/),
+    });
+    expect(api.token).toBeUndefined();
+  });
+
+  it('sends a token given at creation, and none after setToken(undefined)', async () => {
+    const susan = await createUser(server);
+    const api = client({ token: susan.token });
+    const get = () => api.GET('/api/users/{id}', { params: { path: { id: susan.id } } });
+
+    expect((await get()).response.status).toBe(200);
+    api.setToken(undefined);
+    const { error } = await unwrapError(get());
+    expect(error).toMatchObject({
+      status: 401,
+      error: 'Unauthorized',
+      message: 'Authorization header required',
+    });
+  });
+
+  it("lets a request's own Authorization header win over the client's token", async () => {
+    const [susan, david] = await Promise.all([createUser(server), createUser(server)]);
+    const api = client({ token: susan.token });
+
+    const davidsOwn = unwrap(
+      await api.GET('/api/users/{id}', { params: { path: { id: david.id } }, headers: david.auth }),
+    );
+
+    expect(davidsOwn.email).toBe(david.email);
+  });
+
+  it('logs out: revokes the token in use and stops sending it', async () => {
+    const susan = await createUser(server);
+    const api = client();
+    const { token } = await api.login(susan.username, susan.password);
+
+    await api.logout();
+
+    expect(api.token).toBeUndefined();
+    const res = await server.fetch(`/api/users/${susan.id}`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(401);
+  });
+
+  it('sends its requests through the fetch it was given', async () => {
+    const susan = await createUser(server);
+    const seen: string[] = [];
+    const api = createMicroblogClient({
+      baseUrl: server.baseUrl,
+      token: susan.token,
+      fetch: (request) => {
+        seen.push(
+          `${request.method} ${new URL(request.url).pathname} ${request.headers.get('Authorization')}`,
+        );
+        return fetch(request);
+      },
+    });
+
+    await api.GET('/api/users/{id}', { params: { path: { id: susan.id } } });
+
+    expect(seen).toEqual([`GET /api/users/${susan.id} Bearer ${susan.token}`]);
+  });
+});
+
+describe('createMicroblogClient: paging', () => {
+  it('paginate() collects every item of a multi-page collection exactly once, in order', async () => {
+    const target = await createUser(server);
+    const followers = await Promise.all(Array.from({ length: 7 }, () => createUser(server)));
+    for (const follower of followers) await follow(follower, target);
+
+    const ids: number[] = [];
+    // The token comes per request: later pages must carry the same headers.
+    for await (const user of client().paginate('/api/users/{id}/followers', {
+      params: { path: { id: target.id }, query: { per_page: 3 } },
+      headers: target.auth,
+    })) {
+      ids.push(user.id);
+    }
+
+    expect(ids).toEqual(followers.map((follower) => follower.id).sort((a, b) => a - b));
+  });
+
+  it('pages() yields each page, following _links.next to the last', async () => {
+    const target = await createUser(server);
+    const followers = await Promise.all(Array.from({ length: 5 }, () => createUser(server)));
+    for (const follower of followers) await follow(follower, target);
+
+    const pages = [];
+    for await (const page of client({ token: target.token }).pages('/api/users/{id}/followers', {
+      params: { path: { id: target.id }, query: { per_page: 2 } },
+    })) {
+      pages.push(page);
+    }
+
+    expect(pages.map((page) => [page._meta.page, page.items.length, page._links.next])).toEqual([
+      [1, 2, `/api/users/${target.id}/followers?page=2&per_page=2`],
+      [2, 2, `/api/users/${target.id}/followers?page=3&per_page=2`],
+      [3, 1, null],
+    ]);
+  });
+
+  it('follows cursor links: a post written while paging is neither repeated nor skipped into', async () => {
+    const author = await createUser(server);
+    const written: Post[] = [];
+    for (let i = 1; i <= 5; i++) written.push(await writePost(author, `post ${i}`));
+
+    const seen: number[] = [];
+    for await (const post of client({ token: author.token }).paginate('/api/users/{id}/posts', {
+      params: { path: { id: author.id }, query: { per_page: 2 } },
+    })) {
+      seen.push(post.id);
+      if (seen.length === 1) await writePost(author, 'written while paging');
+    }
+
+    expect(seen).toEqual(written.map((post) => post.id).reverse());
+  });
+
+  it('walks a collection that needs no parameters', async () => {
+    const susan = await createUser(server);
+    const seen = new Set<number>();
+    let count = 0;
+    for await (const user of client({ token: susan.token }).paginate('/api/users', {
+      params: { query: { per_page: 100 } },
+    })) {
+      seen.add(user.id);
+      count++;
+    }
+    expect(seen.has(susan.id)).toBe(true);
+    expect(count).toBe(seen.size);
+  });
+
+  it('throws a MicroblogApiError when the collection cannot be had', async () => {
+    const susan = await createUser(server);
+    const missing = 2_000_000_000;
+
+    const error = await rejection(
+      (async () => {
+        for await (const user of client({ token: susan.token }).paginate(
+          '/api/users/{id}/followers',
+          {
+            params: { path: { id: missing } },
+          },
+        )) {
+          throw new Error(`no item expected, got ${user.id}`);
+        }
+      })(),
+    );
+
+    expect(error).toBeInstanceOf(MicroblogApiError);
+    expect(error).toMatchObject({
+      status: 404,
+      error: 'Not Found',
+      message: `user ${missing} does not exist`,
+    });
+  });
+});
+
+describe('MicroblogApiError and unwrap()', () => {
+  it('unwrap() gives the data of a 2xx, and undefined for a 204', async () => {
+    const [susan, david] = await Promise.all([createUser(server), createUser(server)]);
+    const api = client({ token: susan.token });
+
+    const seen = unwrap(await api.GET('/api/users/{id}', { params: { path: { id: david.id } } }));
+    expect(seen).toMatchObject({
+      id: david.id,
+      username: david.username,
+      _links: david.user._links,
+    });
+    expect(seen).not.toHaveProperty('email');
+    expect(
+      unwrap(
+        await api.PUT('/api/users/{id}/followed/{target_id}', {
+          params: { path: { id: susan.id, target_id: david.id } },
+        }),
+      ),
+    ).toBeUndefined();
+  });
+
+  it('carries status, reason, message and the request id of a 404', async () => {
+    const susan = await createUser(server);
+    const requestId = `sdk-${uniqueName()}`;
+
+    const { error, response } = await unwrapError(
+      client({ token: susan.token }).GET('/api/users/{id}', {
+        params: { path: { id: 2_000_000_001 } },
+        headers: { 'X-Request-Id': requestId },
+      }),
+    );
+
+    expect(response.status).toBe(404);
+    expect(error).toMatchObject({
+      status: 404,
+      error: 'Not Found',
+      message: 'user 2000000001 does not exist',
+      errors: [],
+      requestId,
+    });
+  });
+
+  it('carries each validation failure of a 400', async () => {
+    const { error } = await unwrapError(
+      client().POST('/api/users', {
+        body: { username: 'has spaces', email: 'not-an-email', password: 'correct horse' },
+      }),
+    );
+
+    expect(error).toMatchObject({ status: 400, error: 'Bad Request' });
+    expect(error.message).toEqual(expect.any(String));
+    expect(error.errors.map((failure) => failure.path).sort()).toEqual([
+      '/body/email',
+      '/body/username',
+    ]);
+    for (const failure of error.errors) expect(failure.message).toEqual(expect.any(String));
+  });
+
+  it('carries the 401 of a call without a token', async () => {
+    const { error } = await unwrapError(client().GET('/api/users'));
+
+    expect(error).toMatchObject({
+      status: 401,
+      error: 'Unauthorized',
+      message: 'Authorization header required',
+      errors: [],
+      requestId: expect.any(String),
+    });
+  });
+
+  it('makes sense of an answer that is not the API error object (an HTML page)', async () => {
+    const res = await server.fetch('/nowhere', { headers: { Accept: 'text/html' } });
+
+    const error = MicroblogApiError.from(res, await res.text());
+
+    expect(error).toMatchObject({
+      status: 404,
+      error: 'Not Found',
+      message: 'Not Found',
+      errors: [],
+      requestId: res.headers.get('X-Request-Id'),
+    });
+  });
+
+  it('falls back to the status when a response has no reason phrase', () => {
+    const error = MicroblogApiError.from(
+      new Response('upstream down', { status: 502 }),
+      'upstream down',
+    );
+
+    expect(error).toMatchObject({
+      status: 502,
+      error: 'HTTP 502',
+      message: 'HTTP 502',
+      requestId: undefined,
+    });
+  });
+});
