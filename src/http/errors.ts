@@ -95,6 +95,8 @@ function isConnectionFailure(err: unknown): boolean {
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE'].includes(e.code ?? '')) return true;
   if (e.name === 'KnexTimeoutError') return true;
   const message = e.message ?? '';
+  // pg 8.2x names a connection attempt it gave up on (connectionTimeoutMillis) just 'timeout expired'.
+  if (message === 'timeout expired') return true;
   return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
 }
 
