@@ -292,6 +292,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Liveness probe
+         * @description `200` while the process is up and serving HTTP. Touches no database, so a database
+         *     outage never makes an orchestrator restart healthy instances.
+         */
+        get: operations["getHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness probe
+         * @description `200` when this instance can serve requests: the database answers `select 1`
+         *     within two seconds and every migration this version knows is applied. `503`
+         *     otherwise, saying which check failed, so a load balancer stops sending traffic
+         *     here until it passes again.
+         */
+        get: operations["getReadiness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -611,6 +655,40 @@ export interface components {
          * @example <!doctype html><title>404 Not Found</title><h1>Not Found</h1>
          */
         HtmlPage: string;
+        /** @description The process is alive. */
+        Health: {
+            /**
+             * @description Always `ok`; an instance that is not alive does not answer.
+             * @example ok
+             * @enum {string}
+             */
+            status: "ok";
+        };
+        /** @description Whether this instance can serve requests, check by check. */
+        Readiness: {
+            /**
+             * @description `ready` when every check is `ok`.
+             * @example ready
+             * @enum {string}
+             */
+            status: "ready" | "unavailable";
+            checks: components["schemas"]["ReadinessChecks"];
+        };
+        /** @description The outcome of each readiness check. */
+        ReadinessChecks: {
+            /**
+             * @description Whether the database answered `select 1` in time.
+             * @example ok
+             * @enum {string}
+             */
+            database: "ok" | "unavailable";
+            /**
+             * @description `pending` when a migration this version needs is not applied; `unknown` when the database could not tell.
+             * @example ok
+             * @enum {string}
+             */
+            migrations: "ok" | "pending" | "unknown";
+        };
         /** @description What went wrong. */
         Error: {
             /**
@@ -1610,6 +1688,72 @@ export interface operations {
             406: components["responses"]["NotAcceptable"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The process is alive. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            500: components["responses"]["InternalServerError"];
+        };
+    };
+    getReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready to serve requests. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ready",
+                     *       "checks": {
+                     *         "database": "ok",
+                     *         "migrations": "ok"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            500: components["responses"]["InternalServerError"];
+            /** @description Not ready; `checks` says why. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
         };
     };
 }

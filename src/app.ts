@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import swaggerUi from 'swagger-ui-express';
@@ -9,9 +8,11 @@ import type { Logger } from './logger.js';
 import { securityHandlers } from './http/auth.js';
 import { cacheHeaders, isFresh } from './http/caching.js';
 import { errorHandler, lastResortHandler, notFoundHandler } from './http/errors.js';
+import { requestLogger } from './http/logging.js';
 import { requireJsonAcceptable } from './http/negotiation.js';
 import { apiRoutes } from './resources/api.js';
 import { followRoutes } from './resources/follows.js';
+import { healthRoutes } from './resources/health.js';
 import { postRoutes } from './resources/posts.js';
 import { tokenRoutes } from './resources/tokens.js';
 import { userRoutes } from './resources/users.js';
@@ -24,6 +25,9 @@ export interface AppDeps {
 }
 
 export const BODY_LIMIT = '64kb';
+
+/** The probes' paths, outside /api: the contract declares them, but no /api middleware applies. */
+const PROBES = ['/healthz', '/readyz'];
 
 /**
  * Builds the application; never listens. Every request under /api passes, in order:
@@ -40,7 +44,7 @@ export function createApp({ db, config, contract, logger }: AppDeps): Express {
       return isFresh(this, this.res as Response);
     },
   });
-  app.use(requestId);
+  app.use(requestLogger(logger));
 
   app.get('/', (_req, res) => res.redirect(302, '/api/docs'));
   app.get('/api/openapi.json', (_req, res) => res.type('json').send(contract.json));
@@ -56,6 +60,7 @@ export function createApp({ db, config, contract, logger }: AppDeps): Express {
   );
 
   app.use('/api', cacheHeaders, headAsGet);
+  app.use(PROBES, headAsGet);
   app.use(express.json({ limit: BODY_LIMIT }));
   app.use(
     OpenApiValidator.middleware({
@@ -64,11 +69,12 @@ export function createApp({ db, config, contract, logger }: AppDeps): Express {
       validateRequests: { allowUnknownQueryParameters: false, allErrors: true },
       validateResponses: config.validateResponses,
       validateSecurity: { handlers: securityHandlers(db) },
-      ignorePaths: /^\/(?!api(\/|$))|^\/api\/(docs|openapi\.(json|yaml))/,
+      ignorePaths: /^\/(?!api(\/|$)|healthz$|readyz$)|^\/api\/(docs|openapi\.(json|yaml))/,
     }),
   );
   app.use('/api', requireJsonAcceptable);
 
+  app.use(healthRoutes(db));
   app.use(apiRoutes());
   app.use(userRoutes(db, { passwordMinLength: config.passwordMinLength }));
   app.use(followRoutes(db));
@@ -76,8 +82,8 @@ export function createApp({ db, config, contract, logger }: AppDeps): Express {
   app.use(tokenRoutes(db, config.tokenTtlSeconds));
 
   app.use(notFoundHandler);
-  app.use(errorHandler(logger));
-  app.use(lastResortHandler(logger));
+  app.use(errorHandler());
+  app.use(lastResortHandler());
   return app;
 }
 
@@ -87,13 +93,5 @@ export function createApp({ db, config, contract, logger }: AppDeps): Express {
  */
 const headAsGet: RequestHandler = (req, _res, next) => {
   if (req.method === 'HEAD') req.method = 'GET';
-  next();
-};
-
-/** Takes the caller's X-Request-Id when it is sane, else makes one; echoes it back. */
-const requestId: RequestHandler = (req, res, next) => {
-  const incoming = req.headers['x-request-id'];
-  req.id = typeof incoming === 'string' && /^[\w.:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
-  res.set('X-Request-Id', req.id);
   next();
 };

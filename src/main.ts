@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { loadContract } from './contract.js';
@@ -6,16 +5,24 @@ import { resolveDatabase } from './db/connect.js';
 import { migrateLatest, openDb } from './db/database.js';
 import { idempotencyRepository } from './db/idempotency.js';
 import { createLogger } from './logger.js';
-
-const DRAIN_TIMEOUT_MS = 10_000;
+import { createHttpServer } from './server.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  // Logged as JSON with the stack rather than left to Node's default print and exit.
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (err) => {
+    logger.fatal({ err }, 'unhandled rejection');
+    process.exit(1);
+  });
   const { url, embedded } = await resolveDatabase(config, logger);
 
   if (config.migrateOnStart) {
-    const migrator = openDb({ url, poolMax: 2 });
+    const migrator = openDb({ url, poolMax: 2, connectTimeoutMs: config.databaseConnectTimeoutMs, logger });
     try {
       const applied = await migrateLatest(migrator);
       if (applied.length) logger.info({ applied }, 'migrations applied');
@@ -24,12 +31,14 @@ async function main(): Promise<void> {
     }
   }
 
-  const db = openDb({ url, poolMax: config.databasePoolMax });
+  const db = openDb({ url, poolMax: config.databasePoolMax, connectTimeoutMs: config.databaseConnectTimeoutMs, logger });
   const app = createApp({ db, config, contract: loadContract(), logger });
-  const server: Server = config.host ? app.listen(config.port, config.host) : app.listen(config.port);
+  const { server, drain } = createHttpServer(app, config.http);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
+    if (config.host) server.listen(config.port, config.host);
+    else server.listen(config.port);
   });
   const base = `http://localhost:${config.port}`;
   logger.info({ api: `${base}/api`, docs: `${base}/api/docs` }, `Microblog API on ${base}/api, docs on ${base}/api/docs`);
@@ -47,17 +56,17 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: finishing requests in flight');
     clearInterval(sweep);
-    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    const timer = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS);
-    await drained;
-    clearTimeout(timer);
-    await db.destroy();
+    const draining = drain(config.shutdownTimeoutMs);
+    // Only now, with the listening socket closed, is it true that no new connection gets in.
+    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: finishing requests in flight');
+    const drained = await draining;
+    if (!drained) logger.warn('requests still running after SHUTDOWN_TIMEOUT_MS were cut off');
+    // A request cut off may still hold a connection (waiting on a lock, say): don't wait for it.
+    await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     await embedded?.stop();
-    logger.info('stopped');
-    process.exit(0);
+    logger.info({ drained }, 'stopped');
+    process.exit(drained ? 0 : 1);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -12,7 +12,18 @@ describe('configuration', () => {
       tokenTtlSeconds: 3600,
       passwordMinLength: 8,
       embeddedPg: { port: 54329 },
+      databaseConnectTimeoutMs: 3000,
+      shutdownTimeoutMs: 10_000,
+      // Idle connections outlive a load balancer's (60 s on most), which closes them first.
+      http: { keepAliveTimeoutMs: 65_000, headersTimeoutMs: 66_000, requestTimeoutMs: 70_000 },
     });
+  });
+
+  it('refuses a headers timeout longer than the request timeout, which Node would throw on', () => {
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '4000' })).toThrow(
+      /^invalid HTTP_HEADERS_TIMEOUT_MS="5000": must not be longer than HTTP_REQUEST_TIMEOUT_MS/,
+    );
+    expect(loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '4000', HTTP_REQUEST_TIMEOUT_MS: '4000' }).http.headersTimeoutMs).toBe(4000);
   });
 
   it('turns response validation off in production unless asked for', () => {
@@ -29,6 +40,10 @@ describe('configuration', () => {
     ['PASSWORD_MIN_LENGTH', '4'],
     ['LOG_LEVEL', 'loud'],
     ['NODE_ENV', 'staging'],
+    ['SHUTDOWN_TIMEOUT_MS', '-1'],
+    ['HTTP_KEEP_ALIVE_TIMEOUT_MS', 'soon'],
+    ['HTTP_REQUEST_TIMEOUT_MS', '0'],
+    ['DATABASE_CONNECT_TIMEOUT_MS', '5'],
   ])('rejects %s=%s with a one-line message naming it', (name, value) => {
     let error: unknown;
     try {

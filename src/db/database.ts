@@ -1,6 +1,7 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { migrationSource } from '../../db/migrations/index.js';
+import type { Logger } from '../logger.js';
 
 // BIGINT ids and counts come back as numbers: the contract bounds ids to 2^53 - 1.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
@@ -10,15 +11,28 @@ export type Db = Knex;
 export interface DbOptions {
   url: string;
   poolMax?: number;
+  /** How long to wait for a new connection, or for a free one in the pool, before failing. */
+  connectTimeoutMs?: number;
+  /** Where knex's own warnings go, instead of plain text on stdout. */
+  logger?: Logger;
 }
 
 /** Opens a connection pool; nothing connects until the first query. */
-export function openDb({ url, poolMax = 10 }: DbOptions): Db {
+export function openDb({ url, poolMax = 10, connectTimeoutMs = 3000, logger }: DbOptions): Db {
   return knexFactory({
     client: 'pg',
-    connection: { connectionString: url, connectionTimeoutMillis: 5000 },
+    connection: { connectionString: url, connectionTimeoutMillis: connectTimeoutMs },
     pool: { min: 0, max: poolMax },
-    acquireConnectionTimeout: 5000,
+    acquireConnectionTimeout: connectTimeoutMs,
+    // Its warnings repeat, once per waiting query, what the request's log line says already.
+    ...(logger && {
+      log: {
+        warn: (message: string) => logger.debug({ knex: message }, 'knex warning'),
+        error: (message: string) => logger.error({ knex: message }, 'knex error'),
+        deprecate: (message: string) => logger.warn({ knex: message }, 'knex deprecation'),
+        debug: (message: string) => logger.trace({ knex: message }, 'knex debug'),
+      },
+    }),
   });
 }
 
@@ -44,4 +58,37 @@ export async function migrateLatest(db: Db): Promise<string[]> {
 export async function pendingMigrations(db: Db): Promise<string[]> {
   const [, pending] = (await db.migrate.list({ migrationSource })) as [unknown[], { file: string }[] | string[]];
   return pending.map((m) => (typeof m === 'string' ? m : m.file));
+}
+
+export type MigrationState = 'ok' | 'pending' | 'unknown';
+
+/**
+ * Whether the database answers within `timeoutMs`, and whether its schema is current.
+ * Read only: knex's own migration listing creates its tables when they are missing.
+ */
+export async function readiness(db: Db, timeoutMs: number): Promise<{ database: boolean; migrations: MigrationState }> {
+  try {
+    await within(timeoutMs, db.raw('select 1'));
+  } catch {
+    return { database: false, migrations: 'unknown' };
+  }
+  try {
+    const { rows } = await within(timeoutMs, db.raw<{ rows: { name: string }[] }>('select name from knex_migrations'));
+    const applied = new Set(rows.map((r) => r.name));
+    const known = await migrationSource.getMigrations([]);
+    return { database: true, migrations: known.every((m) => applied.has(m)) ? 'ok' : 'pending' };
+  } catch (err) {
+    // No migrations table: nothing was ever applied.
+    if ((err as { code?: string }).code === '42P01') return { database: true, migrations: 'pending' };
+    return { database: true, migrations: 'unknown' };
+  }
+}
+
+function within<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  // race() also handles a late rejection of `work`.
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,6 +1,5 @@
 import { STATUS_CODES } from 'node:http';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
-import type { Logger } from '../logger.js';
 import { htmlErrorPage, wantsJson } from './negotiation.js';
 
 /** The one error type handlers throw; the error middleware turns it into the response. */
@@ -96,6 +95,8 @@ function isConnectionFailure(err: unknown): boolean {
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE'].includes(e.code ?? '')) return true;
   if (e.name === 'KnexTimeoutError') return true;
   const message = e.message ?? '';
+  // pg 8.2x names a connection attempt it gave up on (connectionTimeoutMillis) just 'timeout expired'.
+  if (message === 'timeout expired') return true;
   return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
 }
 
@@ -157,15 +158,14 @@ export const notFoundHandler: RequestHandler = (req) => {
 };
 
 /** The one place errors become responses. */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+export function errorHandler(): ErrorRequestHandler {
   return (thrown, req, res, next) => {
     // A failed authentication stashes its own error; the validator passes on only a copy.
     const err = (res.locals.authError as HttpError | undefined) ?? thrown;
     if (res.headersSent) return next(err);
     const error = toHttpError(err, req);
-    if (error.status >= 500) {
-      logger.error({ err: error.cause ?? err, reqId: req.id, method: req.method, url: req.originalUrl, status: error.status }, 'request failed');
-    }
+    // The request's log line carries it, with its stack (see requestLogger).
+    if (error.status >= 500) res.err = (error.cause ?? err) as Error;
     sendError(req, res, error);
   };
 }
@@ -174,9 +174,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
  * Behind the error handler: if even the error answer fails (say, response validation
  * rejects it), send a bare 500 that nothing can hook, never Express's default page.
  */
-export function lastResortHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
-    logger.error({ err, reqId: req.id, method: req.method, url: req.originalUrl }, 'error answer failed');
+export function lastResortHandler(): ErrorRequestHandler {
+  return (err, _req, res, _next) => {
+    res.err = err as Error;
     if (res.headersSent) {
       res.destroy();
       return;

@@ -5,7 +5,7 @@ import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { loadContract } from '../../src/contract.js';
 import { openDb, type Db } from '../../src/db/database.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 
 export interface TestServer {
   /** http://127.0.0.1:<port>, no trailing slash. */
@@ -21,18 +21,23 @@ export interface TestServer {
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
 
+export interface ServerOptions {
+  /** Where the app logs (default: nowhere, or TEST_LOG_LEVEL on stdout). */
+  logger?: Logger;
+}
+
 /**
  * Starts the app on a free port for the current test file, with response validation
  * on: any answer that drifts from openapi.yaml becomes a 500 and fails the test.
  */
-export function useServer(env: Record<string, string> = {}): TestServer {
+export function useServer(env: Record<string, string> = {}, options: ServerOptions = {}): TestServer {
   const server = {} as TestServer;
   let close: () => Promise<void>;
 
   beforeAll(async () => {
     const config = loadConfig({ NODE_ENV: 'test', RESPONSE_VALIDATION: 'true', ...env });
-    const db = openDb({ url: inject('databaseUrl'), poolMax: 20 });
-    const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+    const logger = options.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+    const db = openDb({ url: inject('databaseUrl'), poolMax: 20, logger });
     const app = createApp({ db, config, contract: loadContract(), logger });
     const http = app.listen(0, '127.0.0.1');
     await new Promise<void>((resolve) => http.once('listening', () => resolve()));

@@ -1,0 +1,39 @@
+import { Router } from 'express';
+import { readiness, type Db } from '../db/database.js';
+import { operation, type ResponseBody } from '../http/typed.js';
+
+/** How long /readyz waits for the database: a probe must answer before the prober gives up. */
+const READY_TIMEOUT_MS = 2000;
+const RETRY_AFTER_SECONDS = '5';
+
+/** GET /healthz (liveness) and GET /readyz (readiness), for load balancers and orchestrators. */
+export function healthRoutes(db: Db): Router {
+  const router = Router();
+
+  router.get(
+    '/healthz',
+    operation('getHealth', (_req, res) => {
+      const body: ResponseBody<'getHealth', 200> = { status: 'ok' };
+      res.set('Cache-Control', 'no-store').json(body);
+    }),
+  );
+
+  router.get(
+    '/readyz',
+    operation('getReadiness', async (_req, res) => {
+      const state = await readiness(db, READY_TIMEOUT_MS);
+      const checks = { database: state.database ? 'ok' : 'unavailable', migrations: state.migrations } as const;
+      const ready = checks.database === 'ok' && checks.migrations === 'ok';
+      res.set('Cache-Control', 'no-store');
+      if (ready) {
+        const body: ResponseBody<'getReadiness', 200> = { status: 'ready', checks };
+        res.json(body);
+        return;
+      }
+      const body: ResponseBody<'getReadiness', 503> = { status: 'unavailable', checks };
+      res.status(503).set('Retry-After', RETRY_AFTER_SECONDS).json(body);
+    }),
+  );
+
+  return router;
+}
