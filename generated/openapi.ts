@@ -1746,6 +1746,7 @@ export interface operations {
             /** @description Not ready; `checks` says why. */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     "Retry-After": components["headers"]["RetryAfter"];
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
