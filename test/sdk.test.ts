@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import { checkSdk, kotlin, readCodegenLog, swift } from '../scripts/sdk/checks.js';
 import {
   forEachSchema,
-  inlineScalarAliases,
+  inlineAliases,
   leftovers31,
   relaxRequiredNullables,
   toOpenApi30,
@@ -65,7 +65,9 @@ function probes(schema: Node, schemas: Record<string, Node>): unknown[] {
   const example = sample(schema, schemas) as Record<string, unknown>;
   const found: unknown[] = [example, { ...example, unexpected: 1 }];
   for (const key of Object.keys(example)) {
-    const without = Object.fromEntries(Object.entries(example).filter(([member]) => member !== key));
+    const without = Object.fromEntries(
+      Object.entries(example).filter(([member]) => member !== key),
+    );
     found.push(
       without,
       { ...example, [key]: null },
@@ -103,7 +105,7 @@ describe('the OpenAPI 3.0 copy of the contract the SDK generators read', () => {
     );
   });
 
-  it('keeps every operation and every object schema', () => {
+  it('keeps every operation and every schema with members', () => {
     const source = contract();
     const doc = toOpenApi30(source);
     const operations = (d: Node) =>
@@ -114,10 +116,10 @@ describe('the OpenAPI 3.0 copy of the contract the SDK generators read', () => {
             .filter(Boolean),
       );
     expect(operations(doc)).toEqual(operations(source));
-    const objects = Object.keys(schemasOf(source)).filter(
-      (name) => schemasOf(source)[name]?.type === 'object',
+    const models = Object.keys(schemasOf(source)).filter(
+      (name) => 'properties' in (schemasOf(source)[name] ?? {}),
     );
-    expect(Object.keys(schemasOf(doc))).toEqual(objects);
+    expect(Object.keys(schemasOf(doc))).toEqual(models);
   });
 
   it('accepts and rejects exactly what the 3.1 contract does', () => {
@@ -193,9 +195,9 @@ describe('the OpenAPI 3.0 copy of the contract the SDK generators read', () => {
     );
   });
 
-  it('puts named scalar schemas in place, keeping the description written beside the $ref', () => {
+  it("puts the contract's named scalar schemas in place, keeping the description written beside the $ref", () => {
     const doc = contract();
-    const inlined = inlineScalarAliases(doc);
+    const inlined = inlineAliases(doc);
     expect(inlined).toEqual(
       expect.arrayContaining([
         'Id',
@@ -223,6 +225,62 @@ describe('the OpenAPI 3.0 copy of the contract the SDK generators read', () => {
     expect(JSON.stringify(doc)).not.toMatch(
       /#\/components\/schemas\/(Id|Username|Email|AboutMe|Timestamp|Count)"/,
     );
+  });
+
+  it('puts named arrays and maps in place too, each alias inside them first', () => {
+    const doc: Node = {
+      openapi: '3.1.0',
+      info: { title: 't', version: '1' },
+      paths: {},
+      components: {
+        schemas: {
+          Id: { type: 'integer', minimum: 1 },
+          Ids: { type: 'array', items: { $ref: '#/components/schemas/Id' } },
+          Names: { type: 'object', additionalProperties: { type: 'string' } },
+          Kind: { type: 'string', enum: ['a', 'b'] },
+          Thing: {
+            type: 'object',
+            properties: {
+              ids: { $ref: '#/components/schemas/Ids', description: 'The ids.' },
+              names: { $ref: '#/components/schemas/Names' },
+              kind: { $ref: '#/components/schemas/Kind' },
+            },
+          },
+        },
+      },
+    };
+    expect(inlineAliases(doc)).toEqual(['Id', 'Ids', 'Names']);
+    expect(schemasOf(doc)).toEqual({
+      Kind: { type: 'string', enum: ['a', 'b'] },
+      Thing: {
+        type: 'object',
+        properties: {
+          ids: { type: 'array', items: { type: 'integer', minimum: 1 }, description: 'The ids.' },
+          names: { type: 'object', additionalProperties: { type: 'string' } },
+          kind: { $ref: '#/components/schemas/Kind' },
+        },
+      },
+    });
+  });
+
+  it('refuses a named array that contains itself', () => {
+    const doc: Node = {
+      components: {
+        schemas: { Tree: { type: 'array', items: { $ref: '#/components/schemas/Tree' } } },
+      },
+      paths: {
+        '/t': {
+          get: {
+            responses: {
+              200: {
+                content: { 'application/json': { schema: { $ref: '#/components/schemas/Tree' } } },
+              },
+            },
+          },
+        },
+      },
+    };
+    expect(() => inlineAliases(doc)).toThrow('the schema Tree → Tree refers to itself');
   });
 
   it('makes required members that may be null optional for the generator, and nothing else', () => {

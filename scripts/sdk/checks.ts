@@ -35,8 +35,8 @@ const pascal = (tag: string) =>
 export const swift: Target = {
   language: 'swift',
   generator: 'swift5',
-  modelsDir: 'MicroblogAPI/Classes/Swaggers/Models',
-  apisDir: 'MicroblogAPI/Classes/Swaggers/APIs',
+  modelsDir: 'Microblog/Classes/Swaggers/Models',
+  apisDir: 'Microblog/Classes/Swaggers/APIs',
   // Swift's own Error type takes the name; openapi-generator renames it the same way.
   modelFile: (name) => `${name === 'Error' ? 'ModelError' : name}.swift`,
   apiFile: (tag) => `${pascal(tag)}API.swift`,
@@ -204,6 +204,8 @@ export function checkSdk(
         );
       }
     }
+    // A schema with additionalProperties gets a Swift member holding them.
+    if (typeof schema.additionalProperties === 'object') members.delete('additionalProperties');
     for (const member of members.keys())
       if (!(member in properties))
         problems.push(`${file}: a member "${member}" the contract does not have`);

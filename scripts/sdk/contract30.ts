@@ -4,17 +4,8 @@ import { Converter } from '@apiture/openapi-down-convert';
 export type Node = Record<string, unknown>;
 
 const SCHEMA_REF = '#/components/schemas/';
-const SCALAR_TYPES = new Set(['string', 'integer', 'number', 'boolean']);
-const STRUCTURAL = [
-  'properties',
-  'items',
-  'additionalProperties',
-  'allOf',
-  'anyOf',
-  'oneOf',
-  'not',
-  'enum',
-];
+/** What makes a named schema a model of its own: members, a composition or a set of values. */
+const MODEL_KEYWORDS = ['properties', 'allOf', 'anyOf', 'oneOf', 'enum'];
 
 /** Keywords OpenAPI 3.0's schema dialect does not have: a generator would ignore them. */
 const NOT_IN_30 = [
@@ -45,83 +36,98 @@ const NOT_IN_30 = [
 const isObject = (value: unknown): value is Node =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+type Visit = (schema: Node, at: string) => void;
+
+/** Calls `visit` on a schema and every schema inside it, parents before children. */
+export function walkSchema(schema: unknown, at: string, visit: Visit): void {
+  if (!isObject(schema)) return;
+  visit(schema, at);
+  for (const key of ['properties', 'patternProperties', '$defs', 'dependentSchemas']) {
+    const members = schema[key];
+    if (isObject(members))
+      for (const [name, sub] of Object.entries(members))
+        walkSchema(sub, `${at}.${key}.${name}`, visit);
+  }
+  for (const key of [
+    'items',
+    'additionalProperties',
+    'not',
+    'if',
+    'then',
+    'else',
+    'contains',
+    'propertyNames',
+    'unevaluatedItems',
+    'unevaluatedProperties',
+  ]) {
+    walkSchema(schema[key], `${at}.${key}`, visit);
+  }
+  for (const key of ['allOf', 'anyOf', 'oneOf', 'prefixItems']) {
+    const list = schema[key];
+    if (Array.isArray(list)) list.forEach((sub, i) => walkSchema(sub, `${at}.${key}[${i}]`, visit));
+  }
+}
+
 /**
  * Calls `visit` on every schema of the document, parents before children, with a
  * readable location. `visit` may change the schema in place.
  */
-export function forEachSchema(document: Node, visit: (schema: Node, at: string) => void): void {
-  const walkSchema = (schema: unknown, at: string): void => {
-    if (!isObject(schema)) return;
-    visit(schema, at);
-    for (const key of ['properties', 'patternProperties', '$defs', 'dependentSchemas']) {
-      const members = schema[key];
-      if (isObject(members))
-        for (const [name, sub] of Object.entries(members)) walkSchema(sub, `${at}.${key}.${name}`);
-    }
-    for (const key of [
-      'items',
-      'additionalProperties',
-      'not',
-      'if',
-      'then',
-      'else',
-      'contains',
-      'propertyNames',
-      'unevaluatedItems',
-      'unevaluatedProperties',
-    ]) {
-      walkSchema(schema[key], `${at}.${key}`);
-    }
-    for (const key of ['allOf', 'anyOf', 'oneOf', 'prefixItems']) {
-      const list = schema[key];
-      if (Array.isArray(list)) list.forEach((sub, i) => walkSchema(sub, `${at}.${key}[${i}]`));
-    }
-  };
-  // Everywhere else a schema sits under a `schema` member; example values are data.
+export function forEachSchema(document: Node, visit: Visit): void {
+  // Outside components/schemas a schema sits under a `schema` member; example values are data.
   const walk = (node: unknown, at: string): void => {
     if (Array.isArray(node)) node.forEach((item, i) => walk(item, `${at}[${i}]`));
     if (!isObject(node)) return;
     for (const [key, value] of Object.entries(node)) {
       if (key === 'example' || key === 'examples') continue;
-      if (key === 'schema') walkSchema(value, `${at}.schema`);
+      if (key === 'schema') walkSchema(value, `${at}.schema`, visit);
       else if (at === 'components' && key === 'schemas' && isObject(value)) {
         for (const [name, schema] of Object.entries(value))
-          walkSchema(schema, `components.schemas.${name}`);
+          walkSchema(schema, `components.schemas.${name}`, visit);
       } else walk(value, at ? `${at}.${key}` : key);
     }
   };
   walk(document, '');
 }
 
-/** A named schema that is one string, number, integer or boolean (possibly nullable). */
-function isScalarAlias(schema: unknown): schema is Node {
-  if (!isObject(schema) || '$ref' in schema || STRUCTURAL.some((key) => key in schema))
-    return false;
-  const types = Array.isArray(schema.type)
-    ? schema.type.filter((t) => t !== 'null')
-    : [schema.type];
-  return types.length === 1 && SCALAR_TYPES.has(types[0] as string);
-}
+/** A named schema that is not a model: a string, number, array, map … */
+const isAlias = (schema: unknown): boolean =>
+  isObject(schema) && !('$ref' in schema) && !MODEL_KEYWORDS.some((key) => key in schema);
 
 /**
- * Replaces each reference to a named scalar schema (`Id`, `Username`, `Timestamp` …)
- * with the schema itself, keeping the referrer's own keywords (its `description`), and
- * drops those names. Same meaning, but generators stop making an empty class per alias,
- * and the descriptions beside `$ref`s, which OpenAPI 3.0 ignores, survive.
+ * Replaces each reference to a named schema that is not a model (`Id`, `Username`,
+ * `Timestamp`, an array or a map …) with the schema itself, keeping the referrer's own
+ * keywords (its `description`), and drops those names. Same meaning, but swagger-codegen
+ * stops making an empty class for each (it does for Swift scalars and Kotlin arrays and
+ * maps), and the descriptions beside `$ref`s, which OpenAPI 3.0 ignores, survive.
  */
-export function inlineScalarAliases(document: Node): string[] {
+export function inlineAliases(document: Node): string[] {
   const schemas = (document.components as Node | undefined)?.schemas as Node | undefined;
   if (!schemas) return [];
-  const aliases = Object.keys(schemas).filter((name) => isScalarAlias(schemas[name]));
-  // An alias holds no $ref itself, so one replacement resolves it.
-  const resolve = (schema: Node): void => {
-    const name = typeof schema.$ref === 'string' ? schema.$ref.slice(SCHEMA_REF.length) : '';
-    if (!String(schema.$ref).startsWith(SCHEMA_REF) || !aliases.includes(name)) return;
+  const aliases = Object.keys(schemas).filter((name) => isAlias(schemas[name]));
+  const expanded = new Map<string, Node>();
+  const replace = (schema: Node, trail: string[]): void => {
+    const ref = typeof schema.$ref === 'string' ? schema.$ref : '';
+    const name = ref.slice(SCHEMA_REF.length);
+    if (!ref.startsWith(SCHEMA_REF) || !aliases.includes(name)) return;
+    // Expanded before this schema is emptied: it may be inside the alias itself.
+    const replacement = structuredClone(expand(name, trail));
     const own = Object.entries(schema).filter(([key]) => key !== '$ref');
     for (const key of Object.keys(schema)) Reflect.deleteProperty(schema, key);
-    Object.assign(schema, structuredClone(schemas[name]), Object.fromEntries(own));
+    Object.assign(schema, replacement, Object.fromEntries(own));
   };
-  forEachSchema(document, resolve);
+  // An alias's own references to aliases are replaced first, once.
+  const expand = (name: string, trail: string[]): Node => {
+    if (trail.includes(name))
+      throw new Error(`the schema ${[...trail, name].join(' → ')} refers to itself`);
+    let schema = expanded.get(name);
+    if (!schema) {
+      schema = structuredClone(schemas[name]) as Node;
+      walkSchema(schema, name, (sub) => replace(sub, [...trail, name]));
+      expanded.set(name, schema);
+    }
+    return schema;
+  };
+  forEachSchema(document, (schema) => replace(schema, []));
   for (const name of aliases) Reflect.deleteProperty(schemas, name);
   return aliases;
 }
@@ -135,7 +141,7 @@ export function inlineScalarAliases(document: Node): string[] {
 export function toOpenApi30(source: Node): Node {
   const document = structuredClone(source);
   const lost: string[] = [];
-  inlineScalarAliases(document);
+  inlineAliases(document);
   forEachSchema(document, (schema, at) => {
     // The converter skips a falsy `const` (0, false, '').
     if ('const' in schema) {

@@ -34,7 +34,7 @@ if (!target || positionals.length !== 1)
   fail('usage: tsx scripts/sdk/generate.ts swift|kotlin [--input openapi.yaml]');
 
 const OPTIONS: Record<Target['language'], string[]> = {
-  swift: ['--additional-properties', 'projectName=MicroblogAPI'],
+  swift: ['--additional-properties', 'projectName=Microblog'],
   kotlin: [
     '--additional-properties',
     'packageName=microblog.client',
