@@ -1,9 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/system/**', 'node_modules/**'],
+    // Need Chromium or nginx: `npm run test:browser`, `npm run test:system`.
+    exclude: [...configDefaults.exclude, 'test/browser/**', 'test/system/**'],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,

@@ -1,0 +1,185 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createUser } from '../support/factories.js';
+import { freePort } from '../support/ports.js';
+import { useServer } from '../support/server.js';
+
+const server = useServer();
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const ARTIFACTS = path.resolve('test-artifacts');
+
+interface Browsing {
+  page: Page;
+  /** Console errors, page errors, failed requests and error answers seen so far. */
+  problems: string[];
+}
+
+/** What each test opened, closed after it in reverse order. */
+const closers: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+/** Debian's Chromium with a fresh profile, watching the page for anything going wrong. */
+async function browse(): Promise<Browsing> {
+  const profile = await mkdtemp(path.join(os.tmpdir(), 'microblog-chromium-'));
+  closers.push(() => rm(profile, { recursive: true, force: true }));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1280, height: 900 },
+  });
+  closers.push(() => context.close());
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(15_000);
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('requestfailed', (request) =>
+    problems.push(`request failed: ${request.url()} ${request.failure()?.errorText ?? ''}`),
+  );
+  page.on('response', (response) => {
+    if (response.status() >= 400)
+      problems.push(
+        `answer ${response.status()}: ${response.request().method()} ${response.url()}`,
+      );
+  });
+  return { page, problems };
+}
+
+/** Opens the docs and waits until Swagger UI has rendered the contract's operations. */
+async function openDocs(page: Page): Promise<void> {
+  await page.goto(`${server.baseUrl}/api/docs`);
+  await expect
+    .poll(() => page.locator('.swagger-ui .info .title').textContent())
+    .toContain('Microblog API');
+  await page.locator('#operations-users-getUser').waitFor();
+}
+
+/** "Authorize" → the bearer scheme's value → "Authorize" → "Close". */
+async function authorize(page: Page, token: string): Promise<void> {
+  await page.locator('.scheme-container button.authorize').click();
+  const bearer = page
+    .locator('.modal-ux .auth-container')
+    .filter({ has: page.getByText('bearer', { exact: true }) });
+  await bearer.locator('#auth-bearer-value').fill(token);
+  await bearer.locator('button.authorize').click();
+  await bearer.getByText('Logout', { exact: true }).waitFor();
+  await bearer.locator('button.btn-done').click();
+  await page.locator('.modal-ux').waitFor({ state: 'detached' });
+}
+
+/** Expands GET /api/users/{id}, "Try it out", enters the id, "Execute"; returns the live response. */
+async function tryGetUser(page: Page, id: number) {
+  const operation = page.locator('#operations-users-getUser');
+  await operation.locator('.opblock-summary').click();
+  await operation.getByRole('button', { name: 'Try it out' }).click();
+  await operation.locator('tr[data-param-name="id"] input').fill(String(id));
+  await operation.getByRole('button', { name: 'Execute' }).click();
+  const response = operation.locator('.live-responses-table .response');
+  await response.waitFor();
+  return {
+    status: (await response.locator('.response-col_status').textContent())?.trim(),
+    body:
+      (await response.locator('.response-col_description pre.microlight').first().textContent()) ??
+      '',
+    curl: (await operation.locator('.curl-command').textContent()) ?? '',
+  };
+}
+
+describe('Swagger UI at /api/docs', () => {
+  it('authorizes with a token from POST /api/tokens and gets a user with "Try it out"', async () => {
+    const susan = await createUser(server, { about_me: 'Seen through Swagger UI' });
+    const { page, problems } = await browse();
+    await openDocs(page);
+    await authorize(page, susan.token);
+
+    const result = await tryGetUser(page, susan.id);
+
+    await mkdir(ARTIFACTS, { recursive: true });
+    // From the operation's header to the live response: the request, its curl and the answer.
+    const operation = await page.locator('#operations-users-getUser').boundingBox();
+    const response = await page
+      .locator('#operations-users-getUser .live-responses-table')
+      .boundingBox();
+    const scrolled = await page.evaluate<number>('window.scrollY');
+    const clip = operation &&
+      response && {
+        ...operation,
+        y: operation.y + scrolled,
+        height: response.y + response.height - operation.y,
+      };
+    await page.screenshot({
+      path: path.join(ARTIFACTS, 'swagger-ui.png'),
+      fullPage: true,
+      ...(clip ? { clip } : {}),
+    });
+    expect(result.status).toBe('200');
+    expect(result.curl).toContain(`Authorization: Bearer ${susan.token}`);
+    // The email is in the answer only for the user's own token: the header reached the server.
+    expect(JSON.parse(result.body)).toMatchObject({
+      id: susan.id,
+      username: susan.username,
+      email: susan.email,
+      about_me: 'Seen through Swagger UI',
+      _links: { self: `/api/users/${susan.id}` },
+    });
+    expect(problems).toEqual([]);
+  });
+
+  it('shows the 401 when the token is wrong', async () => {
+    const susan = await createUser(server);
+    const { page, problems } = await browse();
+    await openDocs(page);
+    await authorize(page, `${susan.token}x`);
+
+    const result = await tryGetUser(page, susan.id);
+
+    expect(result.status).toBe('401');
+    expect(JSON.parse(result.body)).toEqual({
+      error: 'Unauthorized',
+      message: 'the token is invalid or has expired',
+    });
+    // The page saw the 401, as it should: a test that expected none would fail on it.
+    await expect
+      .poll(() => [...problems].sort())
+      .toEqual([
+        `answer 401: GET ${server.baseUrl}/api/users/${susan.id}`,
+        'console error: Failed to load resource: the server responded with a status of 401 (Unauthorized)',
+      ]);
+  });
+
+  it('notices console errors, error answers and failed requests on the page', async () => {
+    const { page, problems } = await browse();
+    await openDocs(page);
+    expect(problems).toEqual([]);
+
+    // eslint-disable-next-line no-console -- the page's console, not ours
+    await page.evaluate(() => console.error('something broke'));
+    await expect.poll(() => problems).toContain('console error: something broke');
+    await page.evaluate((url) => fetch(url), `${server.baseUrl}/api/no-such-thing`);
+    await expect
+      .poll(() => problems)
+      .toContain(`answer 404: GET ${server.baseUrl}/api/no-such-thing`);
+    const closed = `http://127.0.0.1:${await freePort()}/`;
+    await page.evaluate((url) => fetch(url).catch(() => 'refused'), closed);
+    await expect
+      .poll(() => problems)
+      .toContain(`request failed: ${closed} net::ERR_CONNECTION_REFUSED`);
+  });
+});
