@@ -82,6 +82,7 @@ async function stop(child: ChildProcess | undefined): Promise<void> {
 
 const redisPrefix = `microblog-lb-${randomBytes(4).toString('hex')}:`;
 const FAILED_LOGINS_PER_ACCOUNT = 4;
+const FAILED_LOGINS_PER_ADDRESS = 6;
 
 describe('two instances behind nginx', () => {
   let dir: string;
@@ -106,6 +107,7 @@ describe('two instances behind nginx', () => {
         REDIS_URL: 'redis://127.0.0.1:6379',
         REDIS_PREFIX: redisPrefix,
         RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT: String(FAILED_LOGINS_PER_ACCOUNT),
+        RATE_LIMIT_FAILED_LOGINS_PER_ADDRESS: String(FAILED_LOGINS_PER_ADDRESS),
       });
       children.push(server.child);
       instances.push(`http://127.0.0.1:${port}`);
@@ -223,5 +225,20 @@ http {
       expect(res.status).toBe(429);
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
     }
+  });
+
+  it('limits failed logins per client address as nginx reports it, not per balancer', async () => {
+    const attempt = (from: string) =>
+      request(`${balancer}/api/tokens`, {
+        method: 'POST',
+        from,
+        headers: { Authorization: basic(`nobody_${randomBytes(5).toString('hex')}`, 'guess') },
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < FAILED_LOGINS_PER_ADDRESS + 1; i++) statuses.push((await attempt('127.0.0.2')).status);
+    expect(statuses).toEqual([...Array(FAILED_LOGINS_PER_ADDRESS).fill(401), 429]);
+
+    // Another client behind the same balancer is not punished for it.
+    expect((await attempt('127.0.0.3')).status).toBe(401);
   });
 });
