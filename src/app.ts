@@ -6,10 +6,13 @@ import type { Config } from './config.js';
 import type { Contract } from './contract.js';
 import type { Db } from './db/database.js';
 import type { Logger } from './logger.js';
+import type { Redis } from './redis.js';
 import { securityHandlers } from './http/auth.js';
 import { cacheHeaders, isFresh } from './http/caching.js';
 import { errorHandler, lastResortHandler, notFoundHandler } from './http/errors.js';
+import { crossOrigin, securityHeaders } from './http/hardening.js';
 import { requireJsonAcceptable } from './http/negotiation.js';
+import { createRateLimits } from './http/rate-limit.js';
 import { apiRoutes } from './resources/api.js';
 import { followRoutes } from './resources/follows.js';
 import { postRoutes } from './resources/posts.js';
@@ -18,21 +21,24 @@ import { userRoutes } from './resources/users.js';
 
 export interface AppDeps {
   db: Db;
-  config: Pick<Config, 'validateResponses' | 'tokenTtlSeconds' | 'passwordMinLength'>;
+  config: Pick<Config, 'validateResponses' | 'tokenTtlSeconds' | 'passwordMinLength' | 'rateLimits' | 'trustProxy' | 'corsOrigins'>;
   contract: Contract;
   logger: Logger;
+  /** Where rate limits are counted when several instances share them; else in memory. */
+  redis?: Redis;
 }
 
 export const BODY_LIMIT = '64kb';
 
 /**
  * Builds the application; never listens. Every request under /api passes, in order:
- * body parsing → contract validation (404/405, security, request) → 406 → the resource's
- * route → the error handler.
+ * security headers → CORS → the per-client rate limit → body parsing → contract validation
+ * (404/405, security, request) → 406 → the resource's route → the error handler.
  */
-export function createApp({ db, config, contract, logger }: AppDeps): Express {
+export function createApp({ db, config, contract, logger, redis }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
   app.set('etag', 'strong');
   Object.defineProperty(app.request, 'fresh', {
     configurable: true,
@@ -41,6 +47,11 @@ export function createApp({ db, config, contract, logger }: AppDeps): Express {
     },
   });
   app.use(requestId);
+  app.use(securityHeaders);
+  // Before the limit, so that a 429 reaches the browser's script and preflights cost nothing.
+  if (config.corsOrigins) app.use('/api', crossOrigin(config.corsOrigins));
+  const limits = createRateLimits(config.rateLimits, { redis, logger });
+  app.use('/api', limits.requests);
 
   app.get('/', (_req, res) => res.redirect(302, '/api/docs'));
   app.get('/api/openapi.json', (_req, res) => res.type('json').send(contract.json));
@@ -51,7 +62,8 @@ export function createApp({ db, config, contract, logger }: AppDeps): Express {
     swaggerUi.setup(undefined, {
       customSiteTitle: 'Microblog API',
       swaggerUrl: '/api/openapi.json',
-      swaggerOptions: { persistAuthorization: true, displayRequestDuration: true },
+      // No validator badge: it would send the contract's URL to validator.swagger.io.
+      swaggerOptions: { persistAuthorization: true, displayRequestDuration: true, validatorUrl: null },
     }),
   );
 
@@ -63,7 +75,7 @@ export function createApp({ db, config, contract, logger }: AppDeps): Express {
       validateApiSpec: true,
       validateRequests: { allowUnknownQueryParameters: false, allErrors: true },
       validateResponses: config.validateResponses,
-      validateSecurity: { handlers: securityHandlers(db) },
+      validateSecurity: { handlers: securityHandlers(db, limits.logins) },
       ignorePaths: /^\/(?!api(\/|$))|^\/api\/(docs|openapi\.(json|yaml))/,
     }),
   );

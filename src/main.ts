@@ -6,6 +6,7 @@ import { resolveDatabase } from './db/connect.js';
 import { migrateLatest, openDb } from './db/database.js';
 import { idempotencyRepository } from './db/idempotency.js';
 import { createLogger } from './logger.js';
+import { openRedis } from './redis.js';
 
 const DRAIN_TIMEOUT_MS = 10_000;
 
@@ -25,7 +26,8 @@ async function main(): Promise<void> {
   }
 
   const db = openDb({ url, poolMax: config.databasePoolMax });
-  const app = createApp({ db, config, contract: loadContract(), logger });
+  const redis = config.rateLimits.redisUrl ? openRedis(config.rateLimits.redisUrl, logger) : undefined;
+  const app = createApp({ db, config, contract: loadContract(), logger, redis });
   const server: Server = config.host ? app.listen(config.port, config.host) : app.listen(config.port);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -55,6 +57,7 @@ async function main(): Promise<void> {
     await drained;
     clearTimeout(timer);
     await db.destroy();
+    redis?.disconnect();
     await embedded?.stop();
     logger.info('stopped');
     process.exit(0);
