@@ -1,6 +1,13 @@
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { describe, expect, inject, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { loadContract } from '../src/contract.js';
+import { openDb } from '../src/db/database.js';
 import { basic, uniqueName } from './support/factories.js';
 import { readAnswer, type Answer } from './support/http.js';
 import { useServer, type TestServer } from './support/server.js';
@@ -265,5 +272,37 @@ describe('failed logins with their limits at 0', () => {
     const { username } = await register(server);
     for (let i = 0; i < 12; i++) expect((await logIn(server, username, WRONG)).status).toBe(401);
     expect((await logIn(server, username, PASSWORD)).status).toBe(200);
+  });
+});
+
+describe('the log', () => {
+  it('tells once per window that a client reached a limit, naming its address behind the proxy', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const db = openDb({ url: inject('databaseUrl'), poolMax: 1 });
+    const config = loadConfig({ NODE_ENV: 'test', RATE_LIMIT_REQUESTS: '2', TRUST_PROXY: 'loopback' });
+    const app = createApp({ db, config, contract: loadContract(), logger: pino({ level: 'info' }, sink) });
+    const http = app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => http.once('listening', () => resolve()));
+    try {
+      const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+      const statuses = [];
+      for (let i = 0; i < 5; i++) {
+        statuses.push((await fetch(`${base}/api`, { headers: { 'X-Forwarded-For': '192.0.2.200' } })).status);
+      }
+      expect(statuses).toEqual([200, 200, 429, 429, 429]);
+      expect(lines.filter((l) => l.msg === 'rate limit reached')).toEqual([
+        expect.objectContaining({ level: 40, ip: '192.0.2.200', limit: 'requests', reqId: expect.any(String), retryAfter: expect.any(Number) }),
+      ]);
+    } finally {
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await db.destroy();
+    }
   });
 });

@@ -65,6 +65,11 @@ export function createRateLimits(config: RateLimitConfig, { redis, logger }: { r
 
   /** A limiter that fails (not a refusal) lets the request through: better unlimited than down. */
   const failedOpen = (err: unknown, name: string) => logger.error({ err, limit: name }, 'rate limiter failed; request let through');
+  /** Logged once per key and window: the first refusal. The address is the client's, under TRUST_PROXY. */
+  const refused = (req: Request, policy: Policy, refusal: RateLimiterRes) => {
+    if (refusal.consumedPoints !== policy.quota + 1) return;
+    logger.warn({ reqId: req.id, ip: req.ip, limit: policy.name, retryAfter: secondsUntil(refusal) }, 'rate limit reached');
+  };
 
   return {
     requests: async (req, res, next) => {
@@ -77,6 +82,7 @@ export function createRateLimits(config: RateLimitConfig, { redis, logger }: { r
           failedOpen(refusal, requests.name);
           return next();
         }
+        refused(req, requests, refusal);
         throw tooManyRequests(res, [requests, refusal], `too many requests; try again in ${secondsUntil(refusal)} seconds`);
       }
       next();
@@ -99,6 +105,7 @@ export function createRateLimits(config: RateLimitConfig, { redis, logger }: { r
               failedOpen(refusal, policy.name);
               continue;
             }
+            refused(req, policy, refusal);
             // A refused attempt checks no password: it is nobody's failure.
             await Promise.all(counted.map(([p, k]) => p.limiter.reward(k).catch((err: unknown) => failedOpen(err, p.name))));
             throw tooManyRequests(
