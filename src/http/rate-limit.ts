@@ -135,7 +135,7 @@ export function createRateLimits(config: RateLimitConfig, { redis, logger }: { r
  * from X-Forwarded-For), IPv4-mapped IPv6 as IPv4, and IPv6 by its /64, which one
  * subscriber usually holds whole and could otherwise walk through.
  */
-export function clientAddress(req: Request): string {
+function clientAddress(req: Request): string {
   const ip = (req.ip ?? req.socket.remoteAddress ?? 'unknown').replace(/%.*$/, '');
   if (ip.toLowerCase().startsWith('::ffff:') && isIPv4(ip.slice(7))) return ip.slice(7);
   if (isIPv6(ip)) return `${ipv6Groups(ip).slice(0, 4).join(':')}::/64`;
