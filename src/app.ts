@@ -5,11 +5,14 @@ import type { Config } from './config.js';
 import type { Contract } from './contract.js';
 import type { Db } from './db/database.js';
 import type { Logger } from './logger.js';
+import type { Redis } from './redis.js';
 import { securityHandlers } from './http/auth.js';
 import { cacheHeaders, isFresh } from './http/caching.js';
 import { errorHandler, lastResortHandler, notFoundHandler } from './http/errors.js';
 import { requestLogger } from './http/logging.js';
+import { crossOrigin, securityHeaders } from './http/hardening.js';
 import { requireJsonAcceptable } from './http/negotiation.js';
+import { createRateLimits } from './http/rate-limit.js';
 import { apiRoutes } from './resources/api.js';
 import { followRoutes } from './resources/follows.js';
 import { healthRoutes } from './resources/health.js';
@@ -19,9 +22,11 @@ import { userRoutes } from './resources/users.js';
 
 export interface AppDeps {
   db: Db;
-  config: Pick<Config, 'validateResponses' | 'tokenTtlSeconds' | 'passwordMinLength'>;
+  config: Pick<Config, 'validateResponses' | 'tokenTtlSeconds' | 'passwordMinLength' | 'rateLimits' | 'trustProxy' | 'corsOrigins'>;
   contract: Contract;
   logger: Logger;
+  /** Where rate limits are counted when several instances share them; else in memory. */
+  redis?: Redis;
 }
 
 export const BODY_LIMIT = '64kb';
@@ -31,12 +36,13 @@ const PROBES = ['/healthz', '/readyz'];
 
 /**
  * Builds the application; never listens. Every request under /api passes, in order:
- * body parsing → contract validation (404/405, security, request) → 406 → the resource's
- * route → the error handler.
+ * security headers → CORS → the per-client rate limit → body parsing → contract validation
+ * (404/405, security, request) → 406 → the resource's route → the error handler.
  */
-export function createApp({ db, config, contract, logger }: AppDeps): Express {
+export function createApp({ db, config, contract, logger, redis }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
   app.set('etag', 'strong');
   Object.defineProperty(app.request, 'fresh', {
     configurable: true,
@@ -45,19 +51,23 @@ export function createApp({ db, config, contract, logger }: AppDeps): Express {
     },
   });
   app.use(requestLogger(logger));
+  app.use(securityHeaders);
+  // Before the limit, so that a 429 reaches the browser's script and preflights cost nothing.
+  if (config.corsOrigins) app.use('/api', crossOrigin(config.corsOrigins));
+  const limits = createRateLimits(config.rateLimits, { redis, logger });
+  app.use('/api', limits.requests);
 
   app.get('/', (_req, res) => res.redirect(302, '/api/docs'));
   app.get('/api/openapi.json', (_req, res) => res.type('json').send(contract.json));
   app.get('/api/openapi.yaml', (_req, res) => res.type('application/yaml').send(contract.yaml));
-  app.use(
-    '/api/docs',
-    swaggerUi.serveFiles(undefined, { swaggerUrl: '/api/openapi.json' }),
-    swaggerUi.setup(undefined, {
-      customSiteTitle: 'Microblog API',
-      swaggerUrl: '/api/openapi.json',
-      swaggerOptions: { persistAuthorization: true, displayRequestDuration: true },
-    }),
-  );
+  // serveFiles writes swagger-ui-init.js, which carries swaggerOptions: both take the same options.
+  const docs = {
+    customSiteTitle: 'Microblog API',
+    swaggerUrl: '/api/openapi.json',
+    // No validator badge: it would send the contract's URL to validator.swagger.io.
+    swaggerOptions: { persistAuthorization: true, displayRequestDuration: true, validatorUrl: null },
+  };
+  app.use('/api/docs', swaggerUi.serveFiles(undefined, docs), swaggerUi.setup(undefined, docs));
 
   app.use('/api', cacheHeaders, headAsGet);
   app.use(PROBES, headAsGet);
@@ -68,7 +78,7 @@ export function createApp({ db, config, contract, logger }: AppDeps): Express {
       validateApiSpec: true,
       validateRequests: { allowUnknownQueryParameters: false, allErrors: true },
       validateResponses: config.validateResponses,
-      validateSecurity: { handlers: securityHandlers(db) },
+      validateSecurity: { handlers: securityHandlers(db, limits.logins) },
       ignorePaths: /^\/(?!api(\/|$)|healthz$|readyz$)|^\/api\/(docs|openapi\.(json|yaml))/,
     }),
   );

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { HttpTimeouts } from './server.js';
 
@@ -7,6 +8,52 @@ const flag = z
 
 const port = z.coerce.number().int().min(0).max(65535);
 const milliseconds = (min: number, fallback: number) => z.coerce.number().int().min(min).max(3_600_000).default(fallback);
+
+/** A limit: how many in a window; 0 turns it off. */
+const limit = (fallback: number) => z.coerce.number().int().min(0).max(1_000_000_000).default(fallback);
+const windowSeconds = (fallback: number) => z.coerce.number().int().min(1).max(86_400).default(fallback);
+
+/** Express's `trust proxy`: true/false, a hop count, or addresses, CIDR ranges and loopback/linklocal/uniquelocal. */
+const trustProxy = z.string().transform((value, ctx): boolean | number | string[] => {
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = entries.find((entry) => !isTrustedProxy(entry));
+  if (bad !== undefined || entries.length === 0) {
+    ctx.addIssue({ code: 'custom', message: `must be true, false, a hop count, or a list of addresses and CIDR ranges (not ${JSON.stringify(bad ?? '')})` });
+    return z.NEVER;
+  }
+  return entries;
+});
+
+function isTrustedProxy(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
+
+/** CORS_ORIGINS: `*`, or origins such as https://app.example.com, comma-separated. */
+const corsOrigins = z.string().transform((value, ctx): '*' | string[] => {
+  if (value.trim() === '*') return '*';
+  const origins = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = origins.find((origin) => !isOrigin(origin));
+  if (bad !== undefined || origins.length === 0) {
+    ctx.addIssue({ code: 'custom', message: `must be * or a list of origins like https://app.example.com (not ${JSON.stringify(bad ?? '')})` });
+    return z.NEVER;
+  }
+  return origins;
+});
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -29,6 +76,18 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(3600),
   PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(128).default(8),
+  RATE_LIMIT_REQUESTS: limit(600),
+  RATE_LIMIT_WINDOW_SECONDS: windowSeconds(60),
+  RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT: limit(10),
+  RATE_LIMIT_FAILED_LOGINS_PER_ADDRESS: limit(100),
+  RATE_LIMIT_FAILED_LOGINS_WINDOW_SECONDS: windowSeconds(900),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  REDIS_PREFIX: z.string().min(1).max(100).default('microblog-api:'),
+  TRUST_PROXY: trustProxy.default(false),
+  CORS_ORIGINS: corsOrigins.optional(),
 });
 
 export type Env = z.input<typeof schema>;
@@ -51,6 +110,24 @@ export interface Config {
   logLevel: string;
   tokenTtlSeconds: number;
   passwordMinLength: number;
+  rateLimits: RateLimitConfig;
+  /** Express's `trust proxy`: which X-Forwarded-* headers to believe. */
+  trustProxy: boolean | number | string[];
+  /** Origins allowed to call the API from a browser; undefined turns CORS off. */
+  corsOrigins: '*' | string[] | undefined;
+}
+
+/** A limit of 0 is off. */
+export interface RateLimitConfig {
+  /** Requests per client address per window, under /api. */
+  requests: number;
+  windowSeconds: number;
+  failedLoginsPerAccount: number;
+  failedLoginsPerAddress: number;
+  failedLoginsWindowSeconds: number;
+  /** Set to share the counts between instances. */
+  redisUrl: string | undefined;
+  redisPrefix: string;
 }
 
 export class ConfigError extends Error {}
@@ -89,5 +166,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     tokenTtlSeconds: e.TOKEN_TTL_SECONDS,
     passwordMinLength: e.PASSWORD_MIN_LENGTH,
+    rateLimits: {
+      requests: e.RATE_LIMIT_REQUESTS,
+      windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+      failedLoginsPerAccount: e.RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT,
+      failedLoginsPerAddress: e.RATE_LIMIT_FAILED_LOGINS_PER_ADDRESS,
+      failedLoginsWindowSeconds: e.RATE_LIMIT_FAILED_LOGINS_WINDOW_SECONDS,
+      redisUrl: e.REDIS_URL,
+      redisPrefix: e.REDIS_PREFIX,
+    },
+    trustProxy: e.TRUST_PROXY,
+    corsOrigins: e.CORS_ORIGINS,
   };
 }

@@ -6,6 +6,7 @@ import { migrateLatest, openDb } from './db/database.js';
 import { idempotencyRepository } from './db/idempotency.js';
 import { createLogger } from './logger.js';
 import { createHttpServer } from './server.js';
+import { openRedis } from './redis.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -32,7 +33,8 @@ async function main(): Promise<void> {
   }
 
   const db = openDb({ url, poolMax: config.databasePoolMax, connectTimeoutMs: config.databaseConnectTimeoutMs, logger });
-  const app = createApp({ db, config, contract: loadContract(), logger });
+  const redis = config.rateLimits.redisUrl ? openRedis(config.rateLimits.redisUrl, logger) : undefined;
+  const app = createApp({ db, config, contract: loadContract(), logger, redis });
   const { server, drain } = createHttpServer(app, config.http);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
     if (!drained) logger.warn('requests still running after SHUTDOWN_TIMEOUT_MS were cut off');
     // A request cut off may still hold a connection (waiting on a lock, say): don't wait for it.
     await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    redis?.disconnect();
     await embedded?.stop();
     logger.info({ drained }, 'stopped');
     process.exit(drained ? 0 : 1);

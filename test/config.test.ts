@@ -26,6 +26,40 @@ describe('configuration', () => {
     expect(loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '4000', HTTP_REQUEST_TIMEOUT_MS: '4000' }).http.headersTimeoutMs).toBe(4000);
   });
 
+  it('limits requests and failed logins in memory by default, trusts no proxy, and has CORS off', () => {
+    expect(loadConfig({})).toMatchObject({
+      rateLimits: {
+        requests: 600,
+        windowSeconds: 60,
+        failedLoginsPerAccount: 10,
+        failedLoginsPerAddress: 100,
+        failedLoginsWindowSeconds: 900,
+        redisUrl: undefined,
+        redisPrefix: 'microblog-api:',
+      },
+      trustProxy: false,
+      corsOrigins: undefined,
+    });
+  });
+
+  it.each([
+    ['true', true],
+    ['false', false],
+    ['1', 1],
+    ['loopback', ['loopback']],
+    ['10.0.0.0/8, 192.0.2.1,2001:db8::/32', ['10.0.0.0/8', '192.0.2.1', '2001:db8::/32']],
+  ])('reads TRUST_PROXY=%s as Express wants it', (value, expected) => {
+    expect(loadConfig({ TRUST_PROXY: value }).trustProxy).toEqual(expected);
+  });
+
+  it('reads CORS_ORIGINS as * or a list of origins', () => {
+    expect(loadConfig({ CORS_ORIGINS: '*' }).corsOrigins).toBe('*');
+    expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:3000' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:3000',
+    ]);
+  });
+
   it('turns response validation off in production unless asked for', () => {
     expect(loadConfig({ NODE_ENV: 'production' }).validateResponses).toBe(false);
     expect(loadConfig({ NODE_ENV: 'production', RESPONSE_VALIDATION: 'true' }).validateResponses).toBe(true);
@@ -44,6 +78,18 @@ describe('configuration', () => {
     ['HTTP_KEEP_ALIVE_TIMEOUT_MS', 'soon'],
     ['HTTP_REQUEST_TIMEOUT_MS', '0'],
     ['DATABASE_CONNECT_TIMEOUT_MS', '5'],
+    ['RATE_LIMIT_REQUESTS', '-1'],
+    ['RATE_LIMIT_REQUESTS', 'many'],
+    ['RATE_LIMIT_WINDOW_SECONDS', '0'],
+    ['RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT', '2.5'],
+    ['RATE_LIMIT_FAILED_LOGINS_WINDOW_SECONDS', '100000'],
+    ['REDIS_URL', 'http://127.0.0.1:6379'],
+    ['TRUST_PROXY', 'yes please'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['TRUST_PROXY', '10.0.0.1,,nonsense'],
+    ['CORS_ORIGINS', 'https://app.example.com/path'],
+    ['CORS_ORIGINS', 'app.example.com'],
+    ['CORS_ORIGINS', 'https://a.example.com, ftp://b.example.com'],
   ])('rejects %s=%s with a one-line message naming it', (name, value) => {
     let error: unknown;
     try {

@@ -6,6 +6,7 @@ import { usersRepository } from '../db/users.js';
 import { verifyPassword } from '../security/passwords.js';
 import { hashToken } from '../security/tokens.js';
 import { HttpError, toHttpError, unauthorized } from './errors.js';
+import type { LoginLimits } from './rate-limit.js';
 
 /** Who made the request, set by the security handlers before any route runs. */
 export interface AuthContext {
@@ -35,7 +36,7 @@ type SecurityHandler = (req: Request) => Promise<boolean>;
  * Handlers for the contract's security schemes, run by express-openapi-validator before
  * request validation, so an anonymous caller learns nothing about the input rules.
  */
-export function securityHandlers(db: Knex): Record<'basic' | 'bearer', SecurityHandler> {
+export function securityHandlers(db: Knex, loginLimits: LoginLimits): Record<'basic' | 'bearer', SecurityHandler> {
   return {
     bearer: guarded(async (req) => {
       const token = credentials(req, 'bearer');
@@ -51,11 +52,13 @@ export function securityHandlers(db: Knex): Record<'basic' | 'bearer', SecurityH
       if (colon < 1) throw unauthorized(req);
       const login = decoded.slice(0, colon);
       const password = decoded.slice(colon + 1);
+      const attempt = await loginLimits.attempt(req, login);
       // No stored username or email is longer, or holds a NUL (which PostgreSQL cannot compare).
       const lookup = login.length <= 120 && !login.includes('\0');
       const user = lookup ? await usersRepository.findByLogin(db, login) : undefined;
       const ok = await verifyPassword(user?.password_hash, password.slice(0, 1024));
       if (!user || !ok) throw unauthorized(req);
+      await attempt.succeeded();
       req.auth = await withLastSeen(db, user, null);
     }),
   };

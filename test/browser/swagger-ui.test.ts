@@ -182,4 +182,19 @@ describe('Swagger UI at /api/docs', () => {
       .poll(() => problems)
       .toContain(`request failed: ${closed} net::ERR_CONNECTION_REFUSED`);
   });
+
+  it('renders every operation of the contract under its Content-Security-Policy, with no violation', async () => {
+    const { page, problems } = await browse();
+    // Runs in the page: a load the policy blocks becomes a console error, which fails the test.
+    await page.addInitScript({
+      content: `document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));`,
+    });
+    await openDocs(page);
+    const contract = (await (await fetch(`${server.baseUrl}/api/openapi.json`)).json()) as { paths: Record<string, object> };
+    const operations = Object.values(contract.paths).flatMap((item) => Object.keys(item).filter((key) => key !== 'parameters'));
+    expect(await page.locator('.opblock').count()).toBe(operations.length);
+    await page.locator('.opblock-summary').first().click();
+    await page.locator('.opblock-body').first().waitFor();
+    expect(problems).toEqual([]);
+  });
 });

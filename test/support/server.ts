@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import { loadContract } from '../../src/contract.js';
 import { openDb, type Db } from '../../src/db/database.js';
 import { createLogger, type Logger } from '../../src/logger.js';
+import { openRedis } from '../../src/redis.js';
 
 export interface TestServer {
   /** http://127.0.0.1:<port>, no trailing slash. */
@@ -27,6 +28,16 @@ export interface ServerOptions {
 }
 
 /**
+ * Limits no ordinary test file reaches, though every request still passes the limiters
+ * (and their headers the contract); the rate-limit tests set small ones.
+ */
+const GENEROUS_LIMITS = {
+  RATE_LIMIT_REQUESTS: '1000000',
+  RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT: '1000000',
+  RATE_LIMIT_FAILED_LOGINS_PER_ADDRESS: '1000000',
+};
+
+/**
  * Starts the app on a free port for the current test file, with response validation
  * on: any answer that drifts from openapi.yaml becomes a 500 and fails the test.
  */
@@ -35,10 +46,11 @@ export function useServer(env: Record<string, string> = {}, options: ServerOptio
   let close: () => Promise<void>;
 
   beforeAll(async () => {
-    const config = loadConfig({ NODE_ENV: 'test', RESPONSE_VALIDATION: 'true', ...env });
+    const config = loadConfig({ NODE_ENV: 'test', RESPONSE_VALIDATION: 'true', ...GENEROUS_LIMITS, ...env });
     const logger = options.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
     const db = openDb({ url: inject('databaseUrl'), poolMax: 20, logger });
-    const app = createApp({ db, config, contract: loadContract(), logger });
+    const redis = config.rateLimits.redisUrl ? openRedis(config.rateLimits.redisUrl, logger) : undefined;
+    const app = createApp({ db, config, contract: loadContract(), logger, redis });
     const http = app.listen(0, '127.0.0.1');
     await new Promise<void>((resolve) => http.once('listening', () => resolve()));
     const baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
@@ -52,6 +64,7 @@ export function useServer(env: Record<string, string> = {}, options: ServerOptio
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await db.destroy();
+      redis?.disconnect();
     };
   });
 
