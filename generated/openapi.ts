@@ -308,7 +308,7 @@ export interface components {
          */
         Email: string;
         /**
-         * @description A few words about the user; `null` when unset.
+         * @description A few words about the user, without NUL characters; `null` when unset.
          * @example Hello, my name is Susan!
          */
         AboutMe: string | null;
@@ -482,7 +482,7 @@ export interface components {
         PostBody: string;
         /**
          * @description The text of a post as sent: leading and trailing white space is removed, and what
-         *     remains must be 1 to 140 characters.
+         *     remains must be 1 to 140 characters, none of them NUL.
          * @example Hello, world!
          */
         PostText: string;
@@ -904,6 +904,7 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
             406: components["responses"]["NotAcceptable"];
             500: components["responses"]["InternalServerError"];
         };
@@ -1541,6 +1542,7 @@ export interface operations {
                     "application/json": components["schemas"]["Token"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["UnauthorizedBasic"];
             406: components["responses"]["NotAcceptable"];
             500: components["responses"]["InternalServerError"];
@@ -1563,6 +1565,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             406: components["responses"]["NotAcceptable"];
             500: components["responses"]["InternalServerError"];

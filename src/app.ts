@@ -7,8 +7,10 @@ import type { Contract } from './contract.js';
 import type { Db } from './db/database.js';
 import type { Logger } from './logger.js';
 import { securityHandlers } from './http/auth.js';
+import { jsonBodies } from './http/body.js';
 import { cacheHeaders, isFresh } from './http/caching.js';
 import { errorHandler, lastResortHandler, notFoundHandler } from './http/errors.js';
+import { plainIntegers } from './http/integers.js';
 import { requireJsonAcceptable } from './http/negotiation.js';
 import { apiRoutes } from './resources/api.js';
 import { followRoutes } from './resources/follows.js';
@@ -27,8 +29,8 @@ export const BODY_LIMIT = '64kb';
 
 /**
  * Builds the application; never listens. Every request under /api passes, in order:
- * body parsing → contract validation (404/405, security, request) → 406 → the resource's
- * route → the error handler.
+ * body parsing (for operations that take a body) → contract validation (404/405, security,
+ * request) → integers as plain digits → 406 → the resource's route → the error handler.
  */
 export function createApp({ db, config, contract, logger }: AppDeps): Express {
   const app = express();
@@ -56,18 +58,20 @@ export function createApp({ db, config, contract, logger }: AppDeps): Express {
   );
 
   app.use('/api', cacheHeaders, headAsGet);
-  app.use(express.json({ limit: BODY_LIMIT }));
+  app.use(jsonBodies(contract.document(), BODY_LIMIT));
   app.use(
     OpenApiValidator.middleware({
       apiSpec: contract.document() as never,
       validateApiSpec: true,
       validateRequests: { allowUnknownQueryParameters: false, allErrors: true },
+      // The formats as JSON Schema defines them: 'fast' lets a month 13 through a date-time.
+      ajvFormats: { mode: 'full' },
       validateResponses: config.validateResponses,
       validateSecurity: { handlers: securityHandlers(db) },
       ignorePaths: /^\/(?!api(\/|$))|^\/api\/(docs|openapi\.(json|yaml))/,
     }),
   );
-  app.use('/api', requireJsonAcceptable);
+  app.use('/api', plainIntegers, requireJsonAcceptable);
 
   app.use(apiRoutes());
   app.use(userRoutes(db, { passwordMinLength: config.passwordMinLength }));
