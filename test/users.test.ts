@@ -696,6 +696,17 @@ describe('PUT /api/users/{id}', () => {
     expect(res.body.last_seen).not.toBe('2000-01-01T00:00:00.000Z');
   });
 
+  // Found by the contract fuzzer: body-parser read an empty body as {}, and the update was a 200.
+  it('answers 400 to an empty body sent as JSON', async () => {
+    const u = await createUser(server);
+    const res = await request<ApiError>('PUT', `/api/users/${u.id}`, {
+      token: u.token,
+      headers: { 'Content-Type': 'application/json' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toStrictEqual({ error: 'Bad Request', message: 'the body is not valid JSON, or not a JSON object' });
+  });
+
   // Found by the contract fuzzer: the validator checked formats loosely and let a 13th month through.
   it('answers 400 for a read-only last_seen that is not a date-time', async () => {
     const u = await createUser(server);

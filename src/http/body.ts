@@ -24,7 +24,7 @@ export function jsonBodies(document: OpenApiDocument, limit: string): RequestHan
         ),
       })),
   );
-  const parse = express.json({ limit });
+  const parse = express.json({ limit, verify: refuseEmpty });
   return (req, res, next) => {
     if (takeBodies.some((op) => op.method === req.method && op.path.test(req.path)))
       parse(req, res, next);
@@ -33,3 +33,12 @@ export function jsonBodies(document: OpenApiDocument, limit: string): RequestHan
 }
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * body-parser reads an empty body as {}, which would make an empty PUT /api/users/{id}
+ * a valid update; an empty body is no JSON document, so it fails as malformed JSON does.
+ */
+function refuseEmpty(_req: unknown, _res: unknown, body: Buffer): void {
+  if (body.length === 0)
+    throw Object.assign(new Error('the body is empty'), { type: 'entity.parse.failed' });
+}
