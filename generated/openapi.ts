@@ -362,7 +362,7 @@ export interface components {
          */
         Email: string;
         /**
-         * @description A few words about the user; `null` when unset.
+         * @description A few words about the user, without NUL characters; `null` when unset.
          * @example Hello, my name is Susan!
          */
         AboutMe: string | null;
@@ -549,7 +549,7 @@ export interface components {
         PostBody: string;
         /**
          * @description The text of a post as sent: leading and trailing white space is removed, and what
-         *     remains must be 1 to 140 characters.
+         *     remains must be 1 to 140 characters, none of them NUL.
          * @example Hello, world!
          */
         PostText: string;
@@ -1089,6 +1089,7 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1777,6 +1778,7 @@ export interface operations {
                     "application/json": components["schemas"]["Token"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["UnauthorizedBasic"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
@@ -1802,6 +1804,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];

@@ -7,10 +7,12 @@ import type { Db } from './db/database.js';
 import type { Logger } from './logger.js';
 import type { Redis } from './redis.js';
 import { securityHandlers } from './http/auth.js';
+import { jsonBodies } from './http/body.js';
 import { cacheHeaders, isFresh } from './http/caching.js';
 import { errorHandler, lastResortHandler, notFoundHandler } from './http/errors.js';
 import { requestLogger } from './http/logging.js';
 import { crossOrigin, securityHeaders } from './http/hardening.js';
+import { plainIntegers } from './http/integers.js';
 import { requireJsonAcceptable } from './http/negotiation.js';
 import { createRateLimits } from './http/rate-limit.js';
 import { apiRoutes } from './resources/api.js';
@@ -36,8 +38,9 @@ const PROBES = ['/healthz', '/readyz'];
 
 /**
  * Builds the application; never listens. Every request under /api passes, in order:
- * security headers → CORS → the per-client rate limit → body parsing → contract validation
- * (404/405, security, request) → 406 → the resource's route → the error handler.
+ * security headers → CORS → the per-client rate limit → body parsing (for operations that
+ * take a body) → contract validation (404/405, security, request) → integers as plain digits
+ * → 406 → the resource's route → the error handler.
  */
 export function createApp({ db, config, contract, logger, redis }: AppDeps): Express {
   const app = express();
@@ -71,18 +74,20 @@ export function createApp({ db, config, contract, logger, redis }: AppDeps): Exp
 
   app.use('/api', cacheHeaders, headAsGet);
   app.use(PROBES, headAsGet);
-  app.use(express.json({ limit: BODY_LIMIT }));
+  app.use(jsonBodies(contract.document(), BODY_LIMIT));
   app.use(
     OpenApiValidator.middleware({
       apiSpec: contract.document() as never,
       validateApiSpec: true,
       validateRequests: { allowUnknownQueryParameters: false, allErrors: true },
+      // The formats as JSON Schema defines them: 'fast' lets a month 13 through a date-time.
+      ajvFormats: { mode: 'full' },
       validateResponses: config.validateResponses,
       validateSecurity: { handlers: securityHandlers(db, limits.logins) },
       ignorePaths: /^\/(?!api(\/|$)|healthz$|readyz$)|^\/api\/(docs|openapi\.(json|yaml))/,
     }),
   );
-  app.use('/api', requireJsonAcceptable);
+  app.use('/api', plainIntegers, requireJsonAcceptable);
 
   app.use(healthRoutes(db));
   app.use(apiRoutes());

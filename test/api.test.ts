@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { checkAnswer } from './fuzz/contract.js';
 import { useServer } from './support/server.js';
 
 const server = useServer();
@@ -22,6 +23,18 @@ describe('GET /api', () => {
     expect(again.status).toBe(304);
     expect(again.headers.get('etag')).toBe(etag);
     expect(await again.text()).toBe('');
+  });
+
+  // Found by the contract fuzzer: the 400 was sent but not declared.
+  it('answers an unknown query parameter with 400, as the contract declares', async () => {
+    const { answer, violations } = await checkAnswer('getApi', await server.fetch('/api?unknown=1'));
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.text)).toEqual({
+      error: 'Bad Request',
+      message: expect.stringContaining('unknown'),
+      errors: [{ path: '/query/unknown', message: "Unknown query parameter 'unknown'" }],
+    });
+    expect(violations).toEqual([]);
   });
 });
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { checkAnswer } from './fuzz/contract.js';
 import { createUser, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
 import { readAnswer, type Answer } from './support/http.js';
@@ -143,6 +144,35 @@ describe('PUT /api/users/{id}/followed/{target_id}', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(await followRows({ follower_id: a.id, followed_id: b.id })).toBe(1);
     expectNoContent(await isFollowing(a, a.id, b.id));
+  });
+
+  // Found by the contract fuzzer: a malformed body was a 400, one over 64 KB a 413, neither declared.
+  it('ignores a body, as the operation takes none', async () => {
+    const [a, b, c] = (await createUsers(3)) as [TestUser, TestUser, TestUser];
+    for (const [target, body] of [
+      [b.id, '{'],
+      [c.id, JSON.stringify({ note: 'x'.repeat(70_000) })],
+    ] as const) {
+      const res = await server.fetch(followPath(a.id, target), {
+        method: 'PUT',
+        headers: { ...a.auth, 'Content-Type': 'application/json' },
+        body,
+      });
+      const { answer, violations } = await checkAnswer('followUser', res);
+      expect({ status: answer.status, violations }).toEqual({ status: 204, violations: [] });
+      expect(await followRows({ follower_id: a.id, followed_id: target })).toBe(1);
+    }
+  });
+
+  // Found by the contract fuzzer: the validator let Infinity through, and the route answered 403.
+  it('answers 400 naming the path parameter for an id of Infinity', async () => {
+    const [a, b] = (await createUsers(2)) as [TestUser, TestUser];
+    for (const path of [`/api/users/Infinity/followed/${b.id}`, `/api/users/${a.id}/followed/-Infinity`]) {
+      const res = await send('PUT', path, a);
+      expect(res.status, `${path}: ${res.text}`).toBe(400);
+      expect((res.body as { errors?: { path: string }[] }).errors?.map((e) => e.path)).toEqual([path.includes('/-Inf') ? '/path/target_id' : '/path/id']);
+    }
+    expect(await followRows({ follower_id: a.id })).toBe(0);
   });
 
   it('is idempotent: following twice leaves one follow and raises each count by one only', async () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
+import { schemaAccepts } from './fuzz/contract.js';
 import { createUser, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
 import { readAnswer, type Answer } from './support/http.js';
@@ -239,6 +240,18 @@ describe('POST /api/posts', () => {
     ).toEqual([]);
   });
 
+  // Found by the contract fuzzer: the contract allowed a NUL, which PostgreSQL cannot store.
+  it('answers 400 naming body for a NUL character, which the contract refuses too, and stores nothing', async () => {
+    const count = await postCountOf(author, author.id);
+    for (const body of ['\u0000', 'nul \u0000 inside', ' \u0000 ']) {
+      const error = expectError(await send('POST', '/api/posts', { as: author, json: { body } }), 400);
+      expect(error.errors?.map((e) => e.path)).toEqual(['/body/body']);
+      expect(schemaAccepts('PostText', body)).toBe(false);
+    }
+    expect(await postCountOf(author, author.id)).toBe(count);
+    expect(schemaAccepts('PostText', ' e\u0301 \u202e 😀 ')).toBe(true);
+  });
+
   it('answers 400 naming the problem for a missing body, an unknown member or a wrong type', async () => {
     const count = await postCountOf(author, author.id);
     const cases: [unknown, string][] = [
@@ -388,6 +401,14 @@ describe('PUT /api/posts/{id}', () => {
     expect(read.headers.get('etag')).toBe(res.headers.get('etag'));
     expect((await postRow(post.id))?.body).toBe('second draft');
     expect(await postCountOf(author, author.id)).toBe(1);
+  });
+
+  // Found by the contract fuzzer: the contract allowed a NUL, which PostgreSQL cannot store.
+  it('answers 400 naming body for a NUL character and leaves the post as it was', async () => {
+    const post = await createPost(author, 'clean');
+    const res = await send('PUT', `/api/posts/${post.id}`, { as: author, json: { body: 'nul \u0000 inside' } });
+    expect(expectError(res, 400).errors?.map((e) => e.path)).toEqual(['/body/body']);
+    expect((await postRow(post.id))?.body).toBe('clean');
   });
 
   it('answers 403 to anyone but the author and leaves the post as it was', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
+import { checkAnswer } from './fuzz/contract.js';
 import { basic, createUser, login, uniqueName } from './support/factories.js';
 import { useServer, type TestServer } from './support/server.js';
 import { readAnswer, type Answer } from './support/http.js';
@@ -117,6 +118,37 @@ describe('POST /api/tokens', () => {
       const res = await getUser(u.id, bearer(token));
       expect(res.status).toBe(200);
       expect(res.body.email).toBe(u.email);
+    }
+  });
+
+  // Found by the contract fuzzer: the 400 was sent but not declared.
+  it('answers an unknown query parameter with 400, as the contract declares, and issues no token', async () => {
+    const u = await registerOnly();
+    const res = await server.fetch('/api/tokens?remember=1', { method: 'POST', headers: { Authorization: basic(u.username, u.password) } });
+    const { answer, violations } = await checkAnswer('createToken', res);
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.text)).toMatchObject({ error: 'Bad Request', errors: [{ path: '/query/remember' }] });
+    expect(violations).toEqual([]);
+    expect(await server.db('tokens').where({ user_id: u.id })).toEqual([]);
+  });
+
+  // Found by the contract fuzzer: a malformed body here was a 400, and one over 64 KB a 413, neither declared.
+  it('ignores a body, as the operation takes none, whatever it holds', async () => {
+    const u = await registerOnly();
+    const bodies: [string, string][] = [
+      ['application/json', '{'],
+      ['application/json', JSON.stringify({ password: 'x'.repeat(70_000) })],
+      ['application/json; charset=latin1', '{}'],
+      ['text/plain', 'hello'],
+    ];
+    for (const [type, body] of bodies) {
+      const res = await server.fetch('/api/tokens', {
+        method: 'POST',
+        headers: { Authorization: basic(u.username, u.password), 'Content-Type': type },
+        body,
+      });
+      const { answer, violations } = await checkAnswer('createToken', res);
+      expect({ type, status: answer.status, violations }).toEqual({ type, status: 200, violations: [] });
     }
   });
 
@@ -290,6 +322,30 @@ describe('DELETE /api/tokens', () => {
     const u = await createUser(server);
     expectBearerChallenge(await request<ApiError>('DELETE', '/api/tokens', basic(u.username, u.password)));
     expect((await getUser(u.id, bearer(u.token))).status).toBe(200);
+  });
+
+  // Found by the contract fuzzer: the 400 was sent but not declared.
+  it('answers an unknown query parameter with 400, as the contract declares, and keeps the token', async () => {
+    const u = await createUser(server);
+    const res = await server.fetch('/api/tokens?all=true', { method: 'DELETE', headers: u.auth });
+    const { answer, violations } = await checkAnswer('revokeToken', res);
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.text)).toMatchObject({ error: 'Bad Request', errors: [{ path: '/query/all' }] });
+    expect(violations).toEqual([]);
+    expect((await getUser(u.id, bearer(u.token))).status).toBe(200);
+  });
+
+  // Found by the contract fuzzer: a body over 64 KB got a 413 the operation does not declare.
+  it('ignores a body, as the operation takes none', async () => {
+    const u = await createUser(server);
+    const res = await server.fetch('/api/tokens', {
+      method: 'DELETE',
+      headers: { ...u.auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ everywhere: 'x'.repeat(70_000) }),
+    });
+    const { answer, violations } = await checkAnswer('revokeToken', res);
+    expect({ status: answer.status, violations }).toEqual({ status: 204, violations: [] });
+    expectBearerChallenge(await getUser(u.id, bearer(u.token)));
   });
 
   it('leaves other users’ tokens alone', async () => {

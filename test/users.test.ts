@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
+import { schemaAccepts } from './fuzz/contract.js';
 import { basic, createUser, login, uniqueName, type TestUser } from './support/factories.js';
 import { useServer, type TestServer } from './support/server.js';
 import { readAnswer, type Answer } from './support/http.js';
@@ -242,6 +243,13 @@ describe('POST /api/users', () => {
     expect(ok.body.about_me).toBe('x'.repeat(140));
   });
 
+  // Found by the contract fuzzer: the contract allowed a NUL, which PostgreSQL cannot store.
+  it('answers 400 naming about_me for a NUL character, which the contract refuses too', async () => {
+    expectValidationError(await register(newAccount({ about_me: 'nul \u0000 inside' })), ['/body/about_me']);
+    expect(schemaAccepts('AboutMe', 'nul \u0000 inside')).toBe(false);
+    expect(schemaAccepts('AboutMe', 'e\u0301 \u202e 😀 \ufeff')).toBe(true);
+  });
+
   it('answers 400 for a password under 8 or over 128 characters', async () => {
     expectValidationError(await register(newAccount({ password: '1234567' })), ['/body/password']);
     expectValidationError(await register(newAccount({ password: 'p'.repeat(129) })), ['/body/password']);
@@ -460,6 +468,15 @@ describe('GET /api/users/{id}', () => {
     const res = await request<ApiError>('GET', `/api/users/${id}`, { token: alice.token });
     expectValidationError(res, ['/path/id']);
   });
+
+  // Found by the contract fuzzer: these were read as numbers, so one user answered at many URLs.
+  it('answers 400 naming the path parameter for an id not written as plain digits', async () => {
+    for (const id of [`0x${alice.id.toString(16)}`, `${alice.id}e0`, `0${alice.id}`, `${alice.id}.0`, `+${alice.id}`, `%20${alice.id}`, 'Infinity']) {
+      const res = await request<ApiError>('GET', `/api/users/${id}`, { token: alice.token });
+      expect(res.body.errors, id).toEqual([{ path: '/path/id', message: 'must be written as decimal digits' }]);
+      expectValidationError(res, ['/path/id']);
+    }
+  });
 });
 
 describe('GET /api/users', () => {
@@ -542,6 +559,14 @@ describe('GET /api/users', () => {
     ['page=1.5', '/query/page'],
     ['per_page=0', '/query/per_page'],
     ['per_page=abc', '/query/per_page'],
+    // Found by the contract fuzzer: these were read as numbers.
+    ['page=1e0', '/query/page'],
+    ['page=02', '/query/page'],
+    ['per_page=0x10', '/query/per_page'],
+    ['per_page=+5', '/query/per_page'],
+    // Found by the contract fuzzer: the validator let Infinity through, and page=Infinity was a 500.
+    ['page=Infinity', '/query/page'],
+    ['per_page=Infinity', '/query/per_page'],
   ])('answers 400 for %s', async (query, path) => {
     expectValidationError(await list(`?${query}`), [path]);
   });
@@ -671,6 +696,26 @@ describe('PUT /api/users/{id}', () => {
     expect(res.body.last_seen).not.toBe('2000-01-01T00:00:00.000Z');
   });
 
+  // Found by the contract fuzzer: body-parser read an empty body as {}, and the update was a 200.
+  it('answers 400 to an empty body sent as JSON', async () => {
+    const u = await createUser(server);
+    const res = await request<ApiError>('PUT', `/api/users/${u.id}`, {
+      token: u.token,
+      headers: { 'Content-Type': 'application/json' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toStrictEqual({ error: 'Bad Request', message: 'the body is not valid JSON, or not a JSON object' });
+  });
+
+  // Found by the contract fuzzer: the validator checked formats loosely and let a 13th month through.
+  it('answers 400 for a read-only last_seen that is not a date-time', async () => {
+    const u = await createUser(server);
+    for (const lastSeen of ['2026-13-01T00:00:00Z', '2026-02-30T00:00:00Z', '2026-01-01T24:00:00Z']) {
+      expectValidationError(await put(u.id, u.token, { about_me: 'x', last_seen: lastSeen }), ['/body/last_seen']);
+    }
+    expect((await get(u.id, u.token)).body.about_me).toBeNull();
+  });
+
   it('answers 400 naming an unknown member', async () => {
     const u = await createUser(server);
     expectValidationError(await put(u.id, u.token, { about_me: 'x', is_admin: true }), ['/body/is_admin']);
@@ -682,6 +727,7 @@ describe('PUT /api/users/{id}', () => {
     ['username', 'a'.repeat(65)],
     ['email', 'not-an-email'],
     ['about_me', 'x'.repeat(141)],
+    ['about_me', 'nul \u0000 inside'],
   ])('answers 400 for an invalid %s', async (member, value) => {
     const u = await createUser(server);
     expectValidationError(await put(u.id, u.token, { [member]: value }), [`/body/${member}`]);

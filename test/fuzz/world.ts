@@ -1,0 +1,149 @@
+import { tokensRepository } from '../../src/db/tokens.js';
+import { newToken } from '../../src/security/tokens.js';
+import { basic, createUser, login } from '../support/factories.js';
+import type { TestServer } from '../support/server.js';
+
+/** A user the fuzzer registered, with what it needs to act as it. */
+export interface Account {
+  id: number;
+  username: string;
+  email: string;
+  password: string;
+  /** A live token, once the fuzzer has logged the account in. */
+  token?: string;
+}
+
+/** Which kind of resource a path parameter names, by its name under components/parameters. */
+export type ResourceKind = 'user' | 'post';
+
+/**
+ * What the fuzzer knows of the server's state: the accounts it can act as, the posts and
+ * their authors, the Idempotency-Keys it used. Only valid requests that succeeded change
+ * it. Oracles that decide whether a refusal was genuine ask the database itself.
+ */
+export class World {
+  readonly accounts: Account[] = [];
+  readonly posts = new Map<number, number>();
+  /** `${principal} ${key}` → the canonical JSON of the body first sent with it. */
+  readonly idempotencyKeys = new Map<string, string>();
+  revokedToken = '';
+  expiredToken = '';
+
+  constructor(readonly server: TestServer) {}
+
+  /** A few users with posts and a follow, a revoked token and an expired one. */
+  async setUp(): Promise<void> {
+    for (let i = 0; i < 3; i++) {
+      const user = await createUser(this.server, { password: `fuzz password ${i} ✓` });
+      this.accounts.push({
+        id: user.id,
+        username: user.username,
+        email: user.email,
+        password: user.password,
+        token: user.token,
+      });
+    }
+    for (const account of this.accounts) {
+      await this.newPost(account);
+      await this.newPost(account);
+    }
+    const [first, second] = this.accounts as [Account, Account];
+    await this.expect(204, 'PUT', `/api/users/${first.id}/followed/${second.id}`, first);
+    this.revokedToken = await this.freshToken(first);
+    await this.expect(204, 'DELETE', '/api/tokens', { token: this.revokedToken });
+    const { token, hash } = newToken();
+    await tokensRepository.create(this.server.db, first.id, hash, new Date(Date.now() - 1000));
+    this.expiredToken = token;
+  }
+
+  actors(): Account[] {
+    return this.accounts.filter((a) => a.token !== undefined);
+  }
+
+  /** The ids that exist of a kind, as far as the fuzzer knows. */
+  ids(kind: ResourceKind): number[] {
+    return kind === 'user' ? this.accounts.map((a) => a.id) : [...this.posts.keys()];
+  }
+
+  postsOf(author: Account): number[] {
+    return [...this.posts].filter(([, by]) => by === author.id).map(([id]) => id);
+  }
+
+  /** Logs in through POST /api/tokens. */
+  freshToken(account: Account): Promise<string> {
+    return login(this.server, account.username, account.password);
+  }
+
+  async newPost(author: Pick<Account, 'id' | 'token'>): Promise<number> {
+    const res = await this.expect(201, 'POST', '/api/posts', author, {
+      body: 'arranged by the fuzzer',
+    });
+    const id = (JSON.parse(res) as { id: number }).id;
+    this.posts.set(id, author.id);
+    return id;
+  }
+
+  async follow(follower: Account, target: number): Promise<void> {
+    await this.expect(204, 'PUT', `/api/users/${follower.id}/followed/${target}`, follower);
+  }
+
+  /** An arranging request that must succeed: a failure here is a failure of the arrangement. */
+  async expect(
+    status: number,
+    method: string,
+    path: string,
+    as: { token?: string } | null,
+    json?: unknown,
+  ): Promise<string> {
+    const res = await this.server.fetch(path, {
+      method,
+      headers: {
+        ...(as?.token ? { Authorization: `Bearer ${as.token}` } : {}),
+        ...(json !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
+      ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
+    });
+    const text = await res.text();
+    if (res.status !== status)
+      throw new Error(`arranging ${method} ${path}: expected ${status}, got ${res.status} ${text}`);
+    return text;
+  }
+
+  basicAuth(account: Account, by: 'username' | 'email' = 'username'): string {
+    return basic(account[by], account.password);
+  }
+
+  // Oracles: what the database says, to tell a genuine refusal from a wrong one.
+
+  async exists(kind: ResourceKind, id: number): Promise<boolean> {
+    return (
+      (await this.server
+        .db(kind === 'user' ? 'users' : 'posts')
+        .where({ id })
+        .first('id')) !== undefined
+    );
+  }
+
+  async follows(follower: number, followed: number): Promise<boolean> {
+    return (
+      (await this.server
+        .db('follows')
+        .where({ follower_id: follower, followed_id: followed })
+        .first()) !== undefined
+    );
+  }
+
+  /** Whether another user than `self` holds this username or email, without regard to case. */
+  async taken(column: 'username' | 'email', value: string, self?: number): Promise<boolean> {
+    const query = this.server.db('users').whereRaw(`lower(${column}) = lower(?)`, [value]);
+    if (self !== undefined) query.andWhereNot({ id: self });
+    return (await query.first('id')) !== undefined;
+  }
+
+  async idempotencyKeyUsed(principal: number, key: string): Promise<boolean> {
+    return (
+      (await this.server.db('idempotency_keys').where({ principal, key }).first('key')) !==
+      undefined
+    );
+  }
+}
