@@ -88,6 +88,7 @@ export function createApp({ db, config, contract, logger, redis }: AppDeps): Exp
     }),
   );
   app.use('/api', plainIntegers, requireJsonAcceptable);
+  app.use(PROBES, requireJsonAcceptable);
 
   app.use(healthRoutes(db));
   app.use(apiRoutes());

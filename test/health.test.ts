@@ -89,6 +89,14 @@ describe('GET /healthz', () => {
     expect(res.headers.get('allow')).toBe('GET, HEAD');
     expect(res.body).toEqual({ error: 'Method Not Allowed', message: expect.any(String) });
   });
+
+  it('answers 406 with the JSON error to a client that accepts only something else, as /api does', async () => {
+    for (const path of ['/healthz', '/readyz']) {
+      const res = await readAnswer(await server.fetch(path, { headers: { Accept: 'application/xml' } }));
+      expect(res.status, path).toBe(406);
+      expect(res.body, path).toEqual({ error: 'Not Acceptable', message: expect.any(String) });
+    }
+  });
 });
 
 describe('GET /readyz', () => {
