@@ -22,6 +22,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(3600),
   PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(128).default(8),
+  WEB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
 });
 
 export type Env = z.input<typeof schema>;
@@ -39,6 +40,8 @@ export interface Config {
   logLevel: string;
   tokenTtlSeconds: number;
   passwordMinLength: number;
+  /** Server processes (node:cluster workers); 1 serves from this process. */
+  webConcurrency: number;
 }
 
 export class ConfigError extends Error {}
@@ -65,5 +68,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     tokenTtlSeconds: e.TOKEN_TTL_SECONDS,
     passwordMinLength: e.PASSWORD_MIN_LENGTH,
+    webConcurrency: e.WEB_CONCURRENCY,
   };
 }

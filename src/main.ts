@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
+import { startClusterPrimary } from './cluster.js';
 import { ConfigError, loadConfig } from './config.js';
 import { loadContract } from './contract.js';
 import { resolveDatabase } from './db/connect.js';
@@ -12,6 +13,7 @@ const DRAIN_TIMEOUT_MS = 10_000;
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  if (await startClusterPrimary(config, logger)) return;
   const { url, embedded } = await resolveDatabase(config, logger);
 
   if (config.migrateOnStart) {

@@ -12,6 +12,7 @@ describe('configuration', () => {
       tokenTtlSeconds: 3600,
       passwordMinLength: 8,
       embeddedPg: { port: 54329 },
+      webConcurrency: 1,
     });
   });
 
@@ -29,6 +30,8 @@ describe('configuration', () => {
     ['PASSWORD_MIN_LENGTH', '4'],
     ['LOG_LEVEL', 'loud'],
     ['NODE_ENV', 'staging'],
+    ['WEB_CONCURRENCY', '0'],
+    ['WEB_CONCURRENCY', 'many'],
   ])('rejects %s=%s with a one-line message naming it', (name, value) => {
     let error: unknown;
     try {
