@@ -1,7 +1,12 @@
 import type { Knex } from 'knex';
 import type { TokenRow, UserRow } from './tables.js';
 
-export type TokenWithUser = { token_id: number; user: UserRow };
+export type TokenWithUser = {
+  token_id: number;
+  user: UserRow;
+  /** Whether the user's last_seen is more than a minute old, so due to move. */
+  seenLongAgo: boolean;
+};
 
 /** SQL for access tokens, which are stored only as SHA-256 hashes. */
 export const tokensRepository = {
@@ -18,10 +23,10 @@ export const tokensRepository = {
       .join('users as u', 'u.id', 't.user_id')
       .where('t.token_hash', tokenHash)
       .andWhere('t.expires_at', '>', db.fn.now())
-      .first('u.*', { token_id: 't.id' });
+      .first('u.*', { token_id: 't.id' }, db.raw(`"u"."last_seen" < now() - interval '1 minute' as "seen_long_ago"`));
     if (!row) return undefined;
-    const { token_id, ...user } = row as UserRow & { token_id: number };
-    return { token_id, user };
+    const { token_id, seen_long_ago, ...user } = row as UserRow & { token_id: number; seen_long_ago: boolean };
+    return { token_id, user, seenLongAgo: seen_long_ago };
   },
 
   async delete(db: Knex, id: number): Promise<void> {
