@@ -305,6 +305,7 @@ async function main(): Promise<void> {
   log(`database: ${db.label}`);
 
   log(`seeding ${data.users} users, ${data.follows} follows, ${data.posts} posts, a user followed by ${data.celebrityFollowers}, one following ${data.fanFollows}`);
+  const seeding = Date.now();
   await runNode(
     path.join(root, 'dist/src/cli/seed.js'),
     [
@@ -314,6 +315,7 @@ async function main(): Promise<void> {
     ],
     { DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
   );
+  log(`seeded in ${((Date.now() - seeding) / 1000).toFixed(1)} s`);
 
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
@@ -422,8 +424,12 @@ async function main(): Promise<void> {
     const server = await startServer(path.join(root, 'dist/src/main.js'), serverEnv(db.url, port, workers), port, '/api');
     try {
       const token = await login(server.base, subjects.fan.username);
-      log(`${workers} worker(s): following next ${hops} times through the followers of the 100k-follower user`);
-      const deepPath = await followNext(server.base, token, firstFollowers, hops);
+      let deepPath = firstFollowers;
+      if (wanted('followers-deep')) {
+        const walk = Date.now();
+        deepPath = await followNext(server.base, token, firstFollowers, hops);
+        log(`${workers} worker(s): followed next ${hops} times through the followers of the celebrity in ${((Date.now() - walk) / 1000).toFixed(1)} s`);
+      }
       const record = (scenario: Pick<Scenario, 'key' | 'label'>, result: LoadResult, w: number | null = workers): Row => {
         const r: Row = { scenario: scenario.key, label: scenario.label, workers: w, rps: result.rps, p50: result.p50, p99: result.p99, errors: result.errors };
         results.rows.push(r);

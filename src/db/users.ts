@@ -1,7 +1,10 @@
 import type { Knex } from 'knex';
+import { rowCount } from './counts.js';
 import type { UserRow } from './tables.js';
 
+/** Where a page of a list ordered by id starts: after an id (constant cost), or at an offset. */
 export interface Page {
+  afterId?: number;
   offset: number;
   limit: number;
 }
@@ -52,12 +55,13 @@ export const usersRepository = {
     return row?.last_seen;
   },
 
+  /** A page of all users by id, and how many users there are (kept by a trigger: nothing is counted). */
   async list(db: Knex, page: Page): Promise<{ rows: UserRow[]; total: number }> {
-    const [rows, count] = await Promise.all([
-      db<UserRow>('users').orderBy('id').offset(page.offset).limit(page.limit),
-      db('users').count<{ count: number }[]>({ count: '*' }),
-    ]);
-    return { rows, total: Number(count[0]?.count ?? 0) };
+    const query = db<UserRow>('users').orderBy('id').limit(page.limit);
+    if (page.afterId === undefined) query.offset(page.offset);
+    else query.where('id', '>', page.afterId);
+    const [rows, total] = await Promise.all([query, rowCount(db, 'users')]);
+    return { rows, total };
   },
 
   /**
@@ -66,12 +70,14 @@ export const usersRepository = {
    */
   related(db: Knex, id: number, direction: 'followers' | 'followed', page: Page): Promise<UserRow[]> {
     const [self, other] = direction === 'followers' ? ['followed_id', 'follower_id'] : ['follower_id', 'followed_id'];
-    return db<UserRow>('follows as f')
+    const query = db<UserRow>('follows as f')
       .join('users as u', 'u.id', `f.${other}`)
       .where(`f.${self}`, id)
       .orderBy(`f.${other}`)
-      .offset(page.offset)
       .limit(page.limit)
       .select('u.*');
+    if (page.afterId === undefined) query.offset(page.offset);
+    else query.andWhere(`f.${other}`, '>', page.afterId);
+    return query;
   },
 };
