@@ -17,13 +17,13 @@ const pool = new pg.Pool({
   max: Number(process.env.DATABASE_POOL_MAX ?? 10),
 });
 
-// The statements our server sends, as knex writes them.
-const TOKEN_SQL =
-  'select "u".*, "t"."id" as "token_id", "u"."last_seen" < now() - interval \'1 minute\' as "seen_long_ago" from "tokens" as "t" ' +
-  'inner join "users" as "u" on "u"."id" = "t"."user_id" where "t"."token_hash" = $1 and "t"."expires_at" > CURRENT_TIMESTAMP limit $2';
+// The statements our server sends for this request (src/db/tokens.ts, src/db/users.ts).
+const TOKEN_SQL = `SELECT u.*, t.id AS token_id, u.last_seen < now() - interval '1 minute' AS seen_long_ago
+  FROM tokens t JOIN users u ON u.id = t.user_id
+  WHERE t.token_hash = $1 AND t.expires_at > now()`;
 const TOUCH_SQL =
   'update "users" set "last_seen" = CURRENT_TIMESTAMP where "id" = $1 and last_seen < now() - interval \'1 minute\' returning "last_seen"';
-const USER_SQL = 'select * from "users" where "id" = $1 limit $2';
+const USER_SQL = 'SELECT * FROM users WHERE id = $1';
 
 interface UserRow {
   id: number;
@@ -78,7 +78,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
   const auth = /^bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
   if (!auth?.[1]) return send(res, 401, { error: 'Unauthorized' });
   const tokenHash = createHash('sha256').update(auth[1]).digest();
-  const found = await pool.query<UserRow>(TOKEN_SQL, [tokenHash, 1]);
+  const found = await pool.query<UserRow>(TOKEN_SQL, [tokenHash]);
   const viewer = found.rows[0];
   if (!viewer) return send(res, 401, { error: 'Unauthorized' });
   if (viewer.seen_long_ago) {
@@ -86,7 +86,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
     if (moved.rows[0]) viewer.last_seen = moved.rows[0].last_seen;
   }
   const id = Number(match[1]);
-  const row = id === viewer.id ? viewer : (await pool.query<UserRow>(USER_SQL, [id, 1])).rows[0];
+  const row = id === viewer.id ? viewer : (await pool.query<UserRow>(USER_SQL, [id])).rows[0];
   if (!row) return send(res, 404, { error: 'Not Found', message: `user ${id} does not exist` });
   send(res, 200, toUser(row, viewer.id));
 }

@@ -19,6 +19,8 @@ export interface LoadSpec {
 }
 
 export interface LoadResult {
+  /** Requests answered during the warm-up, then during the measurement. */
+  warmupRequests: number;
   requests: number;
   rps: number;
   p50: number;
@@ -43,7 +45,7 @@ function run(spec: LoadSpec, seconds: number, maxRequests: number): Promise<auto
 }
 
 const spec = JSON.parse(process.argv[2] ?? '') as LoadSpec;
-if (spec.warmupSeconds > 0) await run(spec, spec.warmupSeconds, spec.maxRequests);
+const warm = spec.warmupSeconds > 0 ? await run(spec, spec.warmupSeconds, spec.maxRequests) : undefined;
 const result = await run(spec, spec.durationSeconds, spec.maxRequests);
 const statusCodes: Record<string, number> = {};
 for (const [code, count] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = count.count;
@@ -52,6 +54,7 @@ const unexpected = Object.entries(statusCodes)
   .filter(([code]) => !expected.includes(code))
   .reduce((sum, [, n]) => sum + n, 0);
 const out: LoadResult = {
+  warmupRequests: warm?.requests.total ?? 0,
   requests: result.requests.total,
   rps: result.requests.total / result.duration,
   p50: result.latency.p50,

@@ -8,6 +8,8 @@ export interface Row {
   p50: number;
   p99: number;
   errors: number;
+  /** The server's processor time per request (all its processes), in ms: steadier than req/s on a busy machine. */
+  cpuMsPerRequest?: number;
 }
 
 export interface Results {
@@ -47,7 +49,14 @@ export function budgets(r: Results): Budget[] {
   const ceiling = row(r, 'ceiling', null);
   if (ours && ceiling) {
     const ratio = ours.rps / ceiling.rps;
-    out.push({ name: 'GET /api/users/{id} ≥ 60% of the ceiling', met: ratio >= 0.6, detail: `${fmt(ours.rps)} / ${fmt(ceiling.rps)} req/s = ${(ratio * 100).toFixed(0)}%` });
+    const cpu = ours.cpuMsPerRequest && ceiling.cpuMsPerRequest ? ceiling.cpuMsPerRequest / ours.cpuMsPerRequest : undefined;
+    out.push({
+      name: 'GET /api/users/{id} ≥ 60% of the ceiling',
+      met: ratio >= 0.6,
+      detail:
+        `${fmt(ours.rps)} / ${fmt(ceiling.rps)} req/s = ${(ratio * 100).toFixed(0)}%` +
+        (cpu ? ` (server CPU per request: ${fmt(ceiling.cpuMsPerRequest as number)} / ${fmt(ours.cpuMsPerRequest as number)} ms = ${(cpu * 100).toFixed(0)}%)` : ''),
+    });
   }
   if (r.nPlusOne.length) {
     const bad = r.nPlusOne.filter((l) => l.perPage1 !== l.perPage100);
@@ -102,7 +111,7 @@ export function render(r: Results): string {
   );
   out.push(
     table(
-      ['scenario', 'workers', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'SQL/req'],
+      ['scenario', 'workers', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'SQL/req', 'CPU ms/req'],
       r.rows.map((x) => [
         x.label,
         x.workers === null ? '–' : String(x.workers),
@@ -111,6 +120,7 @@ export function render(r: Results): string {
         String(x.p99),
         String(x.errors),
         r.statements[x.scenario] === undefined ? '' : fmt(r.statements[x.scenario] as number),
+        x.cpuMsPerRequest === undefined ? '' : x.cpuMsPerRequest.toFixed(3),
       ]),
     ),
   );
@@ -137,7 +147,15 @@ export function medianOf(runs: Results[]): Results {
     meta: { ...first.meta, command: `median of ${runs.length} runs: ${first.meta.command}` },
     rows: first.rows.map((x) => {
       const same = pick((r) => r.rows.find((y) => y.scenario === x.scenario && y.workers === x.workers));
-      return { ...x, rps: median(same.map((s) => s.rps)), p50: median(same.map((s) => s.p50)), p99: median(same.map((s) => s.p99)), errors: median(same.map((s) => s.errors)) };
+      const cpu = same.map((s) => s.cpuMsPerRequest).filter((c): c is number => c !== undefined);
+      return {
+        ...x,
+        rps: median(same.map((s) => s.rps)),
+        p50: median(same.map((s) => s.p50)),
+        p99: median(same.map((s) => s.p99)),
+        errors: median(same.map((s) => s.errors)),
+        ...(cpu.length ? { cpuMsPerRequest: median(cpu) } : {}),
+      };
     }),
     statements: first.statements,
     nPlusOne: first.nPlusOne,

@@ -218,6 +218,25 @@ async function startServer(script: string, env: Record<string, string>, port: nu
   };
 }
 
+/** Processor time (user + system) a process and all its descendants have used so far, in ms. */
+function cpuMs(pid: number): number {
+  let ticks = 0;
+  const visit = (p: number) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+      for (const task of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) visit(Number(task));
+    } catch {
+      // a process that ended meanwhile is not counted
+    }
+  };
+  visit(pid);
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+// USER_HZ, 100 on every Linux architecture Node runs on.
+const CLOCK_TICKS = 100;
+
 /** VmHWM (peak resident set) of a process and all its descendants, summed, in MiB. */
 function peakRssMiB(pid: number): number {
   let kib = 0;
@@ -289,9 +308,13 @@ async function followNext(base: string, token: string, start: string, hops: numb
   return at;
 }
 
-function load(spec: Omit<LoadSpec, 'warmupSeconds' | 'durationSeconds' | 'maxRequests'>): Promise<LoadResult> {
+/** A load run, and the server's processor time per request over it (warm-up included), in ms. */
+async function load(spec: Omit<LoadSpec, 'warmupSeconds' | 'durationSeconds' | 'maxRequests'>, serverPid: number): Promise<LoadResult & { cpuMsPerRequest: number }> {
   const full: LoadSpec = { ...spec, warmupSeconds: warmup, durationSeconds: duration, maxRequests };
-  return runNode(path.join(here, 'load.js'), [JSON.stringify(full)]).then((out) => JSON.parse(out) as LoadResult);
+  const before = cpuMs(serverPid);
+  const result = JSON.parse(await runNode(path.join(here, 'load.js'), [JSON.stringify(full)])) as LoadResult;
+  const used = cpuMs(serverPid) - before;
+  return { ...result, cpuMsPerRequest: used / Math.max(1, result.warmupRequests + result.requests) };
 }
 
 function headersFor(scenario: Scenario, token: string): Record<string, string> {
@@ -410,8 +433,8 @@ async function main(): Promise<void> {
     const ceiling = await startServer(path.join(here, 'ceiling.js'), { DATABASE_URL: db.url, PORT: String(port) }, port, '/');
     try {
       const user = scenarios(subjects, '')[0] as Scenario;
-      const result = await load({ url: ceiling.base + user.path, method: 'GET', headers: headersFor(user, viewerToken), connections });
-      results.rows.push({ scenario: 'ceiling', label: 'ceiling: node:http + pg, GET /api/users/{id}', workers: null, rps: result.rps, p50: result.p50, p99: result.p99, errors: result.errors });
+      const result = await load({ url: ceiling.base + user.path, method: 'GET', headers: headersFor(user, viewerToken), connections }, ceiling.pid);
+      results.rows.push({ scenario: 'ceiling', label: 'ceiling: node:http + pg, GET /api/users/{id}', workers: null, rps: result.rps, p50: result.p50, p99: result.p99, errors: result.errors, cpuMsPerRequest: result.cpuMsPerRequest });
       log(`ceiling: ${result.rps.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.errors} errors`);
     } finally {
       await ceiling.stop();
@@ -430,25 +453,27 @@ async function main(): Promise<void> {
         deepPath = await followNext(server.base, token, firstFollowers, hops);
         log(`${workers} worker(s): followed next ${hops} times through the followers of the celebrity in ${((Date.now() - walk) / 1000).toFixed(1)} s`);
       }
-      const record = (scenario: Pick<Scenario, 'key' | 'label'>, result: LoadResult, w: number | null = workers): Row => {
+      const record = (scenario: Pick<Scenario, 'key' | 'label'>, result: LoadResult & { cpuMsPerRequest?: number }, w: number | null = workers): Row => {
         const r: Row = { scenario: scenario.key, label: scenario.label, workers: w, rps: result.rps, p50: result.p50, p99: result.p99, errors: result.errors };
+        if (result.cpuMsPerRequest !== undefined) r.cpuMsPerRequest = result.cpuMsPerRequest;
         results.rows.push(r);
         log(`${scenario.label} [${w ?? 'ceiling'}]: ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.errors} errors`);
         return r;
       };
       for (const scenario of scenarios(subjects, deepPath)) {
         if (!wanted(scenario.key)) continue;
-        record(scenario, await load({ url: server.base + scenario.path, method: scenario.method, headers: headersFor(scenario, token), ...(scenario.body ? { body: scenario.body } : {}), connections }));
+        record(scenario, await load({ url: server.base + scenario.path, method: scenario.method, headers: headersFor(scenario, token), ...(scenario.body ? { body: scenario.body } : {}), connections }, server.pid));
       }
       if (wanted('user-during-logins')) {
         const user = scenarios(subjects, deepPath)[0] as Scenario;
         const basic = `Basic ${Buffer.from(`${subjects.ordinary.username}:${PASSWORD}`).toString('base64')}`;
         const [during, logins] = await Promise.all([
-          load({ url: server.base + user.path, method: 'GET', headers: headersFor(user, token), connections }),
-          load({ url: `${server.base}/api/tokens`, method: 'POST', headers: { Authorization: basic }, connections: LOGINS }),
+          load({ url: server.base + user.path, method: 'GET', headers: headersFor(user, token), connections }, server.pid),
+          load({ url: `${server.base}/api/tokens`, method: 'POST', headers: { Authorization: basic }, connections: LOGINS }, server.pid),
         ]);
-        record({ key: 'user-during-logins', label: 'GET /api/users/{id} during 16 logins' }, during);
-        record({ key: 'logins', label: 'POST /api/tokens (16 at once)' }, logins);
+        // Both runs share the server's processor time: no per-request figure for either.
+        record({ key: 'user-during-logins', label: 'GET /api/users/{id} during 16 logins' }, { ...during, cpuMsPerRequest: undefined });
+        record({ key: 'logins', label: 'POST /api/tokens (16 at once)' }, { ...logins, cpuMsPerRequest: undefined });
       }
       results.peakRssMiB[String(workers)] = peakRssMiB(server.pid);
     } finally {

@@ -10,6 +10,7 @@ import { securityHandlers } from './http/auth.js';
 import { cacheHeaders, isFresh } from './http/caching.js';
 import { errorHandler, lastResortHandler, notFoundHandler } from './http/errors.js';
 import { requireJsonAcceptable } from './http/negotiation.js';
+import { cacheValidatorRouteMatchers } from './http/route-matchers.js';
 import { apiRoutes } from './resources/api.js';
 import { followRoutes } from './resources/follows.js';
 import { postRoutes } from './resources/posts.js';
@@ -57,6 +58,7 @@ export function createApp({ db, config, contract, logger }: AppDeps): Express {
 
   app.use('/api', cacheHeaders, headAsGet);
   app.use(express.json({ limit: BODY_LIMIT }));
+  cacheValidatorRouteMatchers();
   app.use(
     OpenApiValidator.middleware({
       apiSpec: contract.document() as never,

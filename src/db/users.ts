@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { rowCount } from './counts.js';
+import { queryRows, type Db } from './database.js';
 import type { UserRow } from './tables.js';
 
 /** Where a page of a list ordered by id starts: after an id (constant cost), or at an offset. */
@@ -20,8 +21,10 @@ export type UserChanges = Partial<Pick<UserRow, 'username' | 'email' | 'about_me
 
 /** SQL for users. Functions take a Knex instance or a transaction and return rows. */
 export const usersRepository = {
-  findById(db: Knex, id: number): Promise<UserRow | undefined> {
-    return db<UserRow>('users').where({ id }).first();
+  /** A user by id (most requests read one). */
+  async findById(db: Db, id: number): Promise<UserRow | undefined> {
+    const [row] = await queryRows<UserRow>(db, 'SELECT * FROM users WHERE id = $1', [id]);
+    return row;
   },
 
   /** Locks the row until the transaction ends. */
