@@ -23,7 +23,8 @@ describe('users and posts counters', () => {
     try {
       // Up to the migration before the counters, with rows in place.
       const all = await migrationSource.getMigrations([]);
-      for (const _ of all.slice(0, all.indexOf('20261125000000_row_counts'))) await db.migrate.up({ migrationSource });
+      const before = all.indexOf('20261125000000_row_counts');
+      for (let i = 0; i < before; i++) await db.migrate.up({ migrationSource });
       const ids = (await db('users').insert([user('a'), user('b'), user('c')]).returning('id')).map((r: { id: number }) => r.id);
       await db('posts').insert(ids.map((id) => ({ user_id: id, body: 'before the counters' })));
       await migrateLatest(db);
