@@ -125,15 +125,19 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Runs node with `args` to its end; its stdout, or an error with its stderr. */
-function runNode(script: string, argv: string[], env: Record<string, string> = {}): Promise<string> {
+/** Runs node with `args` to its end; its stdout, or an error with its stderr. `onLine` sees each stderr line. */
+function runNode(script: string, argv: string[], env: Record<string, string> = {}, onLine?: (line: string) => void): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script, ...argv], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
+    child.stderr.on('data', (d: Buffer) => {
+      const lines = (err.slice(err.lastIndexOf('\n') + 1) + d.toString()).split('\n').slice(0, -1);
+      err += d;
+      for (const line of lines) onLine?.(line);
+    });
     child.on('exit', (code) => {
       children.delete(child);
       if (code === 0) resolve(out);
@@ -308,13 +312,17 @@ async function followNext(base: string, token: string, start: string, hops: numb
   return at;
 }
 
-/** A load run, and the server's processor time per request over it (warm-up included), in ms. */
+/** A load run, and the server's processor time per request while it measured (after the warm-up), in ms. */
 async function load(spec: Omit<LoadSpec, 'warmupSeconds' | 'durationSeconds' | 'maxRequests'>, serverPid: number): Promise<LoadResult & { cpuMsPerRequest: number }> {
   const full: LoadSpec = { ...spec, warmupSeconds: warmup, durationSeconds: duration, maxRequests };
-  const before = cpuMs(serverPid);
-  const result = JSON.parse(await runNode(path.join(here, 'load.js'), [JSON.stringify(full)])) as LoadResult;
+  let before = cpuMs(serverPid);
+  const result = JSON.parse(
+    await runNode(path.join(here, 'load.js'), [JSON.stringify(full)], {}, (line) => {
+      if (line === 'measuring') before = cpuMs(serverPid);
+    }),
+  ) as LoadResult;
   const used = cpuMs(serverPid) - before;
-  return { ...result, cpuMsPerRequest: used / Math.max(1, result.warmupRequests + result.requests) };
+  return { ...result, cpuMsPerRequest: used / Math.max(1, result.requests) };
 }
 
 function headersFor(scenario: Scenario, token: string): Record<string, string> {

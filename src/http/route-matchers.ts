@@ -16,7 +16,10 @@ export function cacheValidatorRouteMatchers(): void {
   const compile = module.pathToRegexp;
   const cache = new Map<string, unknown>();
   const cached: PathToRegexp & { cached?: true } = (path, options) => {
-    const key = JSON.stringify([path, options]);
+    // The validator passes exactly { sensitive, strict }: a cheap key for that, JSON for anything else.
+    const o = options as { sensitive?: boolean; strict?: boolean } | undefined;
+    const plain = !o || Object.keys(o).every((k) => k === 'sensitive' || k === 'strict');
+    const key = plain ? `${o?.sensitive ? 1 : 0}${o?.strict ? 1 : 0}${path}` : JSON.stringify([path, options]);
     let matcher = cache.get(key);
     if (matcher === undefined) {
       matcher = compile(path, options);
