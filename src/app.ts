@@ -16,10 +16,11 @@ import { followRoutes } from './resources/follows.js';
 import { postRoutes } from './resources/posts.js';
 import { tokenRoutes } from './resources/tokens.js';
 import { userRoutes } from './resources/users.js';
+import { passwordHashing } from './security/passwords.js';
 
 export interface AppDeps {
   db: Db;
-  config: Pick<Config, 'validateResponses' | 'tokenTtlSeconds' | 'passwordMinLength'>;
+  config: Pick<Config, 'validateResponses' | 'tokenTtlSeconds' | 'passwordMinLength'> & Partial<Pick<Config, 'passwordHashConcurrency'>>;
   contract: Contract;
   logger: Logger;
 }
@@ -32,6 +33,7 @@ export const BODY_LIMIT = '64kb';
  * route → the error handler.
  */
 export function createApp({ db, config, contract, logger }: AppDeps): Express {
+  if (config.passwordHashConcurrency) passwordHashing.setLimit(config.passwordHashConcurrency);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', 'strong');

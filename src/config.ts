@@ -23,6 +23,7 @@ const schema = z.object({
   TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(3600),
   PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(128).default(8),
   WEB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+  PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
 });
 
 export type Env = z.input<typeof schema>;
@@ -40,6 +41,8 @@ export interface Config {
   logLevel: string;
   tokenTtlSeconds: number;
   passwordMinLength: number;
+  /** Password hashes (logins, registrations, password changes) computed at once per process. */
+  passwordHashConcurrency: number;
   /** Server processes (node:cluster workers); 1 serves from this process. */
   webConcurrency: number;
 }
@@ -69,5 +72,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     tokenTtlSeconds: e.TOKEN_TTL_SECONDS,
     passwordMinLength: e.PASSWORD_MIN_LENGTH,
     webConcurrency: e.WEB_CONCURRENCY,
+    passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
   };
 }

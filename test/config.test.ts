@@ -13,6 +13,7 @@ describe('configuration', () => {
       passwordMinLength: 8,
       embeddedPg: { port: 54329 },
       webConcurrency: 1,
+      passwordHashConcurrency: 1,
     });
   });
 
@@ -32,6 +33,7 @@ describe('configuration', () => {
     ['NODE_ENV', 'staging'],
     ['WEB_CONCURRENCY', '0'],
     ['WEB_CONCURRENCY', 'many'],
+    ['PASSWORD_HASH_CONCURRENCY', '0'],
   ])('rejects %s=%s with a one-line message naming it', (name, value) => {
     let error: unknown;
     try {
