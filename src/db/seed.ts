@@ -69,8 +69,11 @@ export async function seed(db: Knex, options: SeedOptions): Promise<SeedResult> 
     await trx.raw('ALTER TABLE posts DISABLE TRIGGER posts_count');
     await trx.raw('ALTER TABLE follows DISABLE TRIGGER follows_count');
 
-    /** Inserts `count` users named `<prefix>_<id>`, or adjective_noun_<id> without a prefix. */
-    const addUsers = async (count: number, prefix?: string): Promise<number[]> => {
+    /**
+     * Inserts `count` users named `<prefix>_<id>`, or adjective_noun_<id> without a prefix.
+     * `followedCount` is what their count will be, so the final count update can skip them.
+     */
+    const addUsers = async (count: number, prefix?: string, followedCount = 0): Promise<number[]> => {
       const [{ next }] = (await trx.raw('SELECT coalesce(max(id), 0) + 1 AS next FROM users')).rows as [{ next: number }];
       const added: number[] = [];
       for (let start = 0; start < count; start += BATCH) {
@@ -85,10 +88,10 @@ export async function seed(db: Knex, options: SeedOptions): Promise<SeedResult> 
         }
         // Ids come from a sequence, so the names above match them only while nothing else inserts.
         const { rows } = await trx.raw<{ rows: { id: number }[] }>(
-          `INSERT INTO users (username, email, password_hash, about_me, last_seen, created_at)
-           SELECT u, u || '@example.com', ?, a, s, s FROM unnest(?::text[], ?::text[], ?::timestamptz[]) AS t(u, a, s)
+          `INSERT INTO users (username, email, password_hash, about_me, last_seen, created_at, followed_count)
+           SELECT u, u || '@example.com', ?, a, s, s, ? FROM unnest(?::text[], ?::text[], ?::timestamptz[]) AS t(u, a, s)
            RETURNING id`,
-          [options.passwordHash, names, about, seen] as unknown as Knex.RawBinding[],
+          [options.passwordHash, followedCount, names, about, seen] as unknown as Knex.RawBinding[],
         );
         added.push(...rows.map((r) => r.id));
       }
@@ -154,7 +157,7 @@ export async function seed(db: Knex, options: SeedOptions): Promise<SeedResult> 
     let users = ids.length;
     if (options.celebrityFollowers) {
       const [celebrity] = (await addUsers(1, 'celebrity')) as [number];
-      const more = await addUsers(Math.max(0, options.celebrityFollowers - ids.length), 'follower');
+      const more = await addUsers(Math.max(0, options.celebrityFollowers - ids.length), 'follower', 1);
       const fans = [...ids.slice(0, options.celebrityFollowers), ...more];
       follows += await addFollows(fans, fans.map(() => celebrity));
       users += 1 + more.length;
@@ -168,14 +171,17 @@ export async function seed(db: Knex, options: SeedOptions): Promise<SeedResult> 
       extra.fanId = fan;
     }
 
+    // Only the rows whose counts change: rewriting every row would update all its indexes too.
     await trx.raw(`
-      UPDATE users u SET
-        post_count = coalesce(p.n, 0), follower_count = coalesce(fr.n, 0), followed_count = coalesce(fd.n, 0)
-      FROM users x
-        LEFT JOIN (SELECT user_id AS id, count(*) AS n FROM posts GROUP BY 1) p ON p.id = x.id
-        LEFT JOIN (SELECT followed_id AS id, count(*) AS n FROM follows GROUP BY 1) fr ON fr.id = x.id
-        LEFT JOIN (SELECT follower_id AS id, count(*) AS n FROM follows GROUP BY 1) fd ON fd.id = x.id
-      WHERE u.id = x.id`);
+      UPDATE users u SET post_count = c.posts, follower_count = c.followers, followed_count = c.followed
+      FROM (
+        SELECT x.id, coalesce(p.n, 0) AS posts, coalesce(fr.n, 0) AS followers, coalesce(fd.n, 0) AS followed
+        FROM users x
+          LEFT JOIN (SELECT user_id AS id, count(*) AS n FROM posts GROUP BY 1) p ON p.id = x.id
+          LEFT JOIN (SELECT followed_id AS id, count(*) AS n FROM follows GROUP BY 1) fr ON fr.id = x.id
+          LEFT JOIN (SELECT follower_id AS id, count(*) AS n FROM follows GROUP BY 1) fd ON fd.id = x.id
+      ) c
+      WHERE u.id = c.id AND (u.post_count, u.follower_count, u.followed_count) IS DISTINCT FROM (c.posts, c.followers, c.followed)`);
     await trx.raw('ALTER TABLE posts ENABLE TRIGGER posts_count');
     await trx.raw('ALTER TABLE follows ENABLE TRIGGER follows_count');
     return { users, follows, posts, ...extra };
