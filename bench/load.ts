@@ -22,6 +22,8 @@ export interface LoadResult {
   /** Requests answered during the warm-up, then during the measurement. */
   warmupRequests: number;
   requests: number;
+  /** How long the measurement took, in seconds. */
+  seconds: number;
   rps: number;
   p50: number;
   p99: number;
@@ -60,6 +62,7 @@ const unexpected = Object.entries(statusCodes)
 const out: LoadResult = {
   warmupRequests: warm?.requests.total ?? 0,
   requests: result.requests.total,
+  seconds: result.duration,
   rps: result.requests.total / result.duration,
   p50: result.latency.p50,
   p99: result.latency.p99,

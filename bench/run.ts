@@ -20,7 +20,7 @@ import { startStatementCounter } from './sqlcount.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const usage = `usage: npm run bench -- [--users N] [--follows N] [--posts N] [--celebrity-followers N] [--fan-follows N]
-                      [--duration S] [--warmup S] [--connections N] [--workers 1,2] [--only a,b] [--json FILE]
+                      [--duration S] [--warmup S] [--connections N] [--workers 1,2] [--rounds N] [--only a,b] [--json FILE]
        npm run bench -- --median FILE FILE FILE   (prints the medians of earlier --json results)`;
 
 const { values: args, positionals } = parseArgs({
@@ -35,6 +35,7 @@ const { values: args, positionals } = parseArgs({
     warmup: { type: 'string', default: '1' },
     connections: { type: 'string', default: '10' },
     workers: { type: 'string', default: '1,2' },
+    rounds: { type: 'string', default: '2' },
     only: { type: 'string' },
     json: { type: 'string' },
     median: { type: 'boolean', default: false },
@@ -72,6 +73,7 @@ if (data.fanFollows > data.users) {
 const duration = whole('duration', 1);
 const warmup = whole('warmup');
 const connections = whole('connections', 1);
+const rounds = whole('rounds', 1);
 const workerCounts = String(args.workers).split(',').map(Number);
 if (workerCounts.some((w) => !Number.isInteger(w) || w < 1 || w > 16)) {
   process.stderr.write('bench: --workers takes a list of worker counts such as 1,2\n');
@@ -312,18 +314,24 @@ async function followNext(base: string, token: string, start: string, hops: numb
   return at;
 }
 
-/** A load run, and the server's processor time per request while it measured (after the warm-up), in ms. */
-async function load(spec: Omit<LoadSpec, 'warmupSeconds' | 'durationSeconds' | 'maxRequests'>, serverPid: number): Promise<LoadResult & { cpuMsPerRequest: number }> {
-  const full: LoadSpec = { ...spec, warmupSeconds: warmup, durationSeconds: duration, maxRequests };
+/** A load run, and the server's processor time while it measured (after any warm-up), in ms. */
+async function load(
+  spec: Omit<LoadSpec, 'warmupSeconds' | 'durationSeconds' | 'maxRequests'>,
+  serverPid: number,
+  warm: boolean,
+  seconds: number,
+): Promise<LoadResult & { cpuMs: number }> {
+  const full: LoadSpec = { ...spec, warmupSeconds: warm ? warmup : 0, durationSeconds: seconds, maxRequests };
   let before = cpuMs(serverPid);
   const result = JSON.parse(
     await runNode(path.join(here, 'load.js'), [JSON.stringify(full)], {}, (line) => {
       if (line === 'measuring') before = cpuMs(serverPid);
     }),
   ) as LoadResult;
-  const used = cpuMs(serverPid) - before;
-  return { ...result, cpuMsPerRequest: used / Math.max(1, result.requests) };
+  return { ...result, cpuMs: cpuMs(serverPid) - before };
 }
+
+const mean = (values: number[]) => Math.round((values.reduce((a, b) => a + b, 0) / Math.max(1, values.length)) * 10) / 10;
 
 function headersFor(scenario: Scenario, token: string): Record<string, string> {
   return { Authorization: `Bearer ${token}`, Accept: 'application/json', ...(scenario.body ? { 'Content-Type': 'application/json' } : {}) };
@@ -435,60 +443,104 @@ async function main(): Promise<void> {
     }
   }
 
-  /** The ceiling server answering the same GET /api/users/{id}, with the same token. */
-  const measureCeiling = async () => {
-    const port = await freePort();
-    const ceiling = await startServer(path.join(here, 'ceiling.js'), { DATABASE_URL: db.url, PORT: String(port) }, port, '/');
-    try {
-      const user = scenarios(subjects, '')[0] as Scenario;
-      const result = await load({ url: ceiling.base + user.path, method: 'GET', headers: headersFor(user, viewerToken), connections }, ceiling.pid);
-      results.rows.push({ scenario: 'ceiling', label: 'ceiling: node:http + pg, GET /api/users/{id}', workers: null, rps: result.rps, p50: result.p50, p99: result.p99, errors: result.errors, cpuMsPerRequest: result.cpuMsPerRequest });
-      log(`ceiling: ${result.rps.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.errors} errors`);
-    } finally {
-      await ceiling.stop();
+  /** One measured run: a scenario on a server, or two at once (GETs during logins). */
+  interface Slot {
+    rows: { key: string; label: string; workers: number | null; spec: Omit<LoadSpec, 'warmupSeconds' | 'durationSeconds' | 'maxRequests'>; pid: number }[];
+  }
+  interface Tally {
+    requests: number;
+    seconds: number;
+    p50: number[];
+    p99: number[];
+    errors: number;
+    cpuMs: number;
+  }
+  const tallies = new Map<string, Tally & { label: string; workers: number | null; concurrent: boolean }>();
+
+  /**
+   * Runs every slot `rounds` times, cycling through them, each time for duration / rounds
+   * seconds (the warm-up only the first time): a slow spell of a shared machine then falls
+   * on every scenario alike, not on the one that happened to run then.
+   */
+  const measure = async (slots: Slot[]) => {
+    for (let round = 0; round < rounds; round++) {
+      for (const slot of slots) {
+        const outcomes = await Promise.all(slot.rows.map((row) => load(row.spec, row.pid, round === 0, duration / rounds)));
+        slot.rows.forEach((row, i) => {
+          const outcome = outcomes[i] as LoadResult & { cpuMs: number };
+          const id = `${row.key}@${row.workers}`;
+          const tally = tallies.get(id) ?? { label: row.label, workers: row.workers, concurrent: slot.rows.length > 1, requests: 0, seconds: 0, p50: [], p99: [], errors: 0, cpuMs: 0 };
+          tally.requests += outcome.requests;
+          tally.seconds += outcome.seconds;
+          tally.p50.push(outcome.p50);
+          tally.p99.push(outcome.p99);
+          tally.errors += outcome.errors;
+          tally.cpuMs += outcome.cpuMs;
+          tallies.set(id, tally);
+        });
+      }
+    }
+    for (const [id, t] of tallies) {
+      const key = id.slice(0, id.lastIndexOf('@'));
+      if (results.rows.some((r) => r.scenario === key && r.workers === t.workers)) continue;
+      const row: Row = { scenario: key, label: t.label, workers: t.workers, rps: t.requests / t.seconds, p50: mean(t.p50), p99: mean(t.p99), errors: t.errors };
+      // Runs at once share the server's processor time: no per-request figure for either.
+      if (!t.concurrent) row.cpuMsPerRequest = t.cpuMs / Math.max(1, t.requests);
+      results.rows.push(row);
+      log(`${t.label} [${t.workers ?? 'ceiling'}]: ${row.rps.toFixed(0)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms, ${row.errors} errors`);
     }
   };
 
   // Throughput and latency phases: straight to PostgreSQL.
+  let deepPath = firstFollowers;
   for (const workers of workerCounts) {
     const port = await freePort();
     const server = await startServer(path.join(root, 'dist/src/main.js'), serverEnv(db.url, port, workers), port, '/api');
+    // The ceiling runs in the same rounds as the first server measured, on as similar a machine as can be.
+    const withCeiling = workers === workerCounts[0] && wanted('ceiling');
+    const ceilingPort = await freePort();
+    const ceiling = withCeiling
+      ? await startServer(path.join(here, 'ceiling.js'), { DATABASE_URL: db.url, PORT: String(ceilingPort) }, ceilingPort, '/')
+      : undefined;
     try {
       const token = await login(server.base, subjects.fan.username);
-      let deepPath = firstFollowers;
-      if (wanted('followers-deep')) {
+      // The deep page's link holds a cursor: found once, it serves every worker count.
+      if (wanted('followers-deep') && deepPath === firstFollowers) {
         const walk = Date.now();
         deepPath = await followNext(server.base, token, firstFollowers, hops);
-        log(`${workers} worker(s): followed next ${hops} times through the followers of the celebrity in ${((Date.now() - walk) / 1000).toFixed(1)} s`);
+        log(`followed next ${hops} times through the followers of the celebrity in ${((Date.now() - walk) / 1000).toFixed(1)} s`);
       }
-      const record = (scenario: Pick<Scenario, 'key' | 'label'>, result: LoadResult & { cpuMsPerRequest?: number }, w: number | null = workers): Row => {
-        const r: Row = { scenario: scenario.key, label: scenario.label, workers: w, rps: result.rps, p50: result.p50, p99: result.p99, errors: result.errors };
-        if (result.cpuMsPerRequest !== undefined) r.cpuMsPerRequest = result.cpuMsPerRequest;
-        results.rows.push(r);
-        log(`${scenario.label} [${w ?? 'ceiling'}]: ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.errors} errors`);
-        return r;
-      };
-      for (const scenario of scenarios(subjects, deepPath)) {
-        if (!wanted(scenario.key)) continue;
-        record(scenario, await load({ url: server.base + scenario.path, method: scenario.method, headers: headersFor(scenario, token), ...(scenario.body ? { body: scenario.body } : {}), connections }, server.pid));
+      const spec = (base: string, scenario: Scenario, headers = headersFor(scenario, token), n = connections) => ({
+        url: base + scenario.path,
+        method: scenario.method,
+        headers,
+        ...(scenario.body ? { body: scenario.body } : {}),
+        connections: n,
+      });
+      const all = scenarios(subjects, deepPath);
+      const user = all[0] as Scenario;
+      const slots: Slot[] = all
+        .filter((scenario) => wanted(scenario.key))
+        .map((scenario) => ({ rows: [{ key: scenario.key, label: scenario.label, workers, spec: spec(server.base, scenario), pid: server.pid }] }));
+      if (ceiling) {
+        slots.splice(1, 0, { rows: [{ key: 'ceiling', label: 'ceiling: node:http + pg, GET /api/users/{id}', workers: null, spec: spec(ceiling.base, user), pid: ceiling.pid }] });
       }
       if (wanted('user-during-logins')) {
-        const user = scenarios(subjects, deepPath)[0] as Scenario;
         const basic = `Basic ${Buffer.from(`${subjects.ordinary.username}:${PASSWORD}`).toString('base64')}`;
-        const [during, logins] = await Promise.all([
-          load({ url: server.base + user.path, method: 'GET', headers: headersFor(user, token), connections }, server.pid),
-          load({ url: `${server.base}/api/tokens`, method: 'POST', headers: { Authorization: basic }, connections: LOGINS }, server.pid),
-        ]);
-        // Both runs share the server's processor time: no per-request figure for either.
-        record({ key: 'user-during-logins', label: 'GET /api/users/{id} during 16 logins' }, { ...during, cpuMsPerRequest: undefined });
-        record({ key: 'logins', label: 'POST /api/tokens (16 at once)' }, { ...logins, cpuMsPerRequest: undefined });
+        const tokens: Scenario = { key: 'logins', label: 'POST /api/tokens (16 at once)', method: 'POST', path: '/api/tokens' };
+        slots.push({
+          rows: [
+            { key: 'user-during-logins', label: 'GET /api/users/{id} during 16 logins', workers, spec: spec(server.base, user), pid: server.pid },
+            { key: 'logins', label: tokens.label, workers, spec: spec(server.base, tokens, { Authorization: basic }, LOGINS), pid: server.pid },
+          ],
+        });
       }
+      await measure(slots);
       results.peakRssMiB[String(workers)] = peakRssMiB(server.pid);
     } finally {
       await server.stop();
+      await ceiling?.stop();
     }
-    // The ceiling right after the first server measured, on as similar a machine as can be.
-    if (workers === workerCounts[0] && wanted('ceiling')) await measureCeiling();
   }
 
   await cleanup();

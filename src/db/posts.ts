@@ -103,12 +103,15 @@ export const postsRepository = {
     return rows;
   },
 
-  /** How many posts a feed holds: the post counts of its authors, no rows counted. */
+  /**
+   * How many posts a feed holds: the post counts of its authors, no rows counted. The
+   * authors are one list probed by primary key: `id IN (…) OR id = …` made PostgreSQL
+   * scan every user instead.
+   */
   async feedSize(db: Knex, userId: number): Promise<number> {
     const [row] = await db('users')
       .sum<{ total: number | null }[]>({ total: 'post_count' })
-      .whereIn('id', db('follows').select('followed_id').where({ follower_id: userId }))
-      .orWhere({ id: userId });
+      .whereIn('id', db('follows').select('followed_id').where({ follower_id: userId }).unionAll(db.select(db.raw('?::bigint', [userId]))));
     return Number(row?.total ?? 0);
   },
 };
