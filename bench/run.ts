@@ -391,7 +391,6 @@ async function main(): Promise<void> {
   const firstFollowers = `/api/users/${subjects.celebrity}/followers?per_page=100`;
   const wanted = (key: string) => !only || only.has(key);
 
-  let viewerToken = '';
   // Counting phase: one server and the ceiling, both through the counting proxy.
   {
     const proxy = await startStatementCounter({ host: dbUrl.hostname, port: Number(dbUrl.port || 5432) });
@@ -403,7 +402,6 @@ async function main(): Promise<void> {
     const ceiling = await startServer(path.join(here, 'ceiling.js'), { DATABASE_URL: viaProxy.toString(), PORT: String(ceilingPort) }, ceilingPort, '/');
     try {
       const token = await login(server.base, subjects.fan.username);
-      viewerToken = token;
       const deepPath = await followNext(server.base, token, firstFollowers, 3);
       const perRequest = async (base: string, scenario: Scenario, times = 10): Promise<number> => {
         const send = () => request(base, scenario.path, { method: scenario.method, headers: headersFor(scenario, token), ...(scenario.body ? { body: scenario.body } : {}) }).then((r) => r.arrayBuffer());
