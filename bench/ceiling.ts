@@ -23,7 +23,7 @@ const TOKEN_SQL = `SELECT u.*, t.id AS token_id, u.last_seen < now() - interval 
   WHERE t.token_hash = $1 AND t.expires_at > now()`;
 const TOUCH_SQL =
   'update "users" set "last_seen" = CURRENT_TIMESTAMP where "id" = $1 and last_seen < now() - interval \'1 minute\' returning "last_seen"';
-const USER_SQL = 'SELECT * FROM users WHERE id = $1';
+const USER_SQL = 'SELECT id, username, email, about_me, last_seen, post_count, follower_count, followed_count FROM users WHERE id = $1';
 
 interface UserRow {
   id: number;
