@@ -47,9 +47,9 @@ function run(spec: LoadSpec, seconds: number, maxRequests: number): Promise<auto
 }
 
 const spec = JSON.parse(process.argv[2] ?? '') as LoadSpec;
-// Warm-up: until the JIT has seen enough requests (WARMUP_REQUESTS), within 3× the warm-up time.
-const WARMUP_REQUESTS = 2000;
-const warm = spec.warmupSeconds > 0 ? await run(spec, spec.warmupSeconds * 3, WARMUP_REQUESTS) : undefined;
+// Warm-up: until the JIT has seen enough requests (WARMUP_REQUESTS), within 2× the warm-up time.
+const WARMUP_REQUESTS = 1500;
+const warm = spec.warmupSeconds > 0 ? await run(spec, spec.warmupSeconds * 2, WARMUP_REQUESTS) : undefined;
 // Tells the parent the measurement starts now (it reads the server's processor time).
 process.stderr.write('measuring\n');
 const result = await run(spec, spec.durationSeconds, spec.maxRequests);

@@ -391,6 +391,25 @@ async function main(): Promise<void> {
   const firstFollowers = `/api/users/${subjects.celebrity}/followers?per_page=100`;
   const wanted = (key: string) => !only || only.has(key);
 
+  // The deep followers page is reached by following next links, one after the other: a
+  // server of its own walks there while statements are counted on another (its link
+  // holds a cursor, so it serves every server started later).
+  const startWalk = async (): Promise<{ done: Promise<string> }> => {
+    const port = await freePort();
+    const server = await startServer(path.join(root, 'dist/src/main.js'), serverEnv(db.url, port, 1), port, '/api');
+    const walk = Date.now();
+    const token = await login(server.base, subjects.fan.username);
+    const done = followNext(server.base, token, firstFollowers, hops)
+      .finally(() => server.stop())
+      .then((at) => {
+        log(`followed next ${hops} times through the followers of the celebrity in ${((Date.now() - walk) / 1000).toFixed(1)} s`);
+        return at;
+      });
+    return { done };
+  };
+  const walker = wanted('followers-deep') ? (await startWalk()).done : Promise.resolve(firstFollowers);
+  walker.catch(() => undefined);
+
   // Counting phase: one server and the ceiling, both through the counting proxy.
   {
     const proxy = await startStatementCounter({ host: dbUrl.hostname, port: Number(dbUrl.port || 5432) });
@@ -490,7 +509,7 @@ async function main(): Promise<void> {
   };
 
   // Throughput and latency phases: straight to PostgreSQL.
-  let deepPath = firstFollowers;
+  const deepPath = await walker;
   for (const workers of workerCounts) {
     const port = await freePort();
     const server = await startServer(path.join(root, 'dist/src/main.js'), serverEnv(db.url, port, workers), port, '/api');
@@ -502,12 +521,6 @@ async function main(): Promise<void> {
       : undefined;
     try {
       const token = await login(server.base, subjects.fan.username);
-      // The deep page's link holds a cursor: found once, it serves every worker count.
-      if (wanted('followers-deep') && deepPath === firstFollowers) {
-        const walk = Date.now();
-        deepPath = await followNext(server.base, token, firstFollowers, hops);
-        log(`followed next ${hops} times through the followers of the celebrity in ${((Date.now() - walk) / 1000).toFixed(1)} s`);
-      }
       const spec = (base: string, scenario: Scenario, headers = headersFor(scenario, token), n = connections) => ({
         url: base + scenario.path,
         method: scenario.method,
