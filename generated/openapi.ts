@@ -33,7 +33,7 @@ export interface paths {
         };
         /**
          * List users
-         * @description All users, ordered by id ascending.
+         * @description All users, ordered by id ascending. Follow `_links.next` to page at the same cost however deep.
          */
         get: operations["listUsers"];
         put?: never;
@@ -96,7 +96,7 @@ export interface paths {
         };
         /**
          * List a user's followers
-         * @description The users who follow the user, ordered by id ascending.
+         * @description The users who follow the user, ordered by id ascending. Follow `_links.next` to page at the same cost however deep.
          */
         get: operations["listFollowers"];
         put?: never;
@@ -119,7 +119,7 @@ export interface paths {
         };
         /**
          * List the users a user follows
-         * @description The users the user follows, ordered by id ascending.
+         * @description The users the user follows, ordered by id ascending. Follow `_links.next` to page at the same cost however deep.
          */
         get: operations["listFollowed"];
         put?: never;
@@ -1102,6 +1102,11 @@ export interface operations {
                 page?: components["parameters"]["Page"];
                 /** @description Items per page; more than 100 is served as 100. */
                 per_page?: components["parameters"]["PerPage"];
+                /**
+                 * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
+                 *     `page` only numbers the page in `_meta`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
             };
             header?: {
                 /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
@@ -1268,6 +1273,11 @@ export interface operations {
                 page?: components["parameters"]["Page"];
                 /** @description Items per page; more than 100 is served as 100. */
                 per_page?: components["parameters"]["PerPage"];
+                /**
+                 * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
+                 *     `page` only numbers the page in `_meta`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
             };
             header?: {
                 /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
@@ -1311,6 +1321,11 @@ export interface operations {
                 page?: components["parameters"]["Page"];
                 /** @description Items per page; more than 100 is served as 100. */
                 per_page?: components["parameters"]["PerPage"];
+                /**
+                 * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
+                 *     `page` only numbers the page in `_meta`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
             };
             header?: {
                 /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */

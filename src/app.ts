@@ -15,16 +15,19 @@ import { crossOrigin, securityHeaders } from './http/hardening.js';
 import { plainIntegers } from './http/integers.js';
 import { requireJsonAcceptable } from './http/negotiation.js';
 import { createRateLimits } from './http/rate-limit.js';
+import { cacheValidatorRouteMatchers } from './http/route-matchers.js';
 import { apiRoutes } from './resources/api.js';
 import { followRoutes } from './resources/follows.js';
 import { healthRoutes } from './resources/health.js';
 import { postRoutes } from './resources/posts.js';
 import { tokenRoutes } from './resources/tokens.js';
 import { userRoutes } from './resources/users.js';
+import { passwordHashing } from './security/passwords.js';
 
 export interface AppDeps {
   db: Db;
-  config: Pick<Config, 'validateResponses' | 'tokenTtlSeconds' | 'passwordMinLength' | 'rateLimits' | 'trustProxy' | 'corsOrigins'>;
+  config: Pick<Config, 'validateResponses' | 'tokenTtlSeconds' | 'passwordMinLength' | 'rateLimits' | 'trustProxy' | 'corsOrigins'> &
+    Partial<Pick<Config, 'passwordHashConcurrency'>>;
   contract: Contract;
   logger: Logger;
   /** Where rate limits are counted when several instances share them; else in memory. */
@@ -43,6 +46,7 @@ const PROBES = ['/healthz', '/readyz'];
  * → 406 → the resource's route → the error handler.
  */
 export function createApp({ db, config, contract, logger, redis }: AppDeps): Express {
+  if (config.passwordHashConcurrency) passwordHashing.setLimit(config.passwordHashConcurrency);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
@@ -75,6 +79,7 @@ export function createApp({ db, config, contract, logger, redis }: AppDeps): Exp
   app.use('/api', cacheHeaders, headAsGet);
   app.use(PROBES, headAsGet);
   app.use(jsonBodies(contract.document(), BODY_LIMIT));
+  cacheValidatorRouteMatchers();
   app.use(
     OpenApiValidator.middleware({
       apiSpec: contract.document() as never,

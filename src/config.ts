@@ -88,6 +88,8 @@ const schema = z.object({
   REDIS_PREFIX: z.string().min(1).max(100).default('microblog-api:'),
   TRUST_PROXY: trustProxy.default(false),
   CORS_ORIGINS: corsOrigins.optional(),
+  WEB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+  PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
 });
 
 export type Env = z.input<typeof schema>;
@@ -115,6 +117,10 @@ export interface Config {
   trustProxy: boolean | number | string[];
   /** Origins allowed to call the API from a browser; undefined turns CORS off. */
   corsOrigins: '*' | string[] | undefined;
+  /** Password hashes (logins, registrations, password changes) computed at once per process. */
+  passwordHashConcurrency: number;
+  /** Server processes (node:cluster workers); 1 serves from this process. */
+  webConcurrency: number;
 }
 
 /** A limit of 0 is off. */
@@ -177,5 +183,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     trustProxy: e.TRUST_PROXY,
     corsOrigins: e.CORS_ORIGINS,
+    webConcurrency: e.WEB_CONCURRENCY,
+    passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
   };
 }

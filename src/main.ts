@@ -1,4 +1,5 @@
 import { createApp } from './app.js';
+import { startClusterPrimary } from './cluster.js';
 import { ConfigError, loadConfig } from './config.js';
 import { loadContract } from './contract.js';
 import { resolveDatabase } from './db/connect.js';
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
     logger.fatal({ err }, 'unhandled rejection');
     process.exit(1);
   });
+  if (await startClusterPrimary(config, logger)) return;
   const { url, embedded } = await resolveDatabase(config, logger);
 
   if (config.migrateOnStart) {

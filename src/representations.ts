@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { components } from '../generated/openapi.js';
-import type { PostRow, UserRow } from './db/tables.js';
+import type { PostRow, PublicUserRow } from './db/tables.js';
 
 export type User = components['schemas']['User'];
 export type Post = components['schemas']['Post'];
@@ -28,7 +28,7 @@ export function avatarUrl(email: string, size = 128): string {
  * A user as `viewerId` may see it: the email only for the user itself (or when
  * `showEmail` says so, as in the answer to a registration).
  */
-export function toUser(row: UserRow, viewerId: number | null, showEmail = false): User {
+export function toUser(row: PublicUserRow, viewerId: number | null, showEmail = false): User {
   const user: User = {
     id: row.id,
     username: row.username,

@@ -16,6 +16,8 @@ describe('configuration', () => {
       shutdownTimeoutMs: 10_000,
       // Idle connections outlive a load balancer's (60 s on most), which closes them first.
       http: { keepAliveTimeoutMs: 65_000, headersTimeoutMs: 66_000, requestTimeoutMs: 70_000 },
+      webConcurrency: 1,
+      passwordHashConcurrency: 1,
     });
   });
 
@@ -90,6 +92,9 @@ describe('configuration', () => {
     ['CORS_ORIGINS', 'https://app.example.com/path'],
     ['CORS_ORIGINS', 'app.example.com'],
     ['CORS_ORIGINS', 'https://a.example.com, ftp://b.example.com'],
+    ['WEB_CONCURRENCY', '0'],
+    ['WEB_CONCURRENCY', 'many'],
+    ['PASSWORD_HASH_CONCURRENCY', '0'],
   ])('rejects %s=%s with a one-line message naming it', (name, value) => {
     let error: unknown;
     try {

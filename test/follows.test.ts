@@ -124,6 +124,12 @@ async function createUsers(n: number): Promise<TestUser[]> {
   return users;
 }
 
+/** A link with a cursor, as the server builds `next` links. */
+function cursorLink(path: string, page: number, perPage: number): RegExp {
+  const escaped = path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  return new RegExp(`^${escaped}\\?page=${page}&per_page=${perPage}&cursor=[A-Za-z0-9_-]+$`);
+}
+
 interface Collection {
   items: { id: number; email?: string }[];
   _meta: { page: number; per_page: number; total_pages: number; total_items: number };
@@ -405,12 +411,46 @@ describe.each([
       [1, 2, 3].map((page) => ({ page, per_page: 2, total_pages: 3, total_items: 5 })),
     );
     const link = (p: number) => `${base()}?page=${p}&per_page=2`;
+    const withCursor = (p: number) => expect.stringMatching(cursorLink(base(), p, 2));
     expect(pages.map((p) => p._links)).toEqual([
-      { self: link(1), next: link(2), prev: null },
-      { self: link(2), next: link(3), prev: link(1) },
-      { self: link(3), next: null, prev: link(2) },
+      { self: link(1), next: withCursor(2), prev: null },
+      { self: withCursor(2), next: withCursor(3), prev: link(1) },
+      { self: withCursor(3), next: null, prev: link(2) },
     ]);
+    expect(pages[0]?._links.next).toBe(pages[1]?._links.self);
     expect(pages[1]?.items).toEqual(await representations(fanIds.slice(2, 4), outsider.id));
+  });
+
+  it('serves page=2 without a cursor by offset, the same users as the next link', async () => {
+    const first = (await send('GET', `${base()}?per_page=2`, outsider)).body as Collection;
+    const byCursor = (await send('GET', first._links.next ?? '', outsider)).body as Collection;
+    const byPage = await send('GET', `${base()}?page=2&per_page=2`, outsider);
+    expect(byPage.status, byPage.text).toBe(200);
+    expect((byPage.body as Collection).items).toEqual(byCursor.items);
+    expect((byPage.body as Collection)._links.next).toMatch(cursorLink(base(), 3, 2));
+  });
+
+  it('goes on after the last user seen when earlier ones leave the list meanwhile', async () => {
+    const [subject, ...others] = (await createUsers(5)) as [TestUser, ...TestUser[]];
+    const path = `/api/users/${subject.id}/${list}`;
+    for (const other of others) {
+      expectNoContent(list === 'followers' ? await follow(other, subject.id) : await follow(subject, other.id));
+    }
+    const first = (await send('GET', `${path}?per_page=2`, outsider)).body as Collection;
+    expect(first.items.map((u) => u.id)).toEqual(others.slice(0, 2).map((u) => u.id));
+    const gone = others[0] as TestUser;
+    expectNoContent(list === 'followers' ? await unfollow(gone, subject.id) : await unfollow(subject, gone.id));
+    const second = (await send('GET', first._links.next ?? '', outsider)).body as Collection;
+    expect(second.items.map((u) => u.id)).toEqual(others.slice(2, 4).map((u) => u.id));
+  });
+
+  it('answers 400 to a cursor the server did not make', async () => {
+    const posts = Buffer.from(`${Date.now()}.1`).toString('base64url');
+    for (const cursor of ['bm90IGEgY3Vyc29y', posts, Buffer.from('i-1').toString('base64url'), Buffer.from('i99999999999999999').toString('base64url')]) {
+      const res = await send('GET', `${base()}?cursor=${cursor}`, outsider);
+      expect(res.status, `${cursor}: ${res.text}`).toBe(400);
+      expect(res.body).toEqual({ error: 'Bad Request', message: 'cursor: is not one this server made; follow the links it gives' });
+    }
   });
 
   it('answers a page past the end with no items, a prev link and next null', async () => {

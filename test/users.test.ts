@@ -512,7 +512,7 @@ describe('GET /api/users', () => {
     expect(res.body).toStrictEqual({
       items: expect.any(Array),
       _meta: { page: 1, per_page: 10, total_pages: totalPages, total_items },
-      _links: { self: '/api/users?page=1&per_page=10', next: '/api/users?page=2&per_page=10', prev: null },
+      _links: { self: '/api/users?page=1&per_page=10', next: expect.stringMatching(/^\/api\/users\?page=2&per_page=10&cursor=[\w-]+$/), prev: null },
     });
     expect(res.body.items).toHaveLength(10);
     for (const item of res.body.items) {
@@ -548,7 +548,8 @@ describe('GET /api/users', () => {
     expect(res.body._meta).toStrictEqual({ page: 1, per_page: 100, total_pages: Math.ceil(total_items / 100), total_items });
     expect(res.body._links.self).toBe('/api/users?page=1&per_page=100');
     expect(res.body._links.prev).toBeNull();
-    expect(res.body._links.next).toBe(total_items > 100 ? '/api/users?page=2&per_page=100' : null);
+    if (total_items > 100) expect(res.body._links.next).toMatch(/^\/api\/users\?page=2&per_page=100&cursor=[\w-]+$/);
+    else expect(res.body._links.next).toBeNull();
     expect(res.body.items).toHaveLength(Math.min(100, total_items));
   });
 

@@ -7,7 +7,10 @@ import { createLogger } from '../logger.js';
 import { hashPassword } from '../security/passwords.js';
 
 const usage = `usage: npm run db:seed -- [--users N] [--follows N] [--posts N] [--seed N] [--reset]
-Every seeded user's password is "password".`;
+                        [--celebrity-followers N] [--fan-follows N]
+Every seeded user's password is "password". --celebrity-followers adds a user celebrity_<id>
+followed by N others (new users follower_<id> make up any shortfall); --fan-follows adds a
+user fan_<id> who follows N of the seeded users.`;
 
 const { values } = parseArgs({
   options: {
@@ -15,6 +18,8 @@ const { values } = parseArgs({
     follows: { type: 'string', default: '1000' },
     posts: { type: 'string', default: '1000' },
     seed: { type: 'string', default: '1' },
+    'celebrity-followers': { type: 'string', default: '0' },
+    'fan-follows': { type: 'string', default: '0' },
     reset: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -23,7 +28,7 @@ if (values.help) {
   process.stdout.write(`${usage}\n`);
   process.exit(0);
 }
-const count = (name: 'users' | 'follows' | 'posts' | 'seed') => {
+const count = (name: 'users' | 'follows' | 'posts' | 'seed' | 'celebrity-followers' | 'fan-follows') => {
   const n = Number(values[name]);
   if (!Number.isSafeInteger(n) || n < 0) {
     process.stderr.write(`db:seed: --${name} must be a whole number, not ${values[name]}\n${usage}\n`);
@@ -31,7 +36,14 @@ const count = (name: 'users' | 'follows' | 'posts' | 'seed') => {
   }
   return n;
 };
-const options = { users: count('users'), follows: count('follows'), posts: count('posts'), seed: count('seed') };
+const options = {
+  users: count('users'),
+  follows: count('follows'),
+  posts: count('posts'),
+  seed: count('seed'),
+  celebrityFollowers: count('celebrity-followers'),
+  fanFollows: count('fan-follows'),
+};
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel);

@@ -36,6 +36,23 @@ export function openDb({ url, poolMax = 10, connectTimeoutMs = 3000, logger }: D
   });
 }
 
+/**
+ * Runs one fixed statement with pg itself on a connection from knex's pool, skipping knex's
+ * query builder and runner: for the statements nearly every request sends (the bearer
+ * token's lookup, a user by id), where knex's own work measurably lowers throughput (see
+ * docs/performance.md). Errors are pg's, as through knex; knex's 'query' event still fires.
+ * Only for a Db, never inside a transaction.
+ */
+export async function queryRows<R>(db: Db, sql: string, values: unknown[]): Promise<R[]> {
+  const connection = (await db.client.acquireConnection()) as pg.ClientBase;
+  try {
+    db.emit('query', { sql, bindings: values });
+    return (await connection.query(sql, values)).rows as R[];
+  } finally {
+    await db.client.releaseConnection(connection);
+  }
+}
+
 const MIGRATION_LOCK = 0x6d6963726f; // "micro": any constant shared by every instance
 
 /**

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { rowCount } from './counts.js';
 import type { PostRow } from './tables.js';
 
 /** A position in a newest-first timeline: strictly older than this post. */
@@ -57,9 +58,9 @@ export const postsRepository = {
     return page(db<PostRow>('posts').select('*'), at);
   },
 
-  async countAll(db: Knex): Promise<number> {
-    const [row] = await db('posts').count<{ count: number }[]>({ count: '*' });
-    return Number(row?.count ?? 0);
+  /** How many posts there are (kept by a trigger: nothing is counted). */
+  countAll(db: Knex): Promise<number> {
+    return rowCount(db, 'posts');
   },
 
   /** One user's posts (posts_user_created_idx); the total is the user's post_count. */
@@ -102,12 +103,15 @@ export const postsRepository = {
     return rows;
   },
 
-  /** How many posts a feed holds: the post counts of its authors, no rows counted. */
+  /**
+   * How many posts a feed holds: the post counts of its authors, no rows counted. The
+   * authors are one list probed by primary key: `id IN (…) OR id = …` made PostgreSQL
+   * scan every user instead.
+   */
   async feedSize(db: Knex, userId: number): Promise<number> {
     const [row] = await db('users')
       .sum<{ total: number | null }[]>({ total: 'post_count' })
-      .whereIn('id', db('follows').select('followed_id').where({ follower_id: userId }))
-      .orWhere({ id: userId });
+      .whereIn('id', db('follows').select('followed_id').where({ follower_id: userId }).unionAll(db.select(db.raw('?::bigint', [userId]))));
     return Number(row?.total ?? 0);
   },
 };

@@ -10,12 +10,23 @@ export interface SeedOptions {
   passwordHash: string;
   /** Empty the tables first. */
   reset: boolean;
+  /**
+   * Adds a user `celebrity_<id>` followed by this many others: the seeded users first,
+   * then as many new users as it takes. 0: none.
+   */
+  celebrityFollowers?: number;
+  /** Adds a user `fan_<id>` who follows this many of the seeded users. 0: none. */
+  fanFollows?: number;
 }
 
 export interface SeedResult {
   users: number;
   follows: number;
   posts: number;
+  /** The id of the user `celebrityFollowers` follow, when asked for. */
+  celebrityId?: number;
+  /** The id of the user who follows `fanFollows` users, when asked for. */
+  fanId?: number;
 }
 
 /** mulberry32: a small, fast PRNG that repeats exactly for a given seed. */
@@ -58,26 +69,48 @@ export async function seed(db: Knex, options: SeedOptions): Promise<SeedResult> 
     await trx.raw('ALTER TABLE posts DISABLE TRIGGER posts_count');
     await trx.raw('ALTER TABLE follows DISABLE TRIGGER follows_count');
 
-    const [{ next }] = (await trx.raw('SELECT coalesce(max(id), 0) + 1 AS next FROM users')).rows as [{ next: number }];
-    const ids: number[] = [];
-    for (let start = 0; start < options.users; start += BATCH) {
-      const size = Math.min(BATCH, options.users - start);
-      const names: string[] = [];
-      const about: (string | null)[] = [];
-      const seen: Date[] = [];
-      for (let i = 0; i < size; i++) {
-        names.push(`${pick(ADJECTIVES)}_${pick(NOUNS)}_${next + start + i}`);
-        about.push(rand() < 0.7 ? `Hello, I like ${pick(WORDS)} and ${pick(WORDS)}.` : null);
-        seen.push(new Date(now - Math.floor(rand() * year)));
+    /**
+     * Inserts `count` users named `<prefix>_<id>`, or adjective_noun_<id> without a prefix.
+     * `followedCount` is what their count will be, so the final count update can skip them.
+     */
+    const addUsers = async (count: number, prefix?: string, followedCount = 0): Promise<number[]> => {
+      const [{ next }] = (await trx.raw('SELECT coalesce(max(id), 0) + 1 AS next FROM users')).rows as [{ next: number }];
+      const added: number[] = [];
+      for (let start = 0; start < count; start += BATCH) {
+        const size = Math.min(BATCH, count - start);
+        const names: string[] = [];
+        const about: (string | null)[] = [];
+        const seen: Date[] = [];
+        for (let i = 0; i < size; i++) {
+          names.push(`${prefix ?? `${pick(ADJECTIVES)}_${pick(NOUNS)}`}_${next + start + i}`);
+          about.push(rand() < 0.7 ? `Hello, I like ${pick(WORDS)} and ${pick(WORDS)}.` : null);
+          seen.push(new Date(now - Math.floor(rand() * year)));
+        }
+        // Ids come from a sequence, so the names above match them only while nothing else inserts.
+        const { rows } = await trx.raw<{ rows: { id: number }[] }>(
+          `INSERT INTO users (username, email, password_hash, about_me, last_seen, created_at, followed_count)
+           SELECT u, u || '@example.com', ?, a, s, s, ? FROM unnest(?::text[], ?::text[], ?::timestamptz[]) AS t(u, a, s)
+           RETURNING id`,
+          [options.passwordHash, followedCount, names, about, seen] as unknown as Knex.RawBinding[],
+        );
+        added.push(...rows.map((r) => r.id));
       }
-      const { rows } = await trx.raw<{ rows: { id: number }[] }>(
-        `INSERT INTO users (username, email, password_hash, about_me, last_seen, created_at)
-         SELECT u, u || '@example.com', ?, a, s, s FROM unnest(?::text[], ?::text[], ?::timestamptz[]) AS t(u, a, s)
-         RETURNING id`,
-        [options.passwordHash, names, about, seen] as unknown as Knex.RawBinding[],
-      );
-      ids.push(...rows.map((r) => r.id));
-    }
+      return added;
+    };
+    const addFollows = async (followers: number[], followed: number[]): Promise<number> => {
+      let added = 0;
+      for (let start = 0; start < followers.length; start += BATCH) {
+        const result = await trx.raw(
+          `INSERT INTO follows (follower_id, followed_id)
+           SELECT * FROM unnest(?::bigint[], ?::bigint[]) ON CONFLICT DO NOTHING`,
+          [followers.slice(start, start + BATCH), followed.slice(start, start + BATCH)] as unknown as Knex.RawBinding[],
+        );
+        added += result.rowCount ?? 0;
+      }
+      return added;
+    };
+
+    const ids = await addUsers(options.users);
 
     let follows = 0;
     if (ids.length > 1) {
@@ -90,15 +123,10 @@ export async function seed(db: Knex, options: SeedOptions): Promise<SeedResult> 
         if (a !== b) pairs.add(a * n + b);
       }
       const all = [...pairs];
-      for (let start = 0; start < all.length; start += BATCH) {
-        const chunk = all.slice(start, start + BATCH);
-        const result = await trx.raw(
-          `INSERT INTO follows (follower_id, followed_id)
-           SELECT * FROM unnest(?::bigint[], ?::bigint[]) ON CONFLICT DO NOTHING`,
-          [chunk.map((p) => ids[Math.floor(p / n)]), chunk.map((p) => ids[p % n])] as unknown as Knex.RawBinding[],
-        );
-        follows += result.rowCount ?? 0;
-      }
+      follows += await addFollows(
+        all.map((p) => ids[Math.floor(p / n)] as number),
+        all.map((p) => ids[p % n] as number),
+      );
     }
 
     let posts = 0;
@@ -125,16 +153,37 @@ export async function seed(db: Knex, options: SeedOptions): Promise<SeedResult> 
       }
     }
 
+    const extra: Pick<SeedResult, 'celebrityId' | 'fanId'> = {};
+    let users = ids.length;
+    if (options.celebrityFollowers) {
+      const [celebrity] = (await addUsers(1, 'celebrity')) as [number];
+      const more = await addUsers(Math.max(0, options.celebrityFollowers - ids.length), 'follower', 1);
+      const fans = [...ids.slice(0, options.celebrityFollowers), ...more];
+      follows += await addFollows(fans, fans.map(() => celebrity));
+      users += 1 + more.length;
+      extra.celebrityId = celebrity;
+    }
+    if (options.fanFollows) {
+      const [fan] = (await addUsers(1, 'fan')) as [number];
+      const followed = ids.slice(0, options.fanFollows);
+      follows += await addFollows(followed.map(() => fan), followed);
+      users += 1;
+      extra.fanId = fan;
+    }
+
+    // Only the rows whose counts change: rewriting every row would update all its indexes too.
     await trx.raw(`
-      UPDATE users u SET
-        post_count = coalesce(p.n, 0), follower_count = coalesce(fr.n, 0), followed_count = coalesce(fd.n, 0)
-      FROM users x
-        LEFT JOIN (SELECT user_id AS id, count(*) AS n FROM posts GROUP BY 1) p ON p.id = x.id
-        LEFT JOIN (SELECT followed_id AS id, count(*) AS n FROM follows GROUP BY 1) fr ON fr.id = x.id
-        LEFT JOIN (SELECT follower_id AS id, count(*) AS n FROM follows GROUP BY 1) fd ON fd.id = x.id
-      WHERE u.id = x.id`);
+      UPDATE users u SET post_count = c.posts, follower_count = c.followers, followed_count = c.followed
+      FROM (
+        SELECT x.id, coalesce(p.n, 0) AS posts, coalesce(fr.n, 0) AS followers, coalesce(fd.n, 0) AS followed
+        FROM users x
+          LEFT JOIN (SELECT user_id AS id, count(*) AS n FROM posts GROUP BY 1) p ON p.id = x.id
+          LEFT JOIN (SELECT followed_id AS id, count(*) AS n FROM follows GROUP BY 1) fr ON fr.id = x.id
+          LEFT JOIN (SELECT follower_id AS id, count(*) AS n FROM follows GROUP BY 1) fd ON fd.id = x.id
+      ) c
+      WHERE u.id = c.id AND (u.post_count, u.follower_count, u.followed_count) IS DISTINCT FROM (c.posts, c.followers, c.followed)`);
     await trx.raw('ALTER TABLE posts ENABLE TRIGGER posts_count');
     await trx.raw('ALTER TABLE follows ENABLE TRIGGER follows_count');
-    return { users: ids.length, follows, posts };
+    return { users, follows, posts, ...extra };
   });
 }

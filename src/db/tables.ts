@@ -12,6 +12,10 @@ export interface UserRow {
   followed_count: number;
 }
 
+/** What a user's representation reads: no password hash where none is needed. */
+export const PUBLIC_USER_COLUMNS = ['id', 'username', 'email', 'about_me', 'last_seen', 'post_count', 'follower_count', 'followed_count'] as const;
+export type PublicUserRow = Pick<UserRow, (typeof PUBLIC_USER_COLUMNS)[number]>;
+
 export interface TokenRow {
   id: number;
   user_id: number;

@@ -1,7 +1,13 @@
 import type { Knex } from 'knex';
-import type { UserRow } from './tables.js';
+import { rowCount } from './counts.js';
+import { queryRows, type Db } from './database.js';
+import { PUBLIC_USER_COLUMNS, type PublicUserRow, type UserRow } from './tables.js';
 
+const FIND_BY_ID = `SELECT ${PUBLIC_USER_COLUMNS.join(', ')} FROM users WHERE id = $1`;
+
+/** Where a page of a list ordered by id starts: after an id (constant cost), or at an offset. */
 export interface Page {
+  afterId?: number;
   offset: number;
   limit: number;
 }
@@ -17,8 +23,10 @@ export type UserChanges = Partial<Pick<UserRow, 'username' | 'email' | 'about_me
 
 /** SQL for users. Functions take a Knex instance or a transaction and return rows. */
 export const usersRepository = {
-  findById(db: Knex, id: number): Promise<UserRow | undefined> {
-    return db<UserRow>('users').where({ id }).first();
+  /** A user by id (most requests read one). */
+  async findById(db: Db, id: number): Promise<PublicUserRow | undefined> {
+    const [row] = await queryRows<PublicUserRow>(db, FIND_BY_ID, [id]);
+    return row;
   },
 
   /** Locks the row until the transaction ends. */
@@ -52,26 +60,29 @@ export const usersRepository = {
     return row?.last_seen;
   },
 
-  async list(db: Knex, page: Page): Promise<{ rows: UserRow[]; total: number }> {
-    const [rows, count] = await Promise.all([
-      db<UserRow>('users').orderBy('id').offset(page.offset).limit(page.limit),
-      db('users').count<{ count: number }[]>({ count: '*' }),
-    ]);
-    return { rows, total: Number(count[0]?.count ?? 0) };
+  /** A page of all users by id, and how many users there are (kept by a trigger: nothing is counted). */
+  async list(db: Knex, page: Page): Promise<{ rows: PublicUserRow[]; total: number }> {
+    const query = db<UserRow>('users').select<PublicUserRow[]>([...PUBLIC_USER_COLUMNS]).orderBy('id').limit(page.limit);
+    if (page.afterId === undefined) query.offset(page.offset);
+    else query.where('id', '>', page.afterId);
+    const [rows, total] = await Promise.all([query, rowCount(db, 'users')]);
+    return { rows, total };
   },
 
   /**
    * The users who follow `id` ('followers') or whom `id` follows ('followed'), by id;
    * the total is the user's follower_count or followed_count.
    */
-  related(db: Knex, id: number, direction: 'followers' | 'followed', page: Page): Promise<UserRow[]> {
+  related(db: Knex, id: number, direction: 'followers' | 'followed', page: Page): Promise<PublicUserRow[]> {
     const [self, other] = direction === 'followers' ? ['followed_id', 'follower_id'] : ['follower_id', 'followed_id'];
-    return db<UserRow>('follows as f')
+    const query = db<UserRow>('follows as f')
       .join('users as u', 'u.id', `f.${other}`)
       .where(`f.${self}`, id)
       .orderBy(`f.${other}`)
-      .offset(page.offset)
       .limit(page.limit)
-      .select('u.*');
+      .select(PUBLIC_USER_COLUMNS.map((c) => `u.${c}`));
+    if (page.afterId === undefined) query.offset(page.offset);
+    else query.andWhere(`f.${other}`, '>', page.afterId);
+    return query;
   },
 };

@@ -43,7 +43,10 @@ export function securityHandlers(db: Knex, loginLimits: LoginLimits): Record<'ba
       if (!token) throw unauthorized(req, 'a bearer token is required');
       const found = await tokensRepository.findActive(db, hashToken(token));
       if (!found) throw unauthorized(req, 'the token is invalid or has expired');
-      req.auth = await withLastSeen(db, found.user, found.token_id);
+      // Most requests come within a minute of the user's last one: no write, no round trip.
+      req.auth = found.seenLongAgo
+        ? await withLastSeen(db, found.user, found.token_id)
+        : { user: found.user, tokenId: found.token_id, lastSeenBefore: found.user.last_seen };
     }),
     basic: guarded(async (req) => {
       const encoded = credentials(req, 'basic');

@@ -64,10 +64,29 @@ export function timelineRequest(query: { page?: number; per_page?: number; curso
 }
 
 /**
- * The collection envelope for a timeline. `rows` holds up to one row more than the page,
- * which tells whether there is a next page; its link carries a cursor, so following it
- * neither skips nor repeats posts while new ones arrive at the top.
+ * A collection whose `next` link carries a cursor: `rows` holds up to one row more than
+ * the page, which tells whether there is a next page, and `after` encodes the position
+ * after a row. Following such links costs the same on every page and, on timelines,
+ * neither skips nor repeats items while new ones arrive at the top.
  */
+function keyset<R, T>(
+  rows: R[],
+  totalItems: number,
+  request: PageRequest & { cursor?: string },
+  path: string,
+  represent: (row: R) => T,
+  after: (row: R) => string,
+): ReturnType<typeof collection<T>> {
+  const pageRows = rows.slice(0, request.perPage);
+  const last = pageRows[pageRows.length - 1];
+  const body = collection(pageRows.map(represent), totalItems, request, path);
+  if (request.cursor) body._links.self += `&cursor=${request.cursor}`;
+  body._links.next =
+    rows.length > request.perPage && last ? `${path}?page=${request.page + 1}&per_page=${request.perPage}&cursor=${after(last)}` : null;
+  return body;
+}
+
+/** The collection envelope for a timeline (newest first), its next link carrying a cursor. */
 export function timeline<R extends { created_at: Date; id: number }, T>(
   rows: R[],
   totalItems: number,
@@ -75,13 +94,41 @@ export function timeline<R extends { created_at: Date; id: number }, T>(
   path: string,
   represent: (row: R) => T,
 ): ReturnType<typeof collection<T>> {
-  const pageRows = rows.slice(0, request.perPage);
-  const last = pageRows[pageRows.length - 1];
-  const body = collection(pageRows.map(represent), totalItems, request, path);
-  if (request.cursor) body._links.self += `&cursor=${encodeCursor({ created_at: request.cursor.createdAt, id: request.cursor.id })}`;
-  body._links.next =
-    rows.length > request.perPage && last
-      ? `${path}?page=${request.page + 1}&per_page=${request.perPage}&cursor=${encodeCursor(last)}`
-      : null;
-  return body;
+  const cursor = request.cursor && encodeCursor({ created_at: request.cursor.createdAt, id: request.cursor.id });
+  return keyset(rows, totalItems, { ...request, cursor }, path, represent, encodeCursor);
+}
+
+export interface IdPageRequest extends PageRequest {
+  /** The page holds ids greater than this one, carried opaquely in `next` links. */
+  afterId?: number;
+}
+
+function encodeIdCursor(id: number): string {
+  return Buffer.from(`i${id}`).toString('base64url');
+}
+
+function decodeIdCursor(value: string): number {
+  const match = /^i(\d{1,16})$/.exec(Buffer.from(value, 'base64url').toString('latin1'));
+  const id = Number(match?.[1]);
+  if (!match || !Number.isSafeInteger(id)) throw new HttpError(400, 'cursor: is not one this server made; follow the links it gives');
+  return id;
+}
+
+/** page, per_page and cursor of a request for a list ordered by id. */
+export function idPageRequest(query: { page?: number; per_page?: number; cursor?: string } | undefined): IdPageRequest {
+  const page = pageRequest(query);
+  return query?.cursor ? { ...page, afterId: decodeIdCursor(query.cursor) } : page;
+}
+
+/** The collection envelope for a list ordered by id, its next link carrying a cursor. */
+export function idCollection<R, T>(
+  rows: R[],
+  totalItems: number,
+  request: IdPageRequest,
+  path: string,
+  represent: (row: R) => T,
+  idOf: (row: R) => number,
+): ReturnType<typeof collection<T>> {
+  const cursor = request.afterId === undefined ? undefined : encodeIdCursor(request.afterId);
+  return keyset(rows, totalItems, { ...request, cursor }, path, represent, (row) => encodeIdCursor(idOf(row)));
 }

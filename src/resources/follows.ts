@@ -4,7 +4,7 @@ import { followsRepository } from '../db/follows.js';
 import { usersRepository } from '../db/users.js';
 import { authOf } from '../http/auth.js';
 import { badRequest, forbidden, HttpError, notFound } from '../http/errors.js';
-import { collection, pageRequest } from '../http/pagination.js';
+import { idCollection, idPageRequest } from '../http/pagination.js';
 import { operation, type ValidRequest } from '../http/typed.js';
 import { links, toUser } from '../representations.js';
 
@@ -19,10 +19,10 @@ export function followRoutes(db: Knex): Router {
       const { id } = req.params;
       const user = await usersRepository.findById(db, id);
       if (!user) throw notFound(`user ${id}`);
-      const page = pageRequest(req.query);
-      const rows = await usersRepository.related(db, id, direction, page);
+      const page = idPageRequest(req.query);
+      const rows = await usersRepository.related(db, id, direction, { ...page, limit: page.limit + 1 });
       const total = direction === 'followers' ? user.follower_count : user.followed_count;
-      res.json(collection(rows.map((row) => toUser(row, viewer)), total, page, links[direction](id)));
+      res.json(idCollection(rows, total, page, links[direction](id), (row) => toUser(row, viewer), (row) => row.id));
     };
   router.get('/api/users/:id/followers', operation('listFollowers', listRelated('followers')));
   router.get('/api/users/:id/followed', operation('listFollowed', listRelated('followed')));

@@ -1,21 +1,30 @@
 import { hash, verify, type Algorithm } from '@node-rs/argon2';
+import { createLimiter } from './limiter.js';
 
 const ARGON2ID = 2 as Algorithm; // Algorithm.Argon2id, a const enum that isolated modules cannot read
 
 // OWASP Password Storage Cheat Sheet: argon2id, 19 MiB of memory, 2 iterations, 1 lane.
 const OPTIONS = { algorithm: ARGON2ID, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
+/**
+ * Hashes computed at once in this process; the others wait their turn. Each takes a core
+ * for tens of milliseconds on libuv's thread pool (4 threads by default): unbounded, a
+ * burst of logins would take every core from the event loop and stall every other request
+ * (docs/performance.md). PASSWORD_HASH_CONCURRENCY sets it at start.
+ */
+export const passwordHashing = createLimiter(1);
+
 /** Hashes on libuv's thread pool, never on the event loop. */
 export function hashPassword(password: string): Promise<string> {
-  return hash(password, OPTIONS);
+  return passwordHashing.run(() => hash(password, OPTIONS));
 }
 
 // Verified against when the account does not exist, so that both cases cost the same.
-const unknownUserHash = hashPassword('no account has this password');
+const unknownUserHash = hash('no account has this password', OPTIONS);
 
 /** Checks a password against a stored hash, or spends the same time when there is none. */
 export async function verifyPassword(storedHash: string | undefined, password: string): Promise<boolean> {
   const target = storedHash ?? (await unknownUserHash);
-  const ok = await verify(target, password).catch(() => false);
+  const ok = await passwordHashing.run(() => verify(target, password)).catch(() => false);
   return ok && storedHash !== undefined;
 }

@@ -1,0 +1,81 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { Config } from './config.js';
+import { resolveDatabase } from './db/connect.js';
+import { migrateLatest, openDb } from './db/database.js';
+import type { Logger } from './logger.js';
+
+const FIRST_RESTART_DELAY_MS = 250;
+const MAX_RESTART_DELAY_MS = 30_000;
+/** A worker that lived this long is healthy: the next crash restarts at once again. */
+const HEALTHY_AFTER_MS = 30_000;
+
+/**
+ * WEB_CONCURRENCY=N (N > 1) runs the server in N processes sharing one port (node:cluster),
+ * so one machine's cores are used. This process becomes the primary: it finds the database
+ * (starting the embedded one if need be) and migrates once, then forks workers that run
+ * the ordinary start with that DATABASE_URL and migrations off. A worker that dies is
+ * replaced after a delay that doubles while crashes repeat. SIGTERM or SIGINT is passed on
+ * to every worker, which drains as a single server would; the primary exits 0 once all
+ * have exited cleanly.
+ *
+ * Returns true in the primary of a cluster (which never serves itself), false where the
+ * caller should serve: in a worker, or when WEB_CONCURRENCY is 1.
+ */
+export async function startClusterPrimary(config: Config, logger: Logger): Promise<boolean> {
+  if (config.webConcurrency <= 1 || !cluster.isPrimary) return false;
+  const { url, embedded } = await resolveDatabase(config, logger);
+  if (config.migrateOnStart) {
+    const migrator = openDb({ url, poolMax: 2 });
+    try {
+      const applied = await migrateLatest(migrator);
+      if (applied.length) logger.info({ applied }, 'migrations applied');
+    } finally {
+      await migrator.destroy();
+    }
+  }
+
+  const env = { DATABASE_URL: url, MIGRATE_ON_START: 'false' };
+  const started = new Map<Worker, number>();
+  let delay = FIRST_RESTART_DELAY_MS;
+  let stopping = false;
+  let failed = false;
+
+  const fork = () => {
+    const worker = cluster.fork(env);
+    started.set(worker, Date.now());
+  };
+
+  cluster.on('exit', (worker, code, signal) => {
+    const lived = Date.now() - (started.get(worker) ?? Date.now());
+    started.delete(worker);
+    if (stopping) {
+      if (code !== 0) failed = true;
+      if (started.size === 0) void finish();
+      return;
+    }
+    if (lived >= HEALTHY_AFTER_MS) delay = FIRST_RESTART_DELAY_MS;
+    logger.error({ pid: worker.process.pid, code, signal, restartInMs: delay }, 'worker died; starting another');
+    setTimeout(() => stopping || fork(), delay);
+    delay = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
+  });
+
+  const finish = async () => {
+    await embedded?.stop();
+    logger.info('stopped');
+    process.exit(failed ? 1 : 0);
+  };
+
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, workers: started.size }, 'shutting down: workers finish their requests in flight');
+    if (started.size === 0) void finish();
+    for (const worker of started.keys()) worker.process.kill('SIGTERM');
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  for (let i = 0; i < config.webConcurrency; i++) fork();
+  logger.info({ workers: config.webConcurrency }, `cluster of ${config.webConcurrency} workers starting`);
+  return true;
+}

@@ -1,0 +1,68 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createUser, type TestUser } from './support/factories.js';
+import { useServer } from './support/server.js';
+
+const server = useServer();
+
+const ITEMS = 101;
+
+/** The SQL statements the server sends while answering one request. */
+async function statementsOf(path: string, as: TestUser): Promise<{ status: number; statements: number; next: string | null }> {
+  let statements = 0;
+  const count = () => statements++;
+  server.db.on('query', count);
+  try {
+    const res = await server.fetch(path, { headers: as.auth });
+    const body = (await res.json()) as { _links?: { next?: string | null } };
+    return { status: res.status, statements, next: body._links?.next ?? null };
+  } finally {
+    server.db.off('query', count);
+  }
+}
+
+describe('SQL statements per request', () => {
+  let viewer: TestUser;
+  let hub: number;
+
+  beforeAll(async () => {
+    viewer = await createUser(server);
+    // Arranged in bulk: 101 users who follow the hub, whom the hub and the viewer follow, each with a post.
+    const users = await server.db('users').insert(
+      Array.from({ length: ITEMS + 1 }, (_, i) => ({
+        username: `stmt_${process.pid}_${Date.now()}_${i}`,
+        email: `stmt_${process.pid}_${Date.now()}_${i}@example.com`,
+        password_hash: 'not a login',
+      })),
+      ['id'],
+    );
+    const [first, ...others] = users.map((u: { id: number }) => u.id) as [number, ...number[]];
+    hub = first;
+    await server.db('follows').insert(others.map((id) => ({ follower_id: id, followed_id: hub })));
+    await server.db('follows').insert(others.map((id) => ({ follower_id: hub, followed_id: id })));
+    await server.db('follows').insert(others.map((id) => ({ follower_id: viewer.id, followed_id: id })));
+    await server.db('posts').insert(others.map((id) => ({ user_id: id, body: `post of ${id}` })));
+    await server.db('posts').insert(others.map(() => ({ user_id: hub, body: 'a post of the hub' })));
+  });
+
+  it('reads a user with two: the token with its user, and the user', async () => {
+    expect(await statementsOf(`/api/users/${hub}`, viewer)).toMatchObject({ status: 200, statements: 2 });
+    expect(await statementsOf(`/api/users/${viewer.id}`, viewer)).toMatchObject({ status: 200, statements: 1 });
+  });
+
+  it.each([
+    ['/api/users', 3],
+    ['/api/users/{hub}/followers', 3],
+    ['/api/users/{hub}/followed', 3],
+    ['/api/posts', 3],
+    ['/api/users/{hub}/posts', 3],
+    ['/api/users/{viewer}/feed', 3],
+  ])('answers %s with as many for 100 items as for 1 (%i), on every page', async (template, expected) => {
+    const path = template.replace('{hub}', String(hub)).replace('{viewer}', String(viewer.id));
+    const one = await statementsOf(`${path}?per_page=1`, viewer);
+    const hundred = await statementsOf(`${path}?per_page=100`, viewer);
+    expect(one).toMatchObject({ status: 200, statements: expected });
+    expect(hundred).toMatchObject({ status: 200, statements: expected });
+    expect(hundred.next).not.toBeNull();
+    expect(await statementsOf(hundred.next ?? '', viewer)).toMatchObject({ status: 200, statements: expected });
+  });
+});
