@@ -104,9 +104,10 @@ export function render(r: Results): string {
   const m = r.meta;
   const out: string[] = [];
   out.push(
+    `\`${m.command}\``,
     `${m.date} · node ${m.node} · ${m.cpus} CPUs, load average ${m.loadavg.map((l) => l.toFixed(2)).join(' ')} at start · ${m.database}`,
     `data: ${m.data.users} users, ${m.data.follows} follows, ${m.data.posts} posts, a user followed by ${m.data.celebrityFollowers}, a user following ${m.data.fanFollows}`,
-    `${m.durationSeconds} s per scenario after a warm-up, ${m.connections} connections`,
+    `${m.durationSeconds} s measured per scenario after a warm-up, ${m.connections} connections`,
     '',
   );
   out.push(

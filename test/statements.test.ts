@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { queryRows } from '../src/db/database.js';
 import { createUser, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
 
@@ -64,5 +65,23 @@ describe('SQL statements per request', () => {
     expect(hundred).toMatchObject({ status: 200, statements: expected });
     expect(hundred.next).not.toBeNull();
     expect(await statementsOf(hundred.next ?? '', viewer)).toMatchObject({ status: 200, statements: expected });
+  });
+});
+
+describe('queryRows, the hot path past knex', () => {
+  it("rejects with PostgreSQL's error, tells knex's listeners, and gives the connection back every time", async () => {
+    const events: string[] = [];
+    const onQuery = () => events.push('query');
+    const onError = (err: { code?: string }) => events.push(`error ${err.code}`);
+    const onResponse = () => events.push('response');
+    server.db.on('query', onQuery).on('query-error', onError).on('query-response', onResponse);
+    try {
+      // More attempts than the pool has connections: a leaked connection would time the rest out.
+      for (let i = 0; i < 30; i++) await expect(queryRows(server.db, 'SELECT 1 / $1::int', [0])).rejects.toMatchObject({ code: '22012' });
+      expect(await queryRows(server.db, 'SELECT $1::int AS n', [7])).toEqual([{ n: 7 }]);
+    } finally {
+      server.db.off('query', onQuery).off('query-error', onError).off('query-response', onResponse);
+    }
+    expect(events).toEqual([...Array.from({ length: 30 }, () => ['query', 'error 22012']).flat(), 'query', 'response']);
   });
 });

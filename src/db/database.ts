@@ -40,14 +40,21 @@ export function openDb({ url, poolMax = 10, connectTimeoutMs = 3000, logger }: D
  * Runs one fixed statement with pg itself on a connection from knex's pool, skipping knex's
  * query builder and runner: for the statements nearly every request sends (the bearer
  * token's lookup, a user by id), where knex's own work measurably lowers throughput (see
- * docs/performance.md). Errors are pg's, as through knex; knex's 'query' event still fires.
+ * docs/performance.md). Errors are pg's, as through knex; knex's query events still fire.
  * Only for a Db, never inside a transaction.
  */
 export async function queryRows<R>(db: Db, sql: string, values: unknown[]): Promise<R[]> {
-  const connection = (await db.client.acquireConnection()) as pg.ClientBase;
+  const connection = (await db.client.acquireConnection()) as pg.ClientBase & { __knexUid?: string };
+  // The events knex's own runner sends, so its listeners (logging, the statement-count test) see these too.
+  const query = { __knexUid: connection.__knexUid, sql, bindings: values, method: 'raw' };
   try {
-    db.emit('query', { sql, bindings: values });
-    return (await connection.query(sql, values)).rows as R[];
+    db.client.emit('query', query);
+    const { rows } = await connection.query(sql, values);
+    db.client.emit('query-response', rows, query);
+    return rows as R[];
+  } catch (err) {
+    db.client.emit('query-error', err, query);
+    throw err;
   } finally {
     await db.client.releaseConnection(connection);
   }
