@@ -1,5 +1,6 @@
 import express, { type RequestHandler } from 'express';
 import type { OpenApiDocument } from '../contract.js';
+import { templatePattern } from './templates.js';
 
 /**
  * Parses JSON bodies of the operations that take one, and only those. A body sent to any
@@ -14,14 +15,7 @@ export function jsonBodies(document: OpenApiDocument, limit: string): RequestHan
       .filter(([, op]) => typeof op === 'object' && op !== null && op.requestBody !== undefined)
       .map(([method]) => ({
         method: method.toUpperCase(),
-        // Matched as Express routes are: without regard to case, with or without a trailing slash.
-        path: new RegExp(
-          `^${template
-            .split(/\{[^}]+\}/)
-            .map(escapeRegExp)
-            .join('[^/]+')}/?$`,
-          'i',
-        ),
+        path: templatePattern(template),
       })),
   );
   const parse = express.json({ limit, verify: refuseEmpty });
@@ -31,8 +25,6 @@ export function jsonBodies(document: OpenApiDocument, limit: string): RequestHan
     else next();
   };
 }
-
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * body-parser reads an empty body as {}, which would make an empty PUT /api/users/{id}

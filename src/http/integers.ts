@@ -1,5 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { HttpError } from './errors.js';
+import { templatePattern } from './templates.js';
 
 interface OpenApiMetadata {
   openApiRoute: string;
@@ -33,13 +34,7 @@ export const plainIntegers: RequestHandler = (req, _res, next) => {
   };
 
   const names = [...openapi.openApiRoute.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
-  const segments = new RegExp(
-    `^${openapi.openApiRoute
-      .split(/\{\w+\}/)
-      .map(escapeRegExp)
-      .join('([^/]+)')}/?$`,
-    'i',
-  ).exec(req.baseUrl + req.path);
+  const segments = templatePattern(openapi.openApiRoute).exec(req.baseUrl + req.path);
   names.forEach((name, i) =>
     check('path', name, openapi.pathParams[name], safeDecode(segments?.[i + 1])),
   );
@@ -56,8 +51,6 @@ export const plainIntegers: RequestHandler = (req, _res, next) => {
   }
   next();
 };
-
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function safeDecode(s: string | undefined): string | undefined {
   try {
