@@ -1,5 +1,5 @@
 import cors from 'cors';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import helmet, { contentSecurityPolicy, strictTransportSecurity } from 'helmet';
 
 const NONE = ["'none'"];
@@ -40,17 +40,37 @@ const others = helmet({
   xFrameOptions: { action: 'deny' },
 });
 
+/** The headers helmet's middleware sets: they depend on nothing in the request. */
+function headersOf(middleware: RequestHandler): [string, string][] {
+  const headers: [string, string][] = [];
+  const recorder = {
+    setHeader: (name: string, value: string) => void headers.push([name, String(value)]),
+    removeHeader: () => undefined,
+  };
+  middleware({} as Request, recorder as unknown as Response, () => undefined);
+  return headers;
+}
+
+/** Header lists, each recorded once from helmet, so a request sets them in one loop. */
+const apiHeaders = [...headersOf(others), ...headersOf(apiPolicy)];
+const docsHeaders = [...headersOf(others), ...headersOf(docsPolicy)];
+const hstsHeaders = headersOf(hsts);
+
 /**
  * helmet's headers for an API: no sniffing, no referrer, same-origin resource and opener
  * policies, no framing, a Content-Security-Policy that allows nothing but the docs' own
  * assets, and Strict-Transport-Security when the client came over HTTPS (behind a balancer
  * that terminates TLS, as X-Forwarded-Proto says under TRUST_PROXY).
+ *
+ * helmet decides the headers; they are the same for every request, so they are recorded
+ * from it once rather than set by its dozen middleware functions on every request
+ * (`npm run bench`: a tenth of the CPU of a GET /api/users/{id}).
  */
 export const securityHeaders: RequestHandler = (req, res, next) => {
-  others(req, res, () => {
-    const csp = req.path === '/api/docs' || req.path.startsWith('/api/docs/') ? docsPolicy : apiPolicy;
-    csp(req, res, () => (req.secure ? hsts(req, res, next) : next()));
-  });
+  const docs = req.path === '/api/docs' || req.path.startsWith('/api/docs/');
+  for (const [name, value] of docs ? docsHeaders : apiHeaders) res.setHeader(name, value);
+  if (req.secure) for (const [name, value] of hstsHeaders) res.setHeader(name, value);
+  next();
 };
 
 /** Request headers a browser may send across origins, beyond the CORS-safelisted ones. */
