@@ -33,15 +33,20 @@ export const plainIntegers: RequestHandler = (req, _res, next) => {
       errors.push({ path: `/${where}/${name}`, message: 'must be written as decimal digits' });
   };
 
-  const names = [...openapi.openApiRoute.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
-  const segments = templatePattern(openapi.openApiRoute).exec(req.baseUrl + req.path);
-  names.forEach((name, i) =>
-    check('path', name, openapi.pathParams[name], safeDecode(segments?.[i + 1])),
-  );
+  const names = parameterNames(openapi.openApiRoute);
+  if (names.length > 0) {
+    const segments = templatePattern(openapi.openApiRoute).exec(req.baseUrl + req.path);
+    names.forEach((name, i) =>
+      check('path', name, openapi.pathParams[name], safeDecode(segments?.[i + 1])),
+    );
+  }
 
-  const search = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
-  for (const [name, value] of Object.entries(req.query))
-    check('query', name, value, search.get(name));
+  const mark = req.originalUrl.indexOf('?');
+  if (mark >= 0) {
+    const search = new URLSearchParams(req.originalUrl.slice(mark + 1));
+    for (const [name, value] of Object.entries(req.query))
+      check('query', name, value, search.get(name));
+  }
 
   if (errors.length) {
     const message = errors
@@ -51,6 +56,18 @@ export const plainIntegers: RequestHandler = (req, _res, next) => {
   }
   next();
 };
+
+const namesByTemplate = new Map<string, string[]>();
+
+/** The names of a path template's parameters, in order; read once per template. */
+function parameterNames(template: string): string[] {
+  let found = namesByTemplate.get(template);
+  if (!found) {
+    found = [...template.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
+    namesByTemplate.set(template, found);
+  }
+  return found;
+}
 
 function safeDecode(s: string | undefined): string | undefined {
   try {

@@ -28,6 +28,9 @@ export function wantsJson(req: Request): boolean {
 
 /** 406 for a client that accepts no JSON at all. */
 export const requireJsonAcceptable: RequestHandler = (req, _res, next) => {
+  const accept = req.headers.accept;
+  // What SDKs and browsers' fetch send, decided without parsing.
+  if (accept === undefined || accept === 'application/json' || accept === '*/*') return next();
   if (!req.accepts('application/json')) {
     throw new HttpError(406, 'this resource is only available as application/json');
   }
