@@ -14,18 +14,23 @@ export function cacheValidatorRouteMatchers(): void {
   const module = require('path-to-regexp') as { pathToRegexp: PathToRegexp & { cached?: true } };
   if (module.pathToRegexp.cached) return;
   const compile = module.pathToRegexp;
-  const cache = new Map<string, unknown>();
+  // By path (the validator's own strings, so lookups need no new key), then by the two flags.
+  const plainMatchers = new Map<string, unknown[]>();
+  const otherMatchers = new Map<string, unknown>();
   const cached: PathToRegexp & { cached?: true } = (path, options) => {
-    // The validator passes exactly { sensitive, strict }: a cheap key for that, JSON for anything else.
-    const o = options as { sensitive?: boolean; strict?: boolean } | undefined;
-    const plain = !o || Object.keys(o).every((k) => k === 'sensitive' || k === 'strict');
-    const key = plain ? `${o?.sensitive ? 1 : 0}${o?.strict ? 1 : 0}${path}` : JSON.stringify([path, options]);
-    let matcher = cache.get(key);
-    if (matcher === undefined) {
-      matcher = compile(path, options);
-      cache.set(key, matcher);
+    const o = options as Record<string, unknown> | undefined;
+    let plain = true;
+    for (const name in o) if (name !== 'sensitive' && name !== 'strict') plain = false;
+    if (!plain) {
+      // Not the validator's call: any other options, keyed in full.
+      const key = JSON.stringify([path, options]);
+      if (!otherMatchers.has(key)) otherMatchers.set(key, compile(path, options));
+      return otherMatchers.get(key);
     }
-    return matcher;
+    const slot = (o?.sensitive ? 1 : 0) + (o?.strict ? 2 : 0);
+    let byFlags = plainMatchers.get(path);
+    if (!byFlags) plainMatchers.set(path, (byFlags = []));
+    return (byFlags[slot] ??= compile(path, options));
   };
   cached.cached = true;
   module.pathToRegexp = cached;
