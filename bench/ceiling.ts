@@ -2,11 +2,12 @@
  * The ceiling: the least a Node server on this stack can do to answer
  * GET /api/users/{id} — node:http and pg, no framework, no validation, no logging — with
  * the same SQL our server sends for it (the bearer token's lookup with its user, the
- * last_seen move when it is due, the user read) and the same JSON body, ETag and cache
- * headers. Anything else answers 404. PORT, DATABASE_URL and DATABASE_POOL_MAX from the
+ * last_seen move when it is due, the user read) and the same answer: JSON body, ETag, cache
+ * headers, and the request id, security and rate limit headers every answer of ours carries.
+ * Anything else answers 404. PORT, DATABASE_URL and DATABASE_POOL_MAX from the
  * environment.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import pg from 'pg';
 
@@ -59,10 +60,36 @@ function toUser(row: UserRow, viewerId: number) {
   };
 }
 
+/**
+ * The headers every answer of ours carries besides the representation's own: the request
+ * id, the security headers (src/http/hardening.ts) and the rate limit's state
+ * (src/http/rate-limit.ts). Without them it would not be the same answer.
+ */
+const SECURITY_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Origin-Agent-Cluster': '?1',
+  'Referrer-Policy': 'no-referrer',
+  'X-Content-Type-Options': 'nosniff',
+  'X-DNS-Prefetch-Control': 'off',
+  'X-Download-Options': 'noopen',
+  'X-Frame-Options': 'DENY',
+  'X-Permitted-Cross-Domain-Policies': 'none',
+  'X-XSS-Protection': '0',
+  'Content-Security-Policy': "default-src 'none';base-uri 'none';form-action 'none';frame-ancestors 'none'",
+};
+const QUOTA = 1_000_000_000;
+let used = 0;
+
 function send(res: http.ServerResponse, status: number, body: unknown): void {
   const json = JSON.stringify(body);
   const etag = `"${Buffer.byteLength(json).toString(16)}-${createHash('sha1').update(json).digest('base64').slice(0, 27)}"`;
+  used = (used + 1) % QUOTA;
   res.writeHead(status, {
+    'X-Request-Id': randomUUID(),
+    ...SECURITY_HEADERS,
+    'RateLimit-Policy': `"requests";q=${QUOTA};w=60`,
+    RateLimit: `"requests";r=${QUOTA - used};t=60`,
     'Content-Type': 'application/json; charset=utf-8',
     'Cache-Control': 'private, no-cache',
     Vary: 'Accept, Authorization',
