@@ -1,5 +1,4 @@
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
-import * as OpenApiValidator from 'express-openapi-validator';
 import swaggerUi from 'swagger-ui-express';
 import type { Config } from './config.js';
 import type { Contract } from './contract.js';
@@ -15,7 +14,7 @@ import { crossOrigin, securityHeaders } from './http/hardening.js';
 import { plainIntegers } from './http/integers.js';
 import { requireJsonAcceptable } from './http/negotiation.js';
 import { createRateLimits } from './http/rate-limit.js';
-import { cacheValidatorRouteMatchers } from './http/route-matchers.js';
+import { contractValidator } from './http/validator.js';
 import { apiRoutes } from './resources/api.js';
 import { followRoutes } from './resources/follows.js';
 import { healthRoutes } from './resources/health.js';
@@ -79,19 +78,7 @@ export function createApp({ db, config, contract, logger, redis }: AppDeps): Exp
   app.use('/api', cacheHeaders, headAsGet);
   app.use(PROBES, headAsGet);
   app.use(jsonBodies(contract.document(), BODY_LIMIT));
-  cacheValidatorRouteMatchers();
-  app.use(
-    OpenApiValidator.middleware({
-      apiSpec: contract.document() as never,
-      validateApiSpec: true,
-      validateRequests: { allowUnknownQueryParameters: false, allErrors: true },
-      // The formats as JSON Schema defines them: 'fast' lets a month 13 through a date-time.
-      ajvFormats: { mode: 'full' },
-      validateResponses: config.validateResponses,
-      validateSecurity: { handlers: securityHandlers(db, limits.logins) },
-      ignorePaths: /^\/(?!api(\/|$)|healthz$|readyz$)|^\/api\/(docs|openapi\.(json|yaml))/,
-    }),
-  );
+  app.use(contractValidator({ contract, validateResponses: config.validateResponses, securityHandlers: securityHandlers(db, limits.logins) }));
   app.use('/api', plainIntegers, requireJsonAcceptable);
   app.use(PROBES, requireJsonAcceptable);
 

@@ -33,17 +33,18 @@ export const plainIntegers: RequestHandler = (req, _res, next) => {
       errors.push({ path: `/${where}/${name}`, message: 'must be written as decimal digits' });
   };
 
+  const url = req.originalUrl;
+  const mark = url.indexOf('?');
   const names = parameterNames(openapi.openApiRoute);
   if (names.length > 0) {
-    const segments = templatePattern(openapi.openApiRoute).exec(req.baseUrl + req.path);
+    const segments = templatePattern(openapi.openApiRoute).exec(mark < 0 ? url : url.slice(0, mark));
     names.forEach((name, i) =>
       check('path', name, openapi.pathParams[name], safeDecode(segments?.[i + 1])),
     );
   }
 
-  const mark = req.originalUrl.indexOf('?');
   if (mark >= 0) {
-    const search = new URLSearchParams(req.originalUrl.slice(mark + 1));
+    const search = new URLSearchParams(url.slice(mark + 1));
     for (const [name, value] of Object.entries(req.query))
       check('query', name, value, search.get(name));
   }

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { cacheValidatorRouteMatchers } from '../src/http/route-matchers.js';
+import { cacheValidatorRouteMatchers, contractValidator } from '../src/http/validator.js';
 
 describe("the validator's route matchers", () => {
   it('are compiled once per route and options, in the module the validator calls', () => {
@@ -18,5 +18,16 @@ describe("the validator's route matchers", () => {
     const sensitive = pathToRegexp('/api/users/:id', { sensitive: true, strict: false });
     expect(sensitive).not.toBe(first);
     expect(pathToRegexp('/api/users/:id', { end: false })).not.toBe(first);
+  });
+});
+
+describe('the contract validator', () => {
+  it("runs the validator's metadata, security and request middlewares, without the one that only installs app.param", async () => {
+    const { loadContract } = await import('../src/contract.js');
+    const middlewares = contractValidator({ contract: loadContract(), validateResponses: false, securityHandlers: { basic: async () => true, bearer: async () => true } });
+    // Names are the validator's own: a rename upstream shows here, not as a silent slowdown.
+    expect(middlewares.map((m) => m.name)).toEqual(['metadataMiddleware', 'securityMiddleware', 'requestMiddleware']);
+    const withResponses = contractValidator({ contract: loadContract(), validateResponses: true, securityHandlers: { basic: async () => true, bearer: async () => true } });
+    expect(withResponses.map((m) => m.name)).toEqual(['metadataMiddleware', 'securityMiddleware', 'requestMiddleware', 'responseMiddleware']);
   });
 });
