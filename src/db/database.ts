@@ -17,13 +17,22 @@ export interface DbOptions {
   logger?: Logger;
 }
 
-/** Opens a connection pool; nothing connects until the first query. */
+/** The pool of each Db, which queryRows uses directly. */
+const pools = new WeakMap<Knex, pg.Pool>();
+
+/**
+ * Opens the database: a pg pool, through which knex runs its queries and queryRows its own.
+ * Nothing connects until the first query; `destroy()` closes the pool.
+ */
 export function openDb({ url, poolMax = 10, connectTimeoutMs = 3000, logger }: DbOptions): Db {
-  return knexFactory({
+  // pg's own pool rather than knex's (tarn), which makes two timers and a dozen promises
+  // per checkout: a tenth of the CPU of a GET /api/users/{id} (see docs/performance.md).
+  const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: connectTimeoutMs });
+  // An idle connection that breaks (the server restarted, say) is dropped and replaced on next use.
+  pool.on('error', (err) => logger?.warn({ err }, 'an idle database connection failed'));
+  const knex = knexFactory({
     client: 'pg',
-    connection: { connectionString: url, connectionTimeoutMillis: connectTimeoutMs },
-    pool: { min: 0, max: poolMax },
-    acquireConnectionTimeout: connectTimeoutMs,
+    connectionPool: pool,
     // Its warnings repeat, once per waiting query, what the request's log line says already.
     ...(logger && {
       log: {
@@ -34,29 +43,40 @@ export function openDb({ url, poolMax = 10, connectTimeoutMs = 3000, logger }: D
       },
     }),
   });
+  pools.set(knex, pool);
+  // knex leaves a pool it was given open: close it with knex.
+  const client = knex.client as { destroy(callback?: (err?: unknown) => void): Promise<void> };
+  const destroyClient = client.destroy.bind(client);
+  let ending: Promise<void> | undefined;
+  client.destroy = async (callback) => {
+    await destroyClient();
+    ending ??= pool.end();
+    await ending;
+    callback?.();
+  };
+  return knex;
 }
 
 /**
- * Runs one fixed statement with pg itself on a connection from knex's pool, skipping knex's
- * query builder and runner: for the statements nearly every request sends (the bearer
- * token's lookup, a user by id), where knex's own work measurably lowers throughput (see
+ * Runs one fixed statement with pg itself on the Db's pool, skipping knex's query builder
+ * and runner: for the statements nearly every request sends (the bearer token's lookup, a
+ * user by id), where knex's own work measurably lowers throughput (see
  * docs/performance.md). Errors are pg's, as through knex; knex's query events still fire.
  * Only for a Db, never inside a transaction.
  */
 export async function queryRows<R>(db: Db, sql: string, values: unknown[]): Promise<R[]> {
-  const connection = (await db.client.acquireConnection()) as pg.ClientBase & { __knexUid?: string };
+  const pool = pools.get(db);
+  if (!pool) throw new Error('queryRows needs a Db made by openDb');
   // The events knex's own runner sends, so its listeners (logging, the statement-count test) see these too.
-  const query = { __knexUid: connection.__knexUid, sql, bindings: values, method: 'raw' };
+  const query = { sql, bindings: values, method: 'raw' };
+  db.client.emit('query', query);
   try {
-    db.client.emit('query', query);
-    const { rows } = await connection.query(sql, values);
+    const { rows } = await pool.query(sql, values);
     db.client.emit('query-response', rows, query);
     return rows as R[];
   } catch (err) {
     db.client.emit('query-error', err, query);
     throw err;
-  } finally {
-    await db.client.releaseConnection(connection);
   }
 }
 

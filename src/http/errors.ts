@@ -97,7 +97,8 @@ function isConnectionFailure(err: unknown): boolean {
   const message = e.message ?? '';
   // pg 8.2x names a connection attempt it gave up on (connectionTimeoutMillis) just 'timeout expired'.
   if (message === 'timeout expired') return true;
-  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
+  // pg's pool, when no connection came free in time ('timeout exceeded when trying to connect').
+  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(message);
 }
 
 function fromBodyParser(type: string, status: number, err: unknown): HttpError {
