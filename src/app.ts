@@ -1,5 +1,4 @@
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
-import swaggerUi from 'swagger-ui-express';
 import type { Config } from './config.js';
 import type { Contract } from './contract.js';
 import type { Db } from './db/database.js';
@@ -16,6 +15,7 @@ import { requireJsonAcceptable } from './http/negotiation.js';
 import { createRateLimits } from './http/rate-limit.js';
 import { contractValidator } from './http/validator.js';
 import { apiRoutes } from './resources/api.js';
+import { docsRoutes } from './resources/docs.js';
 import { followRoutes } from './resources/follows.js';
 import { healthRoutes } from './resources/health.js';
 import { postRoutes } from './resources/posts.js';
@@ -35,8 +35,8 @@ export interface AppDeps {
 
 export const BODY_LIMIT = '64kb';
 
-/** The probes' paths, outside /api: the contract declares them, but no /api middleware applies. */
-const PROBES = ['/healthz', '/readyz'];
+/** Where the contract's operations live: /api, and the probes outside it. */
+const CONTRACT_PATHS = ['/api', '/healthz', '/readyz'];
 
 /**
  * Builds the application; never listens. Every request under /api passes, in order:
@@ -63,24 +63,14 @@ export function createApp({ db, config, contract, logger, redis }: AppDeps): Exp
   const limits = createRateLimits(config.rateLimits, { redis, logger });
   app.use('/api', limits.requests);
 
-  app.get('/', (_req, res) => res.redirect(302, '/api/docs'));
-  app.get('/api/openapi.json', (_req, res) => res.type('json').send(contract.json));
-  app.get('/api/openapi.yaml', (_req, res) => res.type('application/yaml').send(contract.yaml));
-  // serveFiles writes swagger-ui-init.js, which carries swaggerOptions: both take the same options.
-  const docs = {
-    customSiteTitle: 'Microblog API',
-    swaggerUrl: '/api/openapi.json',
-    // No validator badge: it would send the contract's URL to validator.swagger.io.
-    swaggerOptions: { persistAuthorization: true, displayRequestDuration: true, validatorUrl: null },
-  };
-  app.use('/api/docs', swaggerUi.serveFiles(undefined, docs), swaggerUi.setup(undefined, docs));
+  app.use(docsRoutes(contract));
 
-  app.use('/api', cacheHeaders, headAsGet);
-  app.use(PROBES, headAsGet);
+  app.use('/api', cacheHeaders);
+  app.use(CONTRACT_PATHS, headAsGet);
   app.use(jsonBodies(contract.document(), BODY_LIMIT));
   app.use(contractValidator({ contract, validateResponses: config.validateResponses, securityHandlers: securityHandlers(db, limits.logins) }));
-  app.use('/api', plainIntegers, requireJsonAcceptable);
-  app.use(PROBES, requireJsonAcceptable);
+  app.use('/api', plainIntegers);
+  app.use(CONTRACT_PATHS, requireJsonAcceptable);
 
   app.use(healthRoutes(db));
   app.use(apiRoutes());

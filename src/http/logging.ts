@@ -52,21 +52,15 @@ export function requestLogger(logger: Logger): RequestHandler {
     req.id = id;
     res.setHeader('X-Request-Id', id);
     // 'close' comes once, whether the answer was sent in full or the client went away.
-    res.once('close', () => {
+    res.on('close', () => {
       const err = res.err;
-      const level: Level =
-        err || res.statusCode >= 500
-          ? 'error'
-          : aborted(req, res)
-            ? 'warn'
-            : res.statusCode < 400 && PROBES.has(routeOf(req))
-              ? 'debug'
-              : 'info';
+      const failed = err !== undefined || res.statusCode >= 500;
+      const gaveUp = !failed && aborted(req, res);
+      const level: Level = failed ? 'error' : gaveUp ? 'warn' : res.statusCode < 400 && PROBES.has(routeOf(req)) ? 'debug' : 'info';
       if (!logger.isLevelEnabled(level)) return;
       const durationMs = Math.round(performance.now() - started);
       const fields = { reqId: id, ...line(req, res, method, durationMs), ...(err ? { err } : {}) };
-      const message = err || res.statusCode >= 500 ? 'request errored' : aborted(req, res) ? 'request aborted' : 'request completed';
-      logger[level](fields, message);
+      logger[level](fields, failed ? 'request errored' : gaveUp ? 'request aborted' : 'request completed');
     });
     next();
   };
