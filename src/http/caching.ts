@@ -8,17 +8,13 @@ import { HttpError } from './errors.js';
  * Express adds a strong ETag to each body and answers a matching If-None-Match with 304.
  */
 export const cacheHeaders: RequestHandler = (req, res, next) => {
-  res.vary('Accept');
-  if (req.method === 'GET' || req.method === 'HEAD') {
-    if (req.headers.authorization) {
-      res.vary('Authorization');
-      res.set('Cache-Control', 'private, no-cache');
-    } else {
-      res.set('Cache-Control', 'no-cache');
-    }
-  } else {
-    res.set('Cache-Control', 'no-store');
-  }
+  const read = req.method === 'GET' || req.method === 'HEAD';
+  const withToken = read && req.headers.authorization !== undefined;
+  const vary = withToken ? 'Accept, Authorization' : 'Accept';
+  // Merged with what CORS may have put there (Origin); else set in one go.
+  if (res.hasHeader('Vary')) res.vary(vary);
+  else res.setHeader('Vary', vary);
+  res.setHeader('Cache-Control', read ? (withToken ? 'private, no-cache' : 'no-cache') : 'no-store');
   next();
 };
 

@@ -163,8 +163,8 @@ function secondsUntil(state: RateLimiterRes): number {
 
 /** RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers), one list member per policy. */
 function setRateLimitHeaders(res: Response, readings: Reading[]): void {
-  res.set('RateLimit-Policy', readings.map(([p]) => policyItem(p)).join(', '));
-  res.set('RateLimit', readings.map(([p, state]) => `"${p.name}";r=${state.remainingPoints};t=${secondsUntil(state)}`).join(', '));
+  res.setHeader('RateLimit-Policy', readings.map(([p]) => policyItem(p)).join(', '));
+  res.setHeader('RateLimit', readings.map(([p, state]) => `"${p.name}";r=${state.remainingPoints};t=${secondsUntil(state)}`).join(', '));
 }
 
 const policyItem = (p: Policy) => `"${p.name}";q=${p.quota};w=${p.windowSeconds}`;
