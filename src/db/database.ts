@@ -30,6 +30,9 @@ export function openDb({ url, poolMax = 10, connectTimeoutMs = 3000, logger }: D
   const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: connectTimeoutMs });
   // An idle connection that breaks (the server restarted, say) is dropped and replaced on next use.
   pool.on('error', (err) => logger?.warn({ err }, 'an idle database connection failed'));
+  // So does one that breaks while checked out between two statements (in a transaction, say):
+  // its next statement fails (503) and the pool drops it. Unheard, its 'error' would crash the process.
+  pool.on('connect', (client) => client.on('error', (err) => logger?.debug({ err }, 'a database connection in use failed')));
   const knex = knexFactory({
     client: 'pg',
     connectionPool: pool,
