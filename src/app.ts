@@ -48,6 +48,10 @@ export function createApp({ db, config, contract, logger, redis }: AppDeps): Exp
   if (config.passwordHashConcurrency) passwordHashing.setLimit(config.passwordHashConcurrency);
   const app = express();
   app.disable('x-powered-by');
+  // Paths are case sensitive (RFC 3986), as the contract's are and as the validator then
+  // matches them: /API/users/1 is no path of ours, so it gets a 404, never a route the
+  // validator did not check (that was a 500). Each router says so too.
+  app.enable('case sensitive routing');
   app.set('trust proxy', config.trustProxy);
   app.set('etag', 'strong');
   Object.defineProperty(app.request, 'fresh', {

@@ -410,6 +410,23 @@ describe('404 Not Found', () => {
     expectJsonError(await send('/api/nope', { headers: { Accept: 'application/json' } }), 404);
   });
 
+  it('answers a path of ours written in another case with a 404, never a 500', async () => {
+    // Paths are case sensitive: these once reached the routes past the validator, unauthenticated.
+    const id = viewer.id;
+    for (const [method, path] of [
+      ['GET', `/API/users/${id}`],
+      ['GET', '/api/USERS'],
+      ['GET', `/Api/users/${id}/followers`],
+      ['PUT', `/API/users/${id}`],
+      ['POST', '/API/posts'],
+      ['GET', '/HEALTHZ'],
+      ['GET', '/API/OPENAPI.JSON'],
+    ] as const) {
+      const res = await send(path, { method, headers: { ...viewer.auth, Accept: 'application/json', 'Content-Type': 'application/json' }, ...(method === 'GET' ? {} : { body: '{}' }) });
+      expect({ method, path, status: res.status }).toEqual({ method, path, status: 404 });
+    }
+  });
+
   it('answers an unknown URL under /api with an HTML page to a client that prefers text/html', async () => {
     expectHtmlError(await send('/api/nope', { headers: { Accept: 'text/html' } }), 404);
     expectHtmlError(await send('/api/nope', { headers: { Accept: BROWSER_ACCEPT } }), 404);

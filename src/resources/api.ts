@@ -4,7 +4,7 @@ import { links } from '../representations.js';
 
 /** GET /api: the entry point. */
 export function apiRoutes(): Router {
-  const router = Router();
+  const router = Router({ caseSensitive: true });
   router.get(
     '/api',
     operation('getApi', (_req, res) => {

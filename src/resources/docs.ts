@@ -2,8 +2,8 @@ import { Router, type RequestHandler } from 'express';
 import swaggerUi from 'swagger-ui-express';
 import type { Contract } from '../contract.js';
 
-/** The documentation's paths, matched as Express matches routes: any case, a trailing slash. */
-const DOCUMENTATION = /^\/(?:api\/openapi\.(?:json|yaml)\/?|api\/docs(?:\/.*)?)?$/i;
+/** The documentation's paths, matched as our routes match: case sensitive, a trailing slash allowed. */
+const DOCUMENTATION = /^\/(?:api\/openapi\.(?:json|yaml)\/?|api\/docs(?:\/.*)?)?$/;
 
 /**
  * The documentation: `/` redirects to Swagger UI at /api/docs, which reads the contract from
@@ -11,7 +11,7 @@ const DOCUMENTATION = /^\/(?:api\/openapi\.(?:json|yaml)\/?|api\/docs(?:\/.*)?)?
  * with one test of their path instead of a walk through these routes.
  */
 export function docsRoutes(contract: Contract): RequestHandler {
-  const router = Router();
+  const router = Router({ caseSensitive: true });
   router.get('/', (_req, res) => res.redirect(302, '/api/docs'));
   router.get('/api/openapi.json', (_req, res) => res.type('json').send(contract.json));
   router.get('/api/openapi.yaml', (_req, res) => res.type('application/yaml').send(contract.yaml));

@@ -10,7 +10,7 @@ import { links, toUser } from '../representations.js';
 
 /** /api/users/{id}/followers, /followed and /followed/{target_id}. */
 export function followRoutes(db: Knex): Router {
-  const router = Router();
+  const router = Router({ caseSensitive: true });
 
   const listRelated =
     (direction: 'followers' | 'followed') =>

@@ -8,7 +8,7 @@ const RETRY_AFTER_SECONDS = '5';
 
 /** GET /healthz (liveness) and GET /readyz (readiness), for load balancers and orchestrators. */
 export function healthRoutes(db: Db): Router {
-  const router = Router();
+  const router = Router({ caseSensitive: true });
 
   router.get(
     '/healthz',

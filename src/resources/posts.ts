@@ -12,7 +12,7 @@ import { links, toPost } from '../representations.js';
 
 /** /api/posts, /api/posts/{id}, /api/users/{id}/posts and /api/users/{id}/feed. */
 export function postRoutes(db: Knex): Router {
-  const router = Router();
+  const router = Router({ caseSensitive: true });
 
   router.get(
     '/api/posts',

@@ -7,7 +7,7 @@ import { newToken } from '../security/tokens.js';
 
 /** POST /api/tokens (log in with Basic credentials), DELETE /api/tokens (log out). */
 export function tokenRoutes(db: Knex, tokenTtlSeconds: number): Router {
-  const router = Router();
+  const router = Router({ caseSensitive: true });
 
   router.post(
     '/api/tokens',

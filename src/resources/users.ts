@@ -20,7 +20,7 @@ export interface UserRoutesOptions {
 
 /** /api/users and /api/users/{id}: registration, listing, reading and updating users. */
 export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): Router {
-  const router = Router();
+  const router = Router({ caseSensitive: true });
 
   const checkPassword = (password: string) => {
     if ([...password].length < passwordMinLength) {
