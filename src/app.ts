@@ -40,7 +40,8 @@ const CONTRACT_PATHS = ['/api', '/healthz', '/readyz'];
 
 /**
  * Builds the application; never listens. Every request under /api passes, in order:
- * security headers → CORS → the per-client rate limit → body parsing (for operations that
+ * request id and log line → security headers → CORS → the per-client rate limit → (the
+ * documentation's paths turn off here) → cache headers → body parsing (for operations that
  * take a body) → contract validation (404/405, security, request) → integers as plain digits
  * → 406 → the resource's route → the error handler.
  */

@@ -26,7 +26,7 @@ const pools = new WeakMap<Knex, pg.Pool>();
  */
 export function openDb({ url, poolMax = 10, connectTimeoutMs = 3000, logger }: DbOptions): Db {
   // pg's own pool rather than knex's (tarn), which makes two timers and a dozen promises
-  // per checkout: a tenth of the CPU of a GET /api/users/{id} (see docs/performance.md).
+  // per checkout: about 5% of the CPU of a GET /api/users/{id} (see docs/performance.md).
   const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: connectTimeoutMs });
   // An idle connection that breaks (the server restarted, say) is dropped and replaced on next use.
   pool.on('error', (err) => logger?.warn({ err }, 'an idle database connection failed'));

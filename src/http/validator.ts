@@ -37,7 +37,7 @@ export function contractValidator({ contract, validateResponses, securityHandler
  * The validator's first middleware only installs `app.param` handlers, once, that put its
  * coerced path parameters in `req.params` for routes on the app itself. Ours live on
  * routers, where `operation()` (src/http/typed.ts) does that; the middleware still cost
- * every request a promise and a layer (`npm run bench`: about 3% of a GET's CPU).
+ * every request a promise and a layer.
  */
 export function withoutPathParamsMiddleware(middlewares: RequestHandler[]): RequestHandler[] {
   return middlewares.filter((middleware) => middleware.name !== 'pathParamsMiddleware');
