@@ -20,7 +20,6 @@ export interface AuthContext {
 declare module 'express-serve-static-core' {
   interface Request {
     auth?: AuthContext;
-    id: string;
   }
 }
 
