@@ -329,7 +329,9 @@ export interface paths {
          * @description `200` when this instance can serve requests: the database answers `select 1`
          *     within two seconds and every migration this version knows is applied. `503`
          *     otherwise, saying which check failed, so a load balancer stops sending traffic
-         *     here until it passes again.
+         *     here until it passes again. From the moment the instance is told to stop
+         *     (SIGTERM or SIGINT) it answers `503` with status `stopping`, while it goes on
+         *     serving for `SHUTDOWN_DELAY_MS` so that balancers take it out of rotation first.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -671,11 +673,11 @@ export interface components {
         /** @description Whether this instance can serve requests, check by check. */
         Readiness: {
             /**
-             * @description `ready` when every check is `ok`.
+             * @description `ready` when every check is `ok`; `stopping` once the instance is shutting down, whatever the checks say.
              * @example ready
              * @enum {string}
              */
-            status: "ready" | "unavailable";
+            status: "ready" | "unavailable" | "stopping";
             checks: components["schemas"]["ReadinessChecks"];
         };
         /** @description The outcome of each readiness check. */

@@ -31,6 +31,8 @@ export interface AppDeps {
   logger: Logger;
   /** Where rate limits are counted when several instances share them; else in memory. */
   redis?: Redis;
+  /** True once the process is shutting down: readiness then answers 503. */
+  stopping?: () => boolean;
 }
 
 export const BODY_LIMIT = '64kb';
@@ -45,7 +47,7 @@ const CONTRACT_PATHS = ['/api', '/healthz', '/readyz'];
  * take a body) → contract validation (404/405, security, request) → integers as plain digits
  * → 406 → the resource's route → the error handler.
  */
-export function createApp({ db, config, contract, logger, redis }: AppDeps): Express {
+export function createApp({ db, config, contract, logger, redis, stopping = () => false }: AppDeps): Express {
   if (config.passwordHashConcurrency) passwordHashing.setLimit(config.passwordHashConcurrency);
   const app = express();
   app.disable('x-powered-by');
@@ -77,7 +79,7 @@ export function createApp({ db, config, contract, logger, redis }: AppDeps): Exp
   app.use('/api', plainIntegers);
   app.use(CONTRACT_PATHS, requireJsonAcceptable);
 
-  app.use(healthRoutes(db));
+  app.use(healthRoutes(db, stopping));
   app.use(apiRoutes());
   app.use(userRoutes(db, { passwordMinLength: config.passwordMinLength }));
   app.use(followRoutes(db));

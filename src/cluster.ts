@@ -1,7 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from './config.js';
-import { resolveDatabase } from './db/connect.js';
-import { migrateLatest, openDb } from './db/database.js';
+import { prepareDatabase } from './db/connect.js';
 import type { Logger } from './logger.js';
 
 const FIRST_RESTART_DELAY_MS = 250;
@@ -23,16 +22,7 @@ const HEALTHY_AFTER_MS = 30_000;
  */
 export async function startClusterPrimary(config: Config, logger: Logger): Promise<boolean> {
   if (config.webConcurrency <= 1 || !cluster.isPrimary) return false;
-  const { url, embedded } = await resolveDatabase(config, logger);
-  if (config.migrateOnStart) {
-    const migrator = openDb({ url, poolMax: 2 });
-    try {
-      const applied = await migrateLatest(migrator);
-      if (applied.length) logger.info({ applied }, 'migrations applied');
-    } finally {
-      await migrator.destroy();
-    }
-  }
+  const { url, embedded } = await prepareDatabase(config, logger, { role: 'server', migrate: config.migrateOnStart });
 
   const env = { DATABASE_URL: url, MIGRATE_ON_START: 'false' };
   const started = new Map<Worker, number>();
@@ -45,9 +35,22 @@ export async function startClusterPrimary(config: Config, logger: Logger): Promi
     started.set(worker, Date.now());
   };
 
+  // A worker that dies before any listened could not start (its one-line error says why):
+  // starting more would only fail the same way.
+  let listened = false;
+  cluster.once('listening', () => {
+    listened = true;
+    void embedded?.announce(`http://localhost:${config.port}/api`);
+  });
+
   cluster.on('exit', (worker, code, signal) => {
     const lived = Date.now() - (started.get(worker) ?? Date.now());
     started.delete(worker);
+    if (!listened && !stopping) {
+      stopping = true;
+      failed = true;
+      for (const other of started.keys()) other.process.kill('SIGTERM');
+    }
     if (stopping) {
       if (code !== 0) failed = true;
       if (started.size === 0) void finish();

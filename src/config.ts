@@ -62,6 +62,7 @@ const schema = z.object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: milliseconds(1, 65_000),
   HTTP_HEADERS_TIMEOUT_MS: milliseconds(1, 66_000),
   HTTP_REQUEST_TIMEOUT_MS: milliseconds(1, 70_000),
+  SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(3_600_000).optional(),
   SHUTDOWN_TIMEOUT_MS: milliseconds(0, 10_000),
   DATABASE_URL: z
     .string()
@@ -71,7 +72,7 @@ const schema = z.object({
   DATABASE_CONNECT_TIMEOUT_MS: milliseconds(100, 3000),
   MIGRATE_ON_START: flag.default(true),
   EMBEDDED_PG_DATA_DIR: z.string().min(1).optional(),
-  EMBEDDED_PG_PORT: port.default(54329),
+  EMBEDDED_PG_PORT: port.min(1).optional(),
   RESPONSE_VALIDATION: flag.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(3600),
@@ -99,14 +100,17 @@ export interface Config {
   port: number;
   host: string | undefined;
   http: HttpTimeouts;
-  /** How long a shutdown waits for requests in flight before cutting them off. */
+  /** How long a shutdown goes on serving (readiness failing) before it stops listening. */
+  shutdownDelayMs: number;
+  /** How long a shutdown then waits for requests in flight before cutting them off. */
   shutdownTimeoutMs: number;
   databaseUrl: string | undefined;
   databasePoolMax: number;
   /** How long to wait for a database connection before answering 503. */
   databaseConnectTimeoutMs: number;
   migrateOnStart: boolean;
-  embeddedPg: { dataDir: string | undefined; port: number };
+  /** The embedded PostgreSQL's data folder and port (a free one when undefined). */
+  embeddedPg: { dataDir: string | undefined; port: number | undefined };
   /** Validate every response against the contract (a mismatch becomes a 500). */
   validateResponses: boolean;
   logLevel: string;
@@ -162,6 +166,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
     },
+    // Long enough in production for balancers to see the failing readiness probe; elsewhere
+    // just long enough to serve the connections already queued.
+    shutdownDelayMs: e.SHUTDOWN_DELAY_MS ?? (e.NODE_ENV === 'production' ? 5000 : 300),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,

@@ -1,18 +1,27 @@
+import type { Server } from 'node:http';
 import { createApp } from './app.js';
 import { startClusterPrimary } from './cluster.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { loadContract } from './contract.js';
-import { resolveDatabase } from './db/connect.js';
-import { migrateLatest, openDb } from './db/database.js';
+import { DatabaseStartError, prepareDatabase } from './db/connect.js';
+import { openDb, type Db } from './db/database.js';
+import { EmbeddedPostgresError } from './db/embedded.js';
 import { idempotencyRepository } from './db/idempotency.js';
-import { createLogger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 import { createHttpServer } from './server.js';
 import { openRedis } from './redis.js';
+
+/** A start that cannot go on, for a reason the message names in one line. */
+class StartError extends Error {}
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  // Logged as JSON with the stack rather than left to Node's default print and exit.
+  if (await startClusterPrimary(config, logger)) return;
+
+  const database = await prepareDatabase(config, logger, { role: 'server', migrate: config.migrateOnStart });
+  // Logged as JSON with the stack rather than left to Node's default print and exit; the
+  // embedded database is stopped on the way out (see startEmbeddedPostgres).
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception');
     process.exit(1);
@@ -21,55 +30,41 @@ async function main(): Promise<void> {
     logger.fatal({ err }, 'unhandled rejection');
     process.exit(1);
   });
-  if (await startClusterPrimary(config, logger)) return;
-  const { url, embedded } = await resolveDatabase(config, logger);
 
-  if (config.migrateOnStart) {
-    const migrator = openDb({ url, poolMax: 2, connectTimeoutMs: config.databaseConnectTimeoutMs, logger });
-    try {
-      const applied = await migrateLatest(migrator);
-      if (applied.length) logger.info({ applied }, 'migrations applied');
-    } finally {
-      await migrator.destroy();
-    }
-  }
-
-  const db = openDb({ url, poolMax: config.databasePoolMax, connectTimeoutMs: config.databaseConnectTimeoutMs, logger });
+  const db = openDb({ url: database.url, poolMax: config.databasePoolMax, connectTimeoutMs: config.databaseConnectTimeoutMs, logger });
   const redis = config.rateLimits.redisUrl ? openRedis(config.rateLimits.redisUrl, logger) : undefined;
-  const app = createApp({ db, config, contract: loadContract(), logger, redis });
-  const { server, drain } = createHttpServer(app, config.http);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-    if (config.host) server.listen(config.port, config.host);
-    else server.listen(config.port);
-  });
-  const base = `http://localhost:${config.port}`;
-  logger.info({ api: `${base}/api`, docs: `${base}/api/docs` }, `Microblog API on ${base}/api, docs on ${base}/api/docs`);
+  const releaseAll = async () => {
+    await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    redis?.disconnect();
+    await database.embedded?.stop();
+  };
 
-  // Answers kept under an Idempotency-Key are forgotten after 24 hours.
-  const sweep = setInterval(() => {
-    idempotencyRepository
-      .deleteExpired(db)
-      .then((deleted) => deleted > 0 && logger.info({ deleted }, 'expired idempotency keys deleted'))
-      .catch((err: unknown) => logger.warn({ err }, 'could not delete expired idempotency keys'));
-  }, 3_600_000);
-  sweep.unref();
+  let http: ReturnType<typeof createHttpServer>;
+  try {
+    http = createHttpServer(createApp({ db, config, contract: loadContract(), logger, redis, stopping: () => http.stopping() }), config.http);
+    await listen(http.server, config);
+  } catch (err) {
+    await releaseAll();
+    throw err;
+  }
+  const api = `http://localhost:${config.port}/api`;
+  await database.embedded?.announce(api);
+  logger.info(
+    { api, docs: `${api}/docs`, ...(database.embedded && { database: database.embedded.url }) },
+    `Microblog API on ${api}, docs on ${api}/docs${database.embedded ? `, database ${database.embedded.url}` : ''}`,
+  );
 
+  const sweep = sweepIdempotencyKeys(db, logger);
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     clearInterval(sweep);
-    const draining = drain(config.shutdownTimeoutMs);
-    // Only now, with the listening socket closed, is it true that no new connection gets in.
-    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: finishing requests in flight');
-    const drained = await draining;
+    logger.info({ signal, delayMs: config.shutdownDelayMs, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: not ready, finishing requests');
+    const drained = await http.shutdown({ delayMs: config.shutdownDelayMs, timeoutMs: config.shutdownTimeoutMs });
     if (!drained) logger.warn('requests still running after SHUTDOWN_TIMEOUT_MS were cut off');
     // A request cut off may still hold a connection (waiting on a lock, say): don't wait for it.
-    await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
-    redis?.disconnect();
-    await embedded?.stop();
+    await releaseAll();
     logger.info({ drained }, 'stopped');
     process.exit(drained ? 0 : 1);
   };
@@ -77,8 +72,36 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
+function listen(server: Server, config: Pick<Config, 'port' | 'host'>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const where = `${config.host ?? ''}:${config.port}`;
+      if (err.code === 'EADDRINUSE') reject(new StartError(`port ${where} is already in use: stop what holds it, or set PORT`));
+      else if (err.code === 'EACCES') reject(new StartError(`no permission to listen on ${where}: set PORT above 1023`));
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new StartError(`cannot listen on ${where}: no such local address (HOST)`));
+      else reject(err);
+    });
+    if (config.host) server.listen(config.port, config.host);
+    else server.listen(config.port);
+  });
+}
+
+/** Answers kept under an Idempotency-Key are forgotten after 24 hours. */
+function sweepIdempotencyKeys(db: Db, logger: Logger): NodeJS.Timeout {
+  const sweep = setInterval(() => {
+    idempotencyRepository
+      .deleteExpired(db)
+      .then((deleted) => deleted > 0 && logger.info({ deleted }, 'expired idempotency keys deleted'))
+      .catch((err: unknown) => logger.warn({ err }, 'could not delete expired idempotency keys'));
+  }, 3_600_000);
+  sweep.unref();
+  return sweep;
+}
+
 main().catch((err: unknown) => {
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`microblog-api: ${err instanceof ConfigError ? message : `cannot start: ${message}`}\n`);
+  const known = err instanceof ConfigError || err instanceof StartError || err instanceof DatabaseStartError || err instanceof EmbeddedPostgresError;
+  const message = (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' | ');
+  process.stderr.write(`microblog-api: ${known ? message : `cannot start: ${message}`}\n`);
   process.exit(1);
 });

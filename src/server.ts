@@ -9,19 +9,30 @@ export interface HttpTimeouts {
   keepAliveTimeoutMs: number;
 }
 
+export interface ShutdownTimes {
+  /** How long to go on accepting and serving (with `Connection: close`) once told to stop. */
+  delayMs: number;
+  /** How long, after that, requests in flight may take before their connections are cut. */
+  timeoutMs: number;
+}
+
 export interface HttpServer {
   server: Server;
+  /** True from the moment `shutdown` is called: readiness answers 503. */
+  stopping(): boolean;
   /**
-   * Stops accepting connections and lets the requests in flight finish, closing each
-   * connection after its answer. After `timeoutMs` it cuts the connections still open.
-   * Resolves `true` when everything finished in time.
+   * The drain a load balancer expects: for `delayMs` the server still accepts and serves
+   * (every answer closing its connection) while balancers notice the failing readiness
+   * probe and stop sending; connections already queued are served, not reset. Then it
+   * stops listening and lets requests in flight finish, cutting the connections still
+   * open after `timeoutMs`. Resolves `true` when everything finished in time.
    */
-  drain(timeoutMs: number): Promise<boolean>;
+  shutdown(times: ShutdownTimes): Promise<boolean>;
 }
 
 /**
  * An HTTP server for `app` that hangs up on clients too slow to send their request
- * (slowloris) and can be drained on shutdown.
+ * (slowloris) and drains on shutdown.
  */
 export function createHttpServer(app: RequestListener, timeouts: HttpTimeouts): HttpServer {
   const server = http.createServer(
@@ -36,36 +47,48 @@ export function createHttpServer(app: RequestListener, timeouts: HttpTimeouts): 
   );
 
   const inFlight = new Set<ServerResponse>();
-  let draining = false;
+  let stopping = false;
   // Runs before the app, so even an answer sent at once carries the header.
   server.prependListener('request', (_req, res: ServerResponse) => {
-    if (draining) res.setHeader('Connection', 'close');
+    if (stopping) res.setHeader('Connection', 'close');
     inFlight.add(res);
-    res.once('close', () => {
-      inFlight.delete(res);
-      if (draining) server.closeIdleConnections();
-    });
+    res.once('close', () => inFlight.delete(res));
   });
 
-  const drain = async (timeoutMs: number): Promise<boolean> => {
-    draining = true;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    // Node keeps a keep-alive connection open after its answer, which would hold close()
-    // up until keepAliveTimeout: answers still to come close theirs instead.
-    for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
-    server.closeIdleConnections();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    const drained = await Promise.race([closed.then(() => true), timedOut]);
-    clearTimeout(timer);
-    if (!drained) {
-      server.closeAllConnections();
-      await closed;
-    }
-    return drained;
+  let result: Promise<boolean> | undefined;
+  const shutdown = (times: ShutdownTimes): Promise<boolean> => {
+    result ??= (async () => {
+      stopping = true;
+      // Answers already being written keep their connection open: later ones close theirs.
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+      await sleep(times.delayMs);
+
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Node keeps a keep-alive connection open after its answer, which would hold close()
+      // up until keepAliveTimeout: close the idle ones now, the busy ones as they finish.
+      server.closeIdleConnections();
+      const onFinish = () => server.closeIdleConnections();
+      for (const res of inFlight) res.once('close', onFinish);
+      server.on('request', (_req, res: ServerResponse) => res.once('close', onFinish));
+
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), times.timeoutMs);
+      });
+      const drained = await Promise.race([closed.then(() => true), timedOut]);
+      clearTimeout(timer);
+      if (!drained) {
+        server.closeAllConnections();
+        await closed;
+      }
+      return drained;
+    })();
+    return result;
   };
 
-  return { server, drain };
+  return { server, stopping: () => stopping, shutdown };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

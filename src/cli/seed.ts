@@ -1,10 +1,7 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
-import { resolveDatabase } from '../db/connect.js';
-import { migrateLatest, openDb } from '../db/database.js';
 import { seed } from '../db/seed.js';
-import { createLogger } from '../logger.js';
 import { hashPassword } from '../security/passwords.js';
+import { withDatabase } from './command.js';
 
 const usage = `usage: npm run db:seed -- [--users N] [--follows N] [--posts N] [--seed N] [--reset]
                         [--celebrity-followers N] [--fan-follows N]
@@ -45,12 +42,7 @@ const options = {
   fanFollows: count('fan-follows'),
 };
 
-const config = loadConfig();
-const logger = createLogger(config.logLevel);
-const { url, embedded } = await resolveDatabase(config, logger);
-const db = openDb({ url, poolMax: 2 });
-try {
-  await migrateLatest(db);
+await withDatabase('db:seed', async (db, { logger }) => {
   const started = performance.now();
   const result = await seed(db, { ...options, reset: values.reset, passwordHash: await hashPassword('password') });
   // A bulk load leaves dead row versions (the counters' updates) and unset visibility hints:
@@ -58,7 +50,4 @@ try {
   await db.raw('VACUUM (ANALYZE) users, follows, posts');
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   logger.info({ ...result, seed: options.seed, seconds: Number(seconds) }, `seeded ${result.users} users, ${result.follows} follows, ${result.posts} posts in ${seconds} s`);
-} finally {
-  await db.destroy();
-  await embedded?.stop();
-}
+});

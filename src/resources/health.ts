@@ -6,8 +6,12 @@ import { operation, type ResponseBody } from '../http/typed.js';
 const READY_TIMEOUT_MS = 2000;
 const RETRY_AFTER_SECONDS = '5';
 
-/** GET /healthz (liveness) and GET /readyz (readiness), for load balancers and orchestrators. */
-export function healthRoutes(db: Db): Router {
+/**
+ * GET /healthz (liveness) and GET /readyz (readiness), for load balancers and orchestrators.
+ * Readiness fails as soon as the process is `stopping`, so that balancers stop sending
+ * before it stops listening.
+ */
+export function healthRoutes(db: Db, stopping: () => boolean): Router {
   const router = Router({ caseSensitive: true });
 
   router.get(
@@ -25,6 +29,11 @@ export function healthRoutes(db: Db): Router {
       const checks = { database: state.database ? 'ok' : 'unavailable', migrations: state.migrations } as const;
       const ready = checks.database === 'ok' && checks.migrations === 'ok';
       res.set('Cache-Control', 'no-store');
+      if (stopping()) {
+        const body: ResponseBody<'getReadiness', 503> = { status: 'stopping', checks };
+        res.status(503).set('Retry-After', RETRY_AFTER_SECONDS).json(body);
+        return;
+      }
       if (ready) {
         const body: ResponseBody<'getReadiness', 200> = { status: 'ready', checks };
         res.json(body);
