@@ -11,14 +11,21 @@ describe('configuration', () => {
       validateResponses: true,
       tokenTtlSeconds: 3600,
       passwordMinLength: 8,
-      embeddedPg: { port: 54329 },
+      // No fixed port: the embedded database picks a free one, so a taken 54329 cannot stop it.
+      embeddedPg: { port: undefined, dataDir: undefined },
       databaseConnectTimeoutMs: 3000,
+      shutdownDelayMs: 300,
       shutdownTimeoutMs: 10_000,
       // Idle connections outlive a load balancer's (60 s on most), which closes them first.
       http: { keepAliveTimeoutMs: 65_000, headersTimeoutMs: 66_000, requestTimeoutMs: 70_000 },
       webConcurrency: 1,
       passwordHashConcurrency: 1,
     });
+  });
+
+  it('goes on serving for five seconds after SIGTERM in production, long enough for a balancer to notice', () => {
+    expect(loadConfig({ NODE_ENV: 'production' }).shutdownDelayMs).toBe(5000);
+    expect(loadConfig({ NODE_ENV: 'production', SHUTDOWN_DELAY_MS: '0' }).shutdownDelayMs).toBe(0);
   });
 
   it('refuses a headers timeout longer than the request timeout, which Node would throw on', () => {
@@ -77,6 +84,8 @@ describe('configuration', () => {
     ['LOG_LEVEL', 'loud'],
     ['NODE_ENV', 'staging'],
     ['SHUTDOWN_TIMEOUT_MS', '-1'],
+    ['SHUTDOWN_DELAY_MS', 'later'],
+    ['EMBEDDED_PG_PORT', '0'],
     ['HTTP_KEEP_ALIVE_TIMEOUT_MS', 'soon'],
     ['HTTP_REQUEST_TIMEOUT_MS', '0'],
     ['DATABASE_CONNECT_TIMEOUT_MS', '5'],

@@ -75,7 +75,7 @@ describe('embedded PostgreSQL', () => {
     try {
       const dataDir = path.join(await tempDir(), 'pg');
       await expect(startEmbeddedPostgres({ dataDir, port, database: 'x' })).rejects.toThrow(
-        new RegExp(`did not start on 127.0.0.1:${port}`),
+        `port ${port} of 127.0.0.1 is already in use (EMBEDDED_PG_PORT)`,
       );
     } finally {
       blocker.close();

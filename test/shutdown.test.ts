@@ -113,8 +113,8 @@ function connectionRefused(port: number): Promise<boolean> {
 }
 
 describe.each(['SIGTERM', 'SIGINT'] as const)('on %s', (signal) => {
-  it('stops accepting connections, finishes every request in flight, closes the pool and exits 0', async () => {
-    const { server, applicationName } = await start({ SHUTDOWN_TIMEOUT_MS: '15000' });
+  it('fails readiness at once, serves new connections with Connection: close for SHUTDOWN_DELAY_MS, then stops listening, finishes every request in flight, closes the pool and exits 0', async () => {
+    const { server, applicationName } = await start({ SHUTDOWN_TIMEOUT_MS: '15000', SHUTDOWN_DELAY_MS: '1500' });
     const user = await newUser(server);
     const lock = await lockUser(user.id);
 
@@ -124,7 +124,21 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('on %s', (signal) => {
     await waitForLockWaits(applicationName, IN_FLIGHT);
 
     server.child.kill(signal);
-    await server.waitForLine((line) => line.msg === 'shutting down: finishing requests in flight');
+    await server.waitForLine((line) => line.msg === 'shutting down: not ready, finishing requests');
+    // Still accepting: a balancer that has not yet seen the probe fail loses nothing.
+    const ready = await fetch(`${server.baseUrl}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(ready.headers.get('connection')).toBe('close');
+    expect(ready.headers.get('retry-after')).toBe('5');
+    expect(await ready.json()).toEqual({ status: 'stopping', checks: { database: 'ok', migrations: 'ok' } });
+    const served = await fetch(`${server.baseUrl}/api/users/${user.id}`, { headers: user.auth });
+    expect(served.status).toBe(200);
+    expect(served.headers.get('connection')).toBe('close');
+
+    // Past the delay, nothing new gets in.
+    for (let tries = 0; tries < 100 && !(await connectionRefused(server.port)); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     expect(await connectionRefused(server.port)).toBe(true);
 
     await lock.release();
@@ -136,8 +150,23 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('on %s', (signal) => {
 
     expect(await server.exited).toEqual({ code: 0, signal: null });
     expect(server.lines.find((line) => line.msg === 'stopped')).toMatchObject({ level: 30, drained: true });
-    expect(server.lines.filter((line) => line.msg === 'request completed' && line.route === '/api/users/{id}')).toHaveLength(IN_FLIGHT);
+    expect(server.lines.filter((line) => line.msg === 'request completed' && line.route === '/api/users/{id}' && line.method === 'PUT')).toHaveLength(IN_FLIGHT);
     expect(server.stderr()).toBe('');
+  });
+
+  it('answers all of 40 requests sent together 5 ms before it, none reset or refused', async () => {
+    const { server } = await start();
+    const user = await newUser(server);
+    const answers = Array.from({ length: 40 }, () =>
+      fetch(`${server.baseUrl}/api/users/${user.id}`, { headers: user.auth }).then(
+        (res) => res.status,
+        (err: Error) => String((err.cause as Error | undefined)?.message ?? err),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    server.child.kill(signal);
+    expect(await Promise.all(answers)).toEqual(Array(40).fill(200));
+    expect(await server.exited).toEqual({ code: 0, signal: null });
   });
 });
 

@@ -299,7 +299,8 @@ function statMode(dir: string): number {
 
 async function initialise(dataDir: string, binaries: string, user: PostgresUser, log: (line: string) => void): Promise<void> {
   await fs.rm(dataDir, { recursive: true, force: true });
-  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await fs.mkdir(path.dirname(dataDir), { recursive: true, mode: 0o755 });
+  await fs.mkdir(dataDir, { mode: 0o700 });
   const passwordFile = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'microblog-pg-')), 'password');
   await fs.writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
   if (user) {

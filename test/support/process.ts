@@ -18,22 +18,35 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
+export interface ProcessOptions {
+  /** What to run (default: src/main.ts through tsx, as `npm start` would minus the build). */
+  command?: [string, ...string[]];
+  cwd?: string;
+  /** Its own process group (as a terminal runs a job), which `-pid` signals reach whole. */
+  detached?: boolean;
+  /** Resolve at once rather than when it listens (for starts that are meant to fail). */
+  noWait?: boolean;
+}
+
 /**
- * Runs the real server (src/main.ts, as `npm start` would, minus the build) on a free
- * port of 127.0.0.1 and resolves once it listens.
+ * Runs the real server on a free port of 127.0.0.1 (PORT and HOST in `env` win) and
+ * resolves once it listens. The environment is only PATH, HOME and what is given.
  */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+export async function startServerProcess(env: Record<string, string>, options: ProcessOptions = {}): Promise<ServerProcess> {
+  const port = env.PORT ? Number(env.PORT) : await freePort();
+  const [command, ...args] = options.command ?? [process.execPath, '--import', 'tsx', 'src/main.ts'];
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    detached: options.detached ?? false,
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
       NODE_ENV: 'test',
       LOG_LEVEL: 'info',
       MIGRATE_ON_START: 'false',
-      ...env,
       HOST: '127.0.0.1',
-      PORT: String(port),
+      ...env,
+      PORT: env.PORT ?? String(port),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -97,16 +110,31 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     exited,
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
+        if (options.detached) process.kill(-child.pid!, 'SIGKILL');
+        else child.kill('SIGKILL');
         await exited;
+      }
+      // The rest of its group (npm's child, say) may outlive the leader by a moment.
+      for (let tries = 0; options.detached && tries < 100 && groupAlive(child.pid!); tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
       }
     },
   };
+  if (options.noWait) return server;
   try {
-    await waitForLine((line) => typeof line.msg === 'string' && line.msg.startsWith('Microblog API on'));
+    await waitForLine((line) => typeof line.msg === 'string' && line.msg.startsWith('Microblog API on'), 120_000);
   } catch (err) {
     await server.kill();
     throw err;
   }
   return server;
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
