@@ -85,7 +85,7 @@ export async function startServerProcess(env: Record<string, string>, options: P
           resolve(found);
         } else if (child.exitCode !== null || child.signalCode !== null) {
           done();
-          reject(new Error(`server exited (${child.exitCode ?? child.signalCode}) first; stderr: ${stderr}`));
+          reject(new Error(`server exited (${child.exitCode ?? child.signalCode}) first; stderr: ${stderr}; last lines: ${lines.slice(-3).map((l) => JSON.stringify(l).slice(0, 300)).join(' | ')}`));
         }
       };
       const timer = setTimeout(() => {
