@@ -14,8 +14,8 @@ port=$(free_port)
 data=$(mktemp -d /tmp/microblog-smoke-XXXXXX)
 chmod 755 "$data" # reachable by the postgres user when running as root
 log="$data/server.log"
-# The database's settings, shared by the server and `npm run db:reset`, so both use the same one.
-export EMBEDDED_PG_DATA_DIR="$data/pg" EMBEDDED_PG_PORT="$(free_port)"
+# The data folder, shared by the server and `npm run db:reset`, so that both use one database.
+export EMBEDDED_PG_DATA_DIR="$data/pg"
 
 # Its own process group, so that stopping it is what Ctrl-C in a terminal does.
 PORT=$port setsid npm start >"$log" 2>&1 &
