@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from './support/ports.js';
+import { startServerProcess } from './support/process.js';
 
 function childrenOf(pid: number): number[] {
   try {
@@ -82,4 +83,30 @@ describe('WEB_CONCURRENCY=2', () => {
     for (const worker of now) expect(alive(worker)).toBe(false);
     expect(messages.filter((m) => m === 'stopped')).toHaveLength(3);
   }, 180_000);
+});
+
+describe('WEB_CONCURRENCY=2 on SIGTERM', () => {
+  it('drains as one server does: readiness 503 at once, and all of 40 requests sent 5 ms before it answered', async () => {
+    const server = await startServerProcess({ WEB_CONCURRENCY: '2', DATABASE_URL: inject('databaseUrl'), SHUTDOWN_DELAY_MS: '1000' });
+    try {
+      await until(() => 'two workers listening', () => server.lines.filter((l) => l.msg.startsWith('Microblog API on')).length === 2);
+      const answers = Array.from({ length: 40 }, () =>
+        fetch(`${server.baseUrl}/api`).then(
+          (res) => res.status,
+          (err: Error) => String((err.cause as Error | undefined)?.message ?? err),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      server.child.kill('SIGTERM');
+      await server.waitForLine((line) => line.msg === 'shutting down: not ready, finishing requests');
+      const ready = await fetch(`${server.baseUrl}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(((await ready.json()) as { status: string }).status).toBe('stopping');
+      expect(await Promise.all(answers)).toEqual(Array(40).fill(200));
+      expect(await server.exited).toEqual({ code: 0, signal: null });
+      expect(server.lines.filter((l) => l.msg === 'stopped')).toHaveLength(3);
+    } finally {
+      await server.kill();
+    }
+  });
 });
