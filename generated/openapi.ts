@@ -701,10 +701,10 @@ export interface components {
              */
             error: string;
             /**
-             * @description A sentence saying more, when there is more to say.
+             * @description A sentence saying what went wrong; the same cause always gets the same words.
              * @example please use a different username
              */
-            message?: string;
+            message: string;
             /** @description Each validation failure, when the request failed validation. */
             errors?: components["schemas"]["ValidationError"][];
         };
@@ -758,7 +758,7 @@ export interface components {
                 /**
                  * @example {
                  *       "error": "Unauthorized",
-                 *       "message": "a valid bearer token is required"
+                 *       "message": "credentials are required"
                  *     }
                  */
                 "application/json": components["schemas"]["Error"];
@@ -776,7 +776,8 @@ export interface components {
             content: {
                 /**
                  * @example {
-                 *       "error": "Unauthorized"
+                 *       "error": "Unauthorized",
+                 *       "message": "the username (or email address) or the password is wrong"
                  *     }
                  */
                 "application/json": components["schemas"]["Error"];
@@ -921,7 +922,8 @@ export interface components {
             content: {
                 /**
                  * @example {
-                 *       "error": "Internal Server Error"
+                 *       "error": "Internal Server Error",
+                 *       "message": "something went wrong on the server; quote the X-Request-Id header when reporting it"
                  *     }
                  */
                 "application/json": components["schemas"]["Error"];
