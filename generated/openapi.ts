@@ -280,6 +280,8 @@ export interface paths {
          * @description Takes HTTP Basic credentials: the username or the email address, and the
          *     password. Each call issues a new token (one per device); older ones stay valid
          *     until they expire or are revoked.
+         *     A script in a browser sends `X-Requested-With: XMLHttpRequest` (Swagger UI does), so
+         *     that the browser shows it the `401` rather than a login dialog of its own.
          *     Failed logins are limited per account (the username or email address as sent)
          *     and per client address; past either limit the answer is `429`, even for the right
          *     password, until `Retry-After` seconds have passed. A successful login forgives the
@@ -980,12 +982,17 @@ export interface components {
          */
         Cursor: string;
         /**
-         * @description A unique value (a UUID, say) that makes the request safe to retry: a retry with the
-         *     same key and body within 24 hours gets the first answer; the same key with another
-         *     body gets `422`.
-         * @example 5f0c6e0e-8d1b-4bb0-9a53-2d7f6c1f7c3e
+         * @description A value unique to this request, such as a new UUID, that makes it safe to retry: a
+         *     retry with the same key and body within 24 hours gets the first answer; the same key
+         *     with another body gets `422`.
          */
         IdempotencyKey: string;
+        /**
+         * @description `XMLHttpRequest` from a script in a browser: a `401` then challenges with `xBasic`, a
+         *     scheme browsers do not know, instead of `Basic`, which they meet with a login dialog
+         *     of their own that keeps the answer from the script.
+         */
+        RequestedWith: string;
         /** @description The page to return, from 1. */
         Page: number;
         /** @description Items per page; more than 100 is served as 100. */
@@ -1018,7 +1025,7 @@ export interface components {
          */
         Location: string;
         /**
-         * @description The Basic challenge.
+         * @description The Basic challenge; `xBasic` to a request with `X-Requested-With` `XMLHttpRequest`.
          * @example Basic realm="Microblog API"
          */
         WwwAuthenticateBasic: string;
@@ -1146,10 +1153,9 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description A unique value (a UUID, say) that makes the request safe to retry: a retry with the
-                 *     same key and body within 24 hours gets the first answer; the same key with another
-                 *     body gets `422`.
-                 * @example 5f0c6e0e-8d1b-4bb0-9a53-2d7f6c1f7c3e
+                 * @description A value unique to this request, such as a new UUID, that makes it safe to retry: a
+                 *     retry with the same key and body within 24 hours gets the first answer; the same key
+                 *     with another body gets `422`.
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -1510,10 +1516,9 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description A unique value (a UUID, say) that makes the request safe to retry: a retry with the
-                 *     same key and body within 24 hours gets the first answer; the same key with another
-                 *     body gets `422`.
-                 * @example 5f0c6e0e-8d1b-4bb0-9a53-2d7f6c1f7c3e
+                 * @description A value unique to this request, such as a new UUID, that makes it safe to retry: a
+                 *     retry with the same key and body within 24 hours gets the first answer; the same key
+                 *     with another body gets `422`.
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -1777,7 +1782,14 @@ export interface operations {
     createToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `XMLHttpRequest` from a script in a browser: a `401` then challenges with `xBasic`, a
+                 *     scheme browsers do not know, instead of `Basic`, which they meet with a login dialog
+                 *     of their own that keeps the answer from the script.
+                 */
+                "X-Requested-With"?: components["parameters"]["RequestedWith"];
+            };
             path?: never;
             cookie?: never;
         };

@@ -158,8 +158,18 @@ function describePath(pointer: string): string {
 /** A 401 with the challenge of the scheme the operation takes. */
 export function unauthorized(req: Request, message: string): HttpError {
   const security = (req as Request & { openapi?: { schema?: { security?: Record<string, unknown>[] } } }).openapi?.schema?.security;
-  const scheme = security?.some((s) => 'basic' in s) ? 'Basic' : 'Bearer';
+  const scheme = security?.some((s) => 'basic' in s) ? basicScheme(req) : 'Bearer';
   return new HttpError(401, message, { 'WWW-Authenticate': `${scheme} realm="${AUTH_REALM}"` });
+}
+
+/**
+ * Browsers meet a Basic challenge with a login dialog of their own, even on a script's
+ * request: a script that says it is one (X-Requested-With: XMLHttpRequest, as Swagger UI
+ * does) gets the same challenge under a scheme name browsers do not know, and sees the 401.
+ */
+function basicScheme(req: Request): string {
+  const marker = req.headers['x-requested-with'];
+  return typeof marker === 'string' && marker.toLowerCase() === 'xmlhttprequest' ? 'xBasic' : 'Basic';
 }
 
 /** Unknown URLs, on every path: JSON or HTML as the client prefers (see sendError). */
