@@ -735,8 +735,80 @@ export interface components {
             };
             content?: never;
         };
-        /** @description The request is malformed or breaks a rule. */
+        /** @description The request has a query parameter the operation does not take. */
         BadRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description An id in the path is not a positive integer, or the query is not one the operation takes. */
+        BadRequestId: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description A paging parameter is out of range or not one this server made, or the path is malformed. */
+        BadRequestPage: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description A member is missing or invalid, or the username or email address is taken. */
+        BadRequestRegistration: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description A member is invalid, the new username or email address is taken, or a new password comes without the present one. */
+        BadRequestUserUpdate: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description A user cannot follow itself, or an id in the path is not a positive integer. */
+        BadRequestFollow: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The body is missing or invalid. */
+        BadRequestPost: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
                 RateLimit: components["headers"]["RateLimit"];
@@ -751,18 +823,12 @@ export interface components {
         Unauthorized: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
-                "WWW-Authenticate": components["headers"]["WwwAuthenticateBearer"];
                 RateLimit: components["headers"]["RateLimit"];
                 "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                "WWW-Authenticate": components["headers"]["WwwAuthenticateBearer"];
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Unauthorized",
-                 *       "message": "credentials are required"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
@@ -770,23 +836,17 @@ export interface components {
         UnauthorizedBasic: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                 "WWW-Authenticate": components["headers"]["WwwAuthenticateBasic"];
-                RateLimit: components["headers"]["RateLimit"];
-                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Unauthorized",
-                 *       "message": "the username (or email address) or the password is wrong"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The token's user may not do this. */
-        Forbidden: {
+        /** @description The user is not the token's own, or the present password is wrong. */
+        ForbiddenUser: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
                 RateLimit: components["headers"]["RateLimit"];
@@ -794,17 +854,11 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Forbidden",
-                 *       "message": "you can only change your own user"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description There is no such resource. */
-        NotFound: {
+        /** @description The user is not the token's own. */
+        ForbiddenFollow: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
                 RateLimit: components["headers"]["RateLimit"];
@@ -812,12 +866,82 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Not Found",
-                 *       "message": "user 42 does not exist"
-                 *     }
-                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The post is not the token's user's. */
+        ForbiddenPostEdit: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The post is not the token's user's. */
+        ForbiddenPostDelete: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The user is not the token's own. */
+        ForbiddenFeed: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description There is no user with the id. */
+        NotFoundUser: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+                /** @example <!doctype html><title>404 Not Found</title><h1>Not Found</h1> */
+                "text/html": components["schemas"]["HtmlPage"];
+            };
+        };
+        /** @description There is no post with the id. */
+        NotFoundPost: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+                /** @example <!doctype html><title>404 Not Found</title><h1>Not Found</h1> */
+                "text/html": components["schemas"]["HtmlPage"];
+            };
+        };
+        /** @description The user does not follow the target, or either does not exist. */
+        NotFoundFollow: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
                 "application/json": components["schemas"]["Error"];
                 /** @example <!doctype html><title>404 Not Found</title><h1>Not Found</h1> */
                 "text/html": components["schemas"]["HtmlPage"];
@@ -832,12 +956,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Not Acceptable",
-                 *       "message": "this resource is only available as application/json"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
@@ -850,12 +968,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Precondition Failed",
-                 *       "message": "the user has changed since you read it; get it again"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
@@ -868,12 +980,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Payload Too Large",
-                 *       "message": "the request body must not be larger than 64 KB"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
@@ -886,12 +992,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Unsupported Media Type",
-                 *       "message": "the request body must be application/json"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
@@ -904,12 +1004,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Unprocessable Entity",
-                 *       "message": "this Idempotency-Key was used with a different request"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
@@ -991,6 +1085,7 @@ export interface components {
          * @description `XMLHttpRequest` from a script in a browser: a `401` then challenges with `xBasic`, a
          *     scheme browsers do not know, instead of `Basic`, which they meet with a login dialog
          *     of their own that keeps the answer from the script.
+         * @example XMLHttpRequest
          */
         RequestedWith: string;
         /** @description The page to return, from 1. */
@@ -1040,9 +1135,7 @@ export interface components {
          */
         IdempotentReplayed: "true";
         /**
-         * @description The request's id: the caller's own `X-Request-Id` when it sent a sane one (up to
-         *     128 letters, digits, `_`, `.`, `:` and `-`), else a new UUID. The server's log lines
-         *     for the request carry it; quote it when reporting a problem.
+         * @description The request's id in the server's log (see the introduction).
          * @example 3f2c1a9e-5b7d-4e8f-9a0b-1c2d3e4f5a6b
          */
         RequestId: string;
@@ -1052,18 +1145,12 @@ export interface components {
          */
         RetryAfter: number;
         /**
-         * @description The rate limits that apply, as in the IETF draft "RateLimit header fields for HTTP"
-         *     (draft-ietf-httpapi-ratelimit-headers): a list of named policies, each allowing `q`
-         *     requests in a window of `w` seconds. `"requests"` counts every request from the
-         *     client's address; a `429` for a login also names the limit it reached,
-         *     `"failed-logins-account"` (failed logins with one username or email address) or
-         *     `"failed-logins-address"` (failed logins from the client's address).
+         * @description The rate limits that apply (see the introduction).
          * @example "requests";q=600;w=60
          */
         RateLimitPolicy: string;
         /**
-         * @description What is left of each policy named in `RateLimit-Policy`: `r` requests remain until
-         *     the window resets in `t` seconds.
+         * @description What is left of each rate limit (see the introduction).
          * @example "requests";r=599;t=60
          */
         RateLimit: string;
@@ -1140,7 +1227,7 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestPage"];
             401: components["responses"]["Unauthorized"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
@@ -1179,10 +1266,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": 124,
+                     *       "username": "susan",
+                     *       "email": "susan@example.com",
+                     *       "last_seen": "2026-11-24T01:15:41.646Z",
+                     *       "about_me": "Hello, my name is Susan!",
+                     *       "post_count": 0,
+                     *       "follower_count": 0,
+                     *       "followed_count": 0,
+                     *       "_links": {
+                     *         "self": "/api/users/124",
+                     *         "followers": "/api/users/124/followers",
+                     *         "followed": "/api/users/124/followed",
+                     *         "posts": "/api/users/124/posts",
+                     *         "avatar": "https://www.gravatar.com/avatar/0bc83cb571cd1c50ba6f3e8a78ef1346?d=identicon&s=128"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["User"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestRegistration"];
             406: components["responses"]["NotAcceptable"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -1221,9 +1327,9 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestId"];
             401: components["responses"]["Unauthorized"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["NotFoundUser"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1261,10 +1367,10 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestUserUpdate"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            403: components["responses"]["ForbiddenUser"];
+            404: components["responses"]["NotFoundUser"];
             406: components["responses"]["NotAcceptable"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
@@ -1313,9 +1419,9 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestPage"];
             401: components["responses"]["Unauthorized"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["NotFoundUser"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1361,9 +1467,9 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestPage"];
             401: components["responses"]["Unauthorized"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["NotFoundUser"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1393,9 +1499,9 @@ export interface operations {
                 };
                 content?: never;
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestId"];
             401: components["responses"]["Unauthorized"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["NotFoundFollow"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1425,10 +1531,10 @@ export interface operations {
                 };
                 content?: never;
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestFollow"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            403: components["responses"]["ForbiddenFollow"];
+            404: components["responses"]["NotFoundUser"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1458,9 +1564,9 @@ export interface operations {
                 };
                 content?: never;
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestId"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["ForbiddenFollow"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1503,7 +1609,7 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestPage"];
             401: components["responses"]["Unauthorized"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
@@ -1550,7 +1656,7 @@ export interface operations {
                     "application/json": components["schemas"]["Post"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestPost"];
             401: components["responses"]["Unauthorized"];
             406: components["responses"]["NotAcceptable"];
             413: components["responses"]["PayloadTooLarge"];
@@ -1590,9 +1696,9 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestId"];
             401: components["responses"]["Unauthorized"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["NotFoundPost"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1635,10 +1741,10 @@ export interface operations {
                     "application/json": components["schemas"]["Post"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestPost"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            403: components["responses"]["ForbiddenPostEdit"];
+            404: components["responses"]["NotFoundPost"];
             406: components["responses"]["NotAcceptable"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
@@ -1672,10 +1778,10 @@ export interface operations {
                 };
                 content?: never;
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestId"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            403: components["responses"]["ForbiddenPostDelete"];
+            404: components["responses"]["NotFoundPost"];
             406: components["responses"]["NotAcceptable"];
             412: components["responses"]["PreconditionFailed"];
             429: components["responses"]["TooManyRequests"];
@@ -1722,9 +1828,9 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestPage"];
             401: components["responses"]["Unauthorized"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["NotFoundUser"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1770,9 +1876,9 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestPage"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["ForbiddenFeed"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1787,6 +1893,7 @@ export interface operations {
                  * @description `XMLHttpRequest` from a script in a browser: a `401` then challenges with `xBasic`, a
                  *     scheme browsers do not know, instead of `Basic`, which they meet with a login dialog
                  *     of their own that keeps the answer from the script.
+                 * @example XMLHttpRequest
                  */
                 "X-Requested-With"?: components["parameters"]["RequestedWith"];
             };
