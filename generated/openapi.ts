@@ -539,7 +539,9 @@ export interface components {
              */
             next: string | null;
             /**
-             * @description The previous page; `null` on the first page.
+             * @description The previous page; `null` on the first page, and on a page reached through a
+             *     `cursor` whose previous page lies deeper than pages are served by number
+             *     (`page × per_page` above 10000).
              * @example /api/users?page=1&per_page=10
              */
             prev: string | null;
@@ -976,7 +978,8 @@ export interface components {
         PostId: components["schemas"]["Id"];
         /**
          * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-         *     `page` only numbers the page in `_meta`.
+         *     `page` only numbers the page in `_meta`, and every page is served whatever its
+         *     depth, at the cost of the first.
          */
         Cursor: string;
         /**
@@ -986,9 +989,15 @@ export interface components {
          * @example 5f0c6e0e-8d1b-4bb0-9a53-2d7f6c1f7c3e
          */
         IdempotencyKey: string;
-        /** @description The page to return, from 1. */
+        /**
+         * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+         *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+         *     gets `400`, as an offset that deep costs the database a walk over every item
+         *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+         *     same on every page. A page past the end has no items.
+         */
         Page: number;
-        /** @description Items per page; more than 100 is served as 100. */
+        /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
         PerPage: number;
         /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
         IfNoneMatch: string;
@@ -1100,13 +1109,20 @@ export interface operations {
     listUsers: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1271,13 +1287,20 @@ export interface operations {
     listFollowers: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1319,13 +1342,20 @@ export interface operations {
     listFollowed: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1464,13 +1494,20 @@ export interface operations {
     listPosts: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1681,13 +1718,20 @@ export interface operations {
     listUserPosts: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1729,13 +1773,20 @@ export interface operations {
     getFeed: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
