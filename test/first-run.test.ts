@@ -104,10 +104,17 @@ function registration(): RequestInit {
   };
 }
 
-function databaseLine(server: ServerProcess) {
-  return server.lines.find((line) => /^embedded PostgreSQL started on port \d+$/.test(line.msg)) as
-    | { port: number; url: string; dataDir: string }
-    | undefined;
+function databaseLine(server: ServerProcess): { port: number; url: string; dataDir: string } {
+  const line = server.lines.find((line) => /^embedded PostgreSQL started on port \d+$/.test(line.msg));
+  if (!line) throw new Error(`no "embedded PostgreSQL started" line; got: ${server.lines.map((l) => l.msg).join(' | ')}`);
+  return line as unknown as { port: number; url: string; dataDir: string };
+}
+
+/** The pid of the postmaster running on `dataDir` (the test fails if there is none). */
+async function runningPostmaster(dataDir: string): Promise<number> {
+  const pid = await postmasterPid(dataDir);
+  if (pid === undefined) throw new Error(`no postmaster.pid in ${dataDir}`);
+  return pid;
 }
 
 describe('npm start in a fresh clone in a private folder', () => {
@@ -128,8 +135,8 @@ describe('npm start in a fresh clone in a private folder', () => {
 
   it('drains on Ctrl-C: 40 requests in flight all complete, then the server and its database exit', async () => {
     const server = await npmStart();
-    const dataDir = databaseLine(server)!.dataDir;
-    const postgres = (await postmasterPid(dataDir))!;
+    const dataDir = databaseLine(server).dataDir;
+    const postgres = await runningPostmaster(dataDir);
     expect(alive(postgres)).toBe(true);
 
     const answers = Array.from({ length: 40 }, () =>
@@ -139,7 +146,7 @@ describe('npm start in a fresh clone in a private folder', () => {
       ),
     );
     await new Promise((resolve) => setTimeout(resolve, 5));
-    process.kill(-server.child.pid!, 'SIGINT'); // what a terminal's Ctrl-C does
+    process.kill(-(server.child.pid as number), 'SIGINT'); // what a terminal's Ctrl-C does
 
     expect(await Promise.all(answers)).toEqual(Array(40).fill(201));
     const { code } = await server.exited;
@@ -147,12 +154,12 @@ describe('npm start in a fresh clone in a private folder', () => {
     expect([0, 130]).toContain(code);
     expect(server.lines.find((line) => line.msg === 'stopped')).toMatchObject({ drained: true });
     expect(alive(postgres)).toBe(false);
-    expect(() => process.kill(-server.child.pid!, 0)).toThrow(); // nothing of the group is left
+    expect(() => process.kill(-(server.child.pid as number), 0)).toThrow(); // nothing of the group is left
   });
 
   it('drains on SIGINT sent to the npm process alone', async () => {
     const server = await npmStart();
-    const postgres = (await postmasterPid(databaseLine(server)!.dataDir))!;
+    const postgres = await runningPostmaster(databaseLine(server).dataDir);
     server.child.kill('SIGINT');
     await server.exited;
     expect(server.lines.find((line) => line.msg === 'stopped')).toMatchObject({ drained: true });
@@ -171,7 +178,7 @@ describe('npm start in a fresh clone in a private folder', () => {
 
   it('lets db:seed, db:url and db:reset use the running server\'s database', async () => {
     const server = await npmStart();
-    const url = databaseLine(server)!.url;
+    const url = databaseLine(server).url;
 
     const printed = await npmRun('db:url');
     expect(printed).toMatchObject({ code: 0, stdout: `${url}\n` });
@@ -209,7 +216,7 @@ describe('npm start in a fresh clone in a private folder', () => {
       expect(server.stderr().trim()).toBe(`microblog-api: port :${port} is already in use: stop what holds it, or set PORT`);
       const started = databaseLine(server);
       expect(started).toBeDefined();
-      const pid = await postmasterPid(started!.dataDir);
+      const pid = await postmasterPid(started.dataDir);
       expect(pid === undefined || !alive(pid)).toBe(true);
     } finally {
       holder.close();
