@@ -541,7 +541,9 @@ export interface components {
              */
             next: string | null;
             /**
-             * @description The previous page; `null` on the first page.
+             * @description The previous page; `null` on the first page, and on a page reached through a
+             *     `cursor` whose previous page lies deeper than pages are served by number
+             *     (`page × per_page` above 10000).
              * @example /api/users?page=1&per_page=10
              */
             prev: string | null;
@@ -761,7 +763,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description A paging parameter is out of range or not one this server made, or the path is malformed. */
+        /** @description A paging parameter is out of range, deeper than pages are served by number, or not one this server made, or the path is malformed. */
         BadRequestPage: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
@@ -1074,7 +1076,8 @@ export interface components {
         PostId: components["schemas"]["Id"];
         /**
          * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-         *     `page` only numbers the page in `_meta`.
+         *     `page` only numbers the page in `_meta`, and every page is served whatever its
+         *     depth, at the cost of the first.
          */
         Cursor: string;
         /**
@@ -1090,9 +1093,15 @@ export interface components {
          * @example XMLHttpRequest
          */
         RequestedWith: string;
-        /** @description The page to return, from 1. */
+        /**
+         * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+         *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+         *     gets `400`, as an offset that deep costs the database a walk over every item
+         *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+         *     same on every page. A page past the end has no items.
+         */
         Page: number;
-        /** @description Items per page; more than 100 is served as 100. */
+        /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
         PerPage: number;
         /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
         IfNoneMatch: string;
@@ -1196,13 +1205,20 @@ export interface operations {
     listUsers: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1385,13 +1401,20 @@ export interface operations {
     listFollowers: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1433,13 +1456,20 @@ export interface operations {
     listFollowed: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1578,13 +1608,20 @@ export interface operations {
     listPosts: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1794,13 +1831,20 @@ export interface operations {
     listUserPosts: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1842,13 +1886,20 @@ export interface operations {
     getFeed: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };

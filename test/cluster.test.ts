@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import type { LogLine } from './support/logs.js';
 import { freePort } from './support/ports.js';
-import { startServerProcess } from './support/process.js';
+import { startServerProcess, type ServerProcess } from './support/process.js';
 
 function childrenOf(pid: number): number[] {
   try {
@@ -109,4 +111,55 @@ describe('WEB_CONCURRENCY=2 on SIGTERM', () => {
       await server.kill();
     }
   });
+});
+
+/** GET over a connection of its own (no keep-alive): the cluster hands each connection to a worker in turn. */
+function getOnNewConnection(url: string, requestId: string): Promise<{ status: number; rateLimit: string | undefined; policy: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, headers: { Accept: 'application/json', Connection: 'close', 'X-Request-Id': requestId } }, (res) => {
+      res.resume();
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, rateLimit: res.headers.ratelimit as string | undefined, policy: res.headers['ratelimit-policy'] as string | undefined }),
+      );
+    });
+    req.on('error', reject);
+  });
+}
+
+describe('WEB_CONCURRENCY=2: rate limits', () => {
+  let server: ServerProcess | undefined;
+  afterAll(async () => {
+    await server?.kill();
+  });
+
+  it.each([
+    ['without Redis', {}],
+    // The limiters' insurance while Redis is down: the machine's count, still one for both workers.
+    ['while Redis is unreachable', { REDIS_URL: 'redis://127.0.0.1:1' }],
+  ])('counts one limit for the machine %s: of 20 requests spread over both workers, exactly 10 pass, counting down 9 to 0', async (_, env) => {
+    await server?.kill();
+    server = await startServerProcess({
+      WEB_CONCURRENCY: '2',
+      DATABASE_URL: inject('databaseUrl'),
+      RATE_LIMIT_REQUESTS: '10',
+      RATE_LIMIT_WINDOW_SECONDS: '600',
+      ...env,
+    });
+    const listening = (line: LogLine) => typeof line.msg === 'string' && line.msg.startsWith('Microblog API on');
+    const first = await server.waitForLine(listening);
+    await server.waitForLine((line) => listening(line) && line.pid !== first.pid, 120_000);
+
+    const answers = [];
+    for (let i = 0; i < 20; i++) answers.push(await getOnNewConnection(`${server.baseUrl}/api`, `cluster-limit-${i}`));
+
+    expect(answers.map((a) => a.status)).toEqual([...Array<number>(10).fill(200), ...Array<number>(10).fill(429)]);
+    expect(answers.map((a) => a.policy)).toEqual(Array(20).fill('"requests";q=10;w=600'));
+    const remaining = answers.map((a) => Number(/^"requests";r=(\d+);t=\d+$/.exec(a.rateLimit ?? '')?.[1]));
+    expect(remaining).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1, 0, ...Array<number>(10).fill(0)]);
+
+    // Both workers answered: the count above was shared, not one worker's alone.
+    const servedBy = new Set<unknown>();
+    for (let i = 0; i < 20; i++) servedBy.add((await server.waitForLine((line) => line.reqId === `cluster-limit-${i}`)).pid);
+    expect(servedBy.size).toBe(2);
+  }, 180_000);
 });
