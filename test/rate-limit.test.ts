@@ -209,6 +209,24 @@ describe('failed logins', () => {
     }
   });
 
+  // Issue 12, defect 4: the count was keyed by JavaScript's toLowerCase() and the account
+  // found by PostgreSQL's lower(), which reads 'İ' (U+0130) as 'i': vİctİm was a count of its
+  // own for the account victim, and the right password under that spelling got a token while
+  // victim was blocked.
+  it('count every spelling that names one account together, as the database compares names, and the same for accounts that do not exist', async () => {
+    const victim = `victim_${uniqueName('rl')}`;
+    const created = await server.api.POST('/api/users', { body: { username: victim, email: `${victim}@example.com`, password: PASSWORD } });
+    expect(created.response.status).toBe(201);
+    expect((await logIn(server, victim.replaceAll('i', 'İ'), PASSWORD, newAddress())).status).toBe(200);
+    for (const name of [victim, `ghostie_${uniqueName('rl')}`]) {
+      for (const spelling of [name, name.replace('i', 'İ'), name.replaceAll('i', 'İ').toUpperCase()]) {
+        expect((await logIn(server, spelling, WRONG, newAddress())).status).toBe(401);
+      }
+      expect429(await logIn(server, name.replaceAll('i', 'İ'), PASSWORD, newAddress()), /^too many failed logins for this account/, 900);
+      expect429(await logIn(server, name, PASSWORD, newAddress()), /^too many failed logins for this account/, 900);
+    }
+  });
+
   it('stop many accounts tried from one address at the address limit, and no other address', async () => {
     const from = newAddress();
     for (let i = 0; i < 5; i++) expect((await logIn(server, uniqueName('ghost'), WRONG, from)).status).toBe(401);

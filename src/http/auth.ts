@@ -54,10 +54,12 @@ export function securityHandlers(db: Knex, loginLimits: LoginLimits): Record<'ba
       if (colon < 1) throw unauthorized(req);
       const login = decoded.slice(0, colon);
       const password = decoded.slice(colon + 1);
-      const attempt = await loginLimits.attempt(req, login);
       // No stored username or email is longer, or holds a NUL (which PostgreSQL cannot compare).
       const lookup = login.length <= 120 && !login.includes('\0');
-      const user = lookup ? await usersRepository.findByLogin(db, login) : undefined;
+      const { user, folded } = lookup ? await usersRepository.findByLogin(db, login) : { user: undefined, folded: login };
+      // Counted by the login as the database compares it, so every spelling of one account
+      // (vİctim and victim, say) shares one count, known account or not.
+      const attempt = await loginLimits.attempt(req, folded);
       const ok = await verifyPassword(user?.password_hash, password.slice(0, 1024));
       if (!user || !ok) throw unauthorized(req);
       await attempt.succeeded();

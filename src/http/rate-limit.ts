@@ -27,9 +27,10 @@ export interface LoginLimits {
   /**
    * Counts an attempt against the account and the client's address before the password
    * is checked, so that concurrent guesses cannot outrun the count; throws a 429 when either
-   * has no attempts left, whatever the password.
+   * has no attempts left, whatever the password. `account` is the login as the database
+   * compares it, the same for every spelling that names one account.
    */
-  attempt(req: Request, login: string): Promise<LoginAttempt>;
+  attempt(req: Request, account: string): Promise<LoginAttempt>;
 }
 
 export interface RateLimits {
@@ -89,10 +90,10 @@ export function createRateLimits(config: RateLimitConfig, { redis, logger }: { r
     },
 
     logins: {
-      async attempt(req, login) {
+      async attempt(req, account) {
         const counted: [Policy, string][] = [];
         const keys: [Policy | undefined, string, string][] = [
-          [perAccount, accountKey(login), 'for this account'],
+          [perAccount, accountKey(account), 'for this account'],
           [perAddress, clientAddress(req), 'from this address'],
         ];
         for (const [policy, key, whose] of keys) {
@@ -152,9 +153,9 @@ function ipv6Groups(ip: string): string[] {
   return groups.map((g) => parseInt(g, 16).toString(16));
 }
 
-/** The account a login names, as sent (username or email, any case); hashed, so no address sits in Redis. */
-function accountKey(login: string): string {
-  return createHash('sha256').update(login.toLowerCase()).digest('base64url');
+/** The account's key: hashed, so no username or email address sits in Redis. */
+function accountKey(account: string): string {
+  return createHash('sha256').update(account).digest('base64url');
 }
 
 function secondsUntil(state: RateLimiterRes): number {
