@@ -272,6 +272,18 @@ describe('failed logins', () => {
     expect(statuses).toEqual([...Array<number>(3).fill(401), ...Array<number>(17).fill(429)]);
   });
 
+  // Issue 12, defect 5: attempts under way held the failure budget, so of 30 logins at once
+  // with the right password, all but the first few got a 429.
+  it('never refuse a burst of logins with the right password, to one account from one address, nor count them', async () => {
+    const from = newAddress();
+    const { username, email } = await register(server);
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => logIn(server, i % 2 ? email : username, PASSWORD, from)));
+    expect(answers.map((a) => a.status)).toEqual(Array<number>(30).fill(200));
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await logIn(server, username, WRONG, from)).status);
+    expect(statuses).toEqual([401, 401, 401, 429]);
+  });
+
   it('do not count requests that carry no credentials', async () => {
     const from = newAddress();
     for (let i = 0; i < 8; i++) {

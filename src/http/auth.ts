@@ -59,10 +59,8 @@ export function securityHandlers(db: Knex, loginLimits: LoginLimits): Record<'ba
       const { user, folded } = lookup ? await usersRepository.findByLogin(db, login) : { user: undefined, folded: login };
       // Counted by the login as the database compares it, so every spelling of one account
       // (vİctim and victim, say) shares one count, known account or not.
-      const attempt = await loginLimits.attempt(req, folded);
-      const ok = await verifyPassword(user?.password_hash, password.slice(0, 1024));
+      const ok = await loginLimits.check(req, folded, () => verifyPassword(user?.password_hash, password.slice(0, 1024)));
       if (!user || !ok) throw unauthorized(req);
-      await attempt.succeeded();
       req.auth = await withLastSeen(db, user, null);
     }),
   };
