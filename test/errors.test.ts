@@ -228,6 +228,41 @@ describe('400 Bad Request', () => {
     expectJsonError(post, 400);
   });
 
+  // Issue 12, defect 8: these were stored, the first two as U+FFFD and the last as its last member.
+  it.each([
+    ['bytes that are not UTF-8', Buffer.from([...Buffer.from('{"about_me":"caf'), 0xe9, ...Buffer.from('"}')]), /^the body is not valid UTF-8$/],
+    ['an escaped lone surrogate', Buffer.from('{"about_me":"a\\ud800b"}'), /lone surrogate/],
+    ['an escaped lone surrogate in a member name', Buffer.from('{"\\udc00":"x"}'), /lone surrogate/],
+    ['a member name twice', Buffer.from('{"about_me":"first","about_me":"second"}'), /^the body has the member "about_me" twice in one object$/],
+    ['a member name twice in a nested object', Buffer.from('{"about_me":"x","_links":{"self":"a","self":"b"}}'), /"self" twice/],
+  ])('answers a body with %s with 400 and changes nothing', async (_what, body, message) => {
+    const before = await send(`/api/users/${viewer.id}`, { headers: viewer.auth });
+    const res = await send(`/api/users/${viewer.id}`, { method: 'PUT', headers: viewer.auth, body });
+    expect(expectJsonError(res, 400).message).toMatch(message);
+    const registration = Buffer.concat([Buffer.from(JSON.stringify(validNewUser()).slice(0, -1) + ','), body.subarray(1)]);
+    expectJsonError(await send('/api/users', { method: 'POST', body: registration }), 400);
+    expect((await send(`/api/users/${viewer.id}`, { headers: viewer.auth })).body).toEqual(before.body);
+  });
+
+  it('accepts what those checks must let through: surrogate pairs, raw or escaped, and a name once in each of two objects', async () => {
+    const res = await send(`/api/users/${viewer.id}`, {
+      method: 'PUT',
+      headers: viewer.auth,
+      body: '{"about_me":"\\ud83d\\ude00 = \ud83d\ude00","id":1,"_links":{"id":"1"}}',
+    });
+    expect(res.status, res.text).toBe(200);
+    expect((res.body as { about_me: string }).about_me).toBe('\ud83d\ude00 = \ud83d\ude00');
+  });
+
+  it('answers a JSON body in a charset other than UTF-8 with 415 (RFC 8259, section 8.1)', async () => {
+    const res = await send(`/api/users/${viewer.id}`, {
+      method: 'PUT',
+      headers: { ...viewer.auth, 'Content-Type': 'application/json; charset=utf-16le' },
+      body: Buffer.from('{"about_me":"x"}', 'utf16le'),
+    });
+    expectJsonError(res, 415);
+  });
+
   it('answers a body that does not decode under its Content-Encoding with 400, never 5xx', async () => {
     const statuses: Record<string, number> = {};
     for (const encoding of ['gzip', 'deflate', 'br']) {
