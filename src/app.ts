@@ -11,6 +11,7 @@ import { errorHandler, lastResortHandler, notFoundHandler } from './http/errors.
 import { requestLogger } from './http/logging.js';
 import { crossOrigin, securityHeaders } from './http/hardening.js';
 import { plainIntegers } from './http/integers.js';
+import { decodablePathParameters } from './http/path-parameters.js';
 import { requireJsonAcceptable } from './http/negotiation.js';
 import { createRateLimits } from './http/rate-limit.js';
 import { contractValidator } from './http/validator.js';
@@ -42,8 +43,9 @@ const CONTRACT_PATHS = ['/api', '/healthz', '/readyz'];
  * Builds the application; never listens. Every request under /api passes, in order:
  * request id and log line → security headers → CORS → the per-client rate limit → (the
  * documentation's paths turn off here) → cache headers → body parsing (for operations that
- * take a body) → contract validation (404/405, security, request) → integers as plain digits
- * → 406 → the resource's route → the error handler.
+ * take a body) → path parameters that do not decode → contract validation (404/405,
+ * security, request) → integers as plain digits → 406 → the resource's route → the error
+ * handler.
  */
 export function createApp({ db, config, contract, logger, redis }: AppDeps): Express {
   if (config.passwordHashConcurrency) passwordHashing.setLimit(config.passwordHashConcurrency);
@@ -73,6 +75,7 @@ export function createApp({ db, config, contract, logger, redis }: AppDeps): Exp
   app.use('/api', cacheHeaders);
   app.use(CONTRACT_PATHS, headAsGet);
   app.use(jsonBodies(contract.document(), BODY_LIMIT));
+  app.use(decodablePathParameters(contract.document()));
   app.use(contractValidator({ contract, validateResponses: config.validateResponses, securityHandlers: securityHandlers(db, limits.logins) }));
   app.use('/api', plainIntegers);
   app.use(CONTRACT_PATHS, requireJsonAcceptable);

@@ -263,6 +263,22 @@ describe('400 Bad Request', () => {
     expectJsonError(res, 415);
   });
 
+  // Issue 12, defect 8: the validator's own 400 named the whole URL ("api.users.%FF: malformed uri'").
+  it('answers a path id that is not percent-encoded UTF-8 (%FF) with a 400 naming /path/id', async () => {
+    for (const path of ['/api/users/%FF', '/api/users/%ED%A0%80/followers', `/api/users/${viewer.id}/followed/%C0`]) {
+      const res = await send(path, { headers: viewer.auth });
+      const name = path.endsWith('%C0') ? 'target_id' : 'id';
+      expect({ path, body: expectJsonError(res, 400) }).toEqual({
+        path,
+        body: {
+          error: 'Bad Request',
+          message: `${name} (path): must be percent-encoded UTF-8`,
+          errors: [{ path: `/path/${name}`, message: 'must be percent-encoded UTF-8' }],
+        },
+      });
+    }
+  });
+
   it('answers a body that does not decode under its Content-Encoding with 400, never 5xx', async () => {
     const statuses: Record<string, number> = {};
     for (const encoding of ['gzip', 'deflate', 'br']) {
