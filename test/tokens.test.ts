@@ -178,6 +178,25 @@ describe('POST /api/tokens', () => {
     expectBasicChallenge(await issue(authorization));
   });
 
+  // Issue 12, defect 8: base64 decoding skipped what is not base64, so these logged in.
+  it('answers 401 {"error":"Unauthorized"} to credentials followed by anything that is not their base64', async () => {
+    const u = await registerOnly({ password: 'correct horse battery staple!' });
+    const encoded = Buffer.from(`${u.username}:${u.password}`).toString('base64');
+    expectToken(await issue(`Basic ${encoded}`), u.id);
+    for (const garbage of ['!!junk', '.', '%', '=', '==', '\u00e9', `=${encoded}`]) {
+      const res = await issue(`Basic ${encoded}${garbage}`);
+      expect({ garbage, status: res.status }).toEqual({ garbage, status: 401 });
+      expectBasicChallenge(res);
+    }
+    expectBasicChallenge(await issue(`Basic ${encoded.replace(/=+$/, '')}`));
+  });
+
+  it('answers 401 {"error":"Unauthorized"} to credentials that are not UTF-8', async () => {
+    const u = await registerOnly();
+    const latin1 = Buffer.concat([Buffer.from(`${u.username}:`), Buffer.from(u.password, 'latin1'), Buffer.from([0xff])]);
+    expectBasicChallenge(await issue(`Basic ${latin1.toString('base64')}`));
+  });
+
   it('accepts the Basic scheme name in any case', async () => {
     const u = await registerOnly();
     const encoded = Buffer.from(`${u.username}:${u.password}`).toString('base64');
