@@ -368,7 +368,8 @@ export interface components {
         AboutMe: string | null;
         /**
          * @description 8 to 128 characters (the server's configured minimum may be higher; a shorter
-         *     password gets `400`).
+         *     password gets `400`). Compared in Unicode normalisation form C (NFC): an accented
+         *     letter matches whether it is typed precomposed or with a combining mark.
          * @example correct horse battery staple
          */
         Password: string;

@@ -1,3 +1,4 @@
+import { hash } from '@node-rs/argon2';
 import { describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
 import { checkAnswer } from './fuzz/contract.js';
@@ -195,6 +196,26 @@ describe('POST /api/tokens', () => {
     const u = await registerOnly();
     const latin1 = Buffer.concat([Buffer.from(`${u.username}:`), Buffer.from(u.password, 'latin1'), Buffer.from([0xff])]);
     expectBasicChallenge(await issue(`Basic ${latin1.toString('base64')}`));
+  });
+
+  // Issue 12, defect 8: a password typed with a combining accent (as some keyboards send it)
+  // did not match the same password typed with the precomposed letter.
+  it('logs in with the password however its accents are composed (Unicode NFC), for a new account', async () => {
+    const composed = 'caf\u00e9 cr\u00e8me br\u00fbl\u00e9e';
+    const u = await registerOnly({ password: composed });
+    expectToken(await issue(basic(u.username, composed.normalize('NFD'))), u.id);
+    expectToken(await issue(basic(u.username, composed)), u.id);
+    expectBasicChallenge(await issue(basic(u.username, 'cafe creme brulee')));
+  });
+
+  it('keeps a password hashed as typed before passwords were normalised working, then either way', async () => {
+    const typed = 'caf\u00e9 cr\u00e8me br\u00fbl\u00e9e'.normalize('NFD');
+    const username = uniqueName('legacy');
+    // As the hash was made before: argon2id of the password as typed, decomposed.
+    const [{ id }] = await server.db('users').insert({ username, email: `${username}@example.com`, password_hash: await hash(typed) }).returning('id');
+    expectToken(await issue(basic(username, typed)), id);
+    expectToken(await issue(basic(username, typed.normalize('NFC'))), id);
+    expectToken(await issue(basic(username, typed)), id);
   });
 
   it('accepts the Basic scheme name in any case', async () => {

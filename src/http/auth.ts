@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import type { UserRow } from '../db/tables.js';
 import { tokensRepository } from '../db/tokens.js';
 import { usersRepository } from '../db/users.js';
-import { verifyPassword } from '../security/passwords.js';
+import { checkPassword, hashPassword } from '../security/passwords.js';
 import { hashToken } from '../security/tokens.js';
 import { HttpError, toHttpError, unauthorized } from './errors.js';
 import type { LoginLimits } from './rate-limit.js';
@@ -63,8 +63,14 @@ export function securityHandlers(db: Knex, loginLimits: LoginLimits): Record<'ba
       const { user, folded } = lookup ? await usersRepository.findByLogin(db, login) : { user: undefined, folded: login };
       // Counted by the login as the database compares it, so every spelling of one account
       // (vİctim and victim, say) shares one count, known account or not.
-      const ok = await loginLimits.check(req, folded, () => verifyPassword(user?.password_hash, password));
+      let outdated = false;
+      const ok = await loginLimits.check(req, folded, async () => {
+        const check = await checkPassword(user?.password_hash, password);
+        outdated = check.outdated;
+        return check.valid;
+      });
       if (!user || !ok) throw unauthorized(req);
+      if (outdated) await usersRepository.update(db, user.id, { password_hash: await hashPassword(password) });
       req.auth = await withLastSeen(db, user, null);
     }),
   };
