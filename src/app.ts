@@ -10,6 +10,7 @@ import { cacheHeaders, isFresh } from './http/caching.js';
 import { errorHandler, lastResortHandler, notFoundHandler } from './http/errors.js';
 import { requestLogger } from './http/logging.js';
 import { crossOrigin, securityHeaders } from './http/hardening.js';
+import { wellFormedHost } from './http/host.js';
 import { plainIntegers } from './http/integers.js';
 import { decodablePathParameters } from './http/path-parameters.js';
 import { requireJsonAcceptable } from './http/negotiation.js';
@@ -41,11 +42,11 @@ const CONTRACT_PATHS = ['/api', '/healthz', '/readyz'];
 
 /**
  * Builds the application; never listens. Every request under /api passes, in order:
- * request id and log line → security headers → CORS → the per-client rate limit → (the
- * documentation's paths turn off here) → cache headers → body parsing (for operations that
- * take a body) → path parameters that do not decode → contract validation (404/405,
- * security, request) → integers as plain digits → 406 → the resource's route → the error
- * handler.
+ * request id and log line → security headers → a repeated or malformed Host refused → CORS
+ * → the per-client rate limit → (the documentation's paths turn off here) → cache headers →
+ * body parsing (for operations that take a body) → path parameters that do not decode →
+ * contract validation (404/405, security, request) → integers as plain digits → 406 → the
+ * resource's route → the error handler.
  */
 export function createApp({ db, config, contract, logger, redis }: AppDeps): Express {
   if (config.passwordHashConcurrency) passwordHashing.setLimit(config.passwordHashConcurrency);
@@ -65,6 +66,7 @@ export function createApp({ db, config, contract, logger, redis }: AppDeps): Exp
   });
   app.use(requestLogger(logger));
   app.use(securityHeaders);
+  app.use(wellFormedHost);
   // Before the limit, so that a 429 reaches the browser's script and preflights cost nothing.
   if (config.corsOrigins) app.use('/api', crossOrigin(config.corsOrigins));
   const limits = createRateLimits(config.rateLimits, { redis, logger });

@@ -11,7 +11,7 @@ import { usersRepository } from '../src/db/users.js';
 import { createLogger } from '../src/logger.js';
 import { basic, createUser, login, uniqueName, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
-import { readAnswer, type Answer } from './support/http.js';
+import { rawRequest, readAnswer, type Answer, type RawAnswer } from './support/http.js';
 
 const server = useServer();
 
@@ -752,6 +752,38 @@ describe('503 Service Unavailable while the database is unreachable', () => {
     const res = await sendTo(downUrl, '/api');
     expect(res.status, res.text).toBe(200);
   });
+});
+
+// Issue 12, defect 8: Node keeps the first of two Host lines and takes any value, and these were served.
+describe('400 for a Host header that is repeated or malformed (RFC 9112, section 3.2)', () => {
+  const get = (hostLines: string) => rawRequest(server.baseUrl, `GET /api HTTP/1.1\r\n${hostLines}Accept: application/json\r\nConnection: close\r\n\r\n`);
+  const expectRawJsonError = (res: RawAnswer, status: number, message: RegExp) => {
+    expect(res.status, res.body).toBe(status);
+    expect(res.headers['content-type']).toBe(JSON_TYPE);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(JSON.parse(res.body)).toEqual({ error: STATUS_CODES[status], message: expect.stringMatching(message) });
+  };
+
+  it('answers two Host lines with 400, the same or not', async () => {
+    for (const lines of ['Host: a.example\r\nHost: b.example\r\n', 'Host: a.example\r\nhost: a.example\r\n']) {
+      expectRawJsonError(await get(lines), 400, /^the request must carry one Host header, not 2$/);
+    }
+  });
+
+  it.each(['a b.example', 'a.example/path', 'user@a.example', 'a.example:80x', 'a.example:-1', '[::1', '[not-an-address]', '::1', 'a"b', 'a.example:80:80'])(
+    'answers Host: %s with 400',
+    async (host) => {
+      expectRawJsonError(await get(`Host: ${host}\r\n`), 400, /^the Host header must be a host name or address, and an optional port$/);
+    },
+  );
+
+  it.each(['a.example', 'A.Example:8080', '127.0.0.1:1', '[::1]:80', '[2001:db8::1]', '[v1.fe80::a+en1]', 'xn--bcher-kva.example', 'a%2Db.example', '', 'a.example:'])(
+    'serves Host: %s',
+    async (host) => {
+      const res = await get(`Host: ${host}\r\n`);
+      expect(res.status, res.body).toBe(200);
+    },
+  );
 });
 
 describe('X-Request-Id', () => {
