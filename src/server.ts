@@ -1,4 +1,5 @@
 import http, { type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { answerClientError } from './http/client-errors.js';
 
 export interface HttpTimeouts {
   /** Longest a client may take to send a request's headers. */
@@ -45,6 +46,10 @@ export function createHttpServer(app: RequestListener, timeouts: HttpTimeouts): 
       inFlight.delete(res);
       if (draining) server.closeIdleConnections();
     });
+  });
+
+  server.on('clientError', (err: Error, socket) => {
+    answerClientError(err, socket, [...inFlight].some((res) => res.socket === socket && res.headersSent));
   });
 
   const drain = async (timeoutMs: number): Promise<boolean> => {

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app.js';
+import { createHttpServer } from '../src/server.js';
 import { loadConfig } from '../src/config.js';
 import { loadContract } from '../src/contract.js';
 import { openDb, type Db } from '../src/db/database.js';
@@ -784,6 +785,54 @@ describe('400 for a Host header that is repeated or malformed (RFC 9112, section
       expect(res.status, res.body).toBe(200);
     },
   );
+});
+
+// Issue 12, defect 8: Node's own 431 (and 400) is a status line with no body.
+describe('what Node refuses before the app sees it, through the server src/main.ts runs', () => {
+  let base = '';
+  let close: () => Promise<void> = async () => {};
+  beforeAll(async () => {
+    const config = loadConfig({ NODE_ENV: 'test', RESPONSE_VALIDATION: 'true' });
+    const app = createApp({ db: server.db, config, contract: loadContract(), logger: createLogger('silent') });
+    const { server: http } = createHttpServer(app, config.http);
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    close = async () => {
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    };
+  });
+  afterAll(() => close());
+
+  const expectRaw = (res: RawAnswer, status: number, message: RegExp) => {
+    expect({ status: res.status, type: res.headers['content-type'], cache: res.headers['cache-control'], body: JSON.parse(res.body || 'null') as unknown }).toEqual({
+      status,
+      type: JSON_TYPE,
+      cache: 'no-store',
+      body: { error: STATUS_CODES[status], message: expect.stringMatching(message) },
+    });
+    expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.body));
+  };
+
+  it('answers headers over 16 KB with 431 and the JSON error body', async () => {
+    const res = await rawRequest(base, `GET /api HTTP/1.1\r\nHost: a.example\r\nX-Big: ${'a'.repeat(17_000)}\r\nConnection: close\r\n\r\n`);
+    expectRaw(res, 431, /^the request line and headers must not be larger than 16 KB in all$/);
+  });
+
+  it('answers a request line over 16 KB with 431 and the JSON error body', async () => {
+    const res = await rawRequest(base, `GET /api/users?page=${'1'.repeat(17_000)} HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n`);
+    expectRaw(res, 431, /16 KB/);
+  });
+
+  it('answers what is not HTTP with 400 and the JSON error body', async () => {
+    expectRaw(await rawRequest(base, 'HELLO THERE\r\n\r\n'), 400, /^the request is not valid HTTP\/1.1$/);
+    expectRaw(await rawRequest(base, 'GET /api HTTP/1.1\r\nHost: a.example\r\nBad Header\r\n\r\n'), 400, /not valid HTTP/);
+  });
+
+  it('serves a request with headers just under the limit', async () => {
+    const res = await rawRequest(base, `GET /api HTTP/1.1\r\nHost: a.example\r\nX-Big: ${'a'.repeat(15_000)}\r\nConnection: close\r\n\r\n`);
+    expect(res.status, res.body).toBe(200);
+  });
 });
 
 describe('X-Request-Id', () => {
