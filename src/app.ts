@@ -10,7 +10,9 @@ import { cacheHeaders, isFresh } from './http/caching.js';
 import { errorHandler, lastResortHandler, notFoundHandler } from './http/errors.js';
 import { requestLogger } from './http/logging.js';
 import { crossOrigin, securityHeaders } from './http/hardening.js';
+import { wellFormedHost } from './http/host.js';
 import { plainIntegers } from './http/integers.js';
+import { decodablePathParameters } from './http/path-parameters.js';
 import { requireJsonAcceptable } from './http/negotiation.js';
 import { createRateLimits } from './http/rate-limit.js';
 import { contractValidator } from './http/validator.js';
@@ -44,10 +46,11 @@ const CONTRACT_PATHS = ['/api', '/healthz', '/readyz'];
 
 /**
  * Builds the application; never listens. Every request under /api passes, in order:
- * request id and log line → security headers → CORS → the per-client rate limit → (the
- * documentation's paths turn off here) → cache headers → body parsing (for operations that
- * take a body) → contract validation (404/405, security, request) → integers as plain digits
- * → 406 → the resource's route → the error handler.
+ * request id and log line → security headers → a repeated or malformed Host refused → CORS
+ * → the per-client rate limit → (the documentation's paths turn off here) → cache headers →
+ * body parsing (for operations that take a body) → path parameters that do not decode →
+ * contract validation (404/405, security, request) → integers as plain digits → 406 → the
+ * resource's route → the error handler.
  */
 export function createApp({ db, config, contract, logger, redis, clusterWorker, stopping = () => false }: AppDeps): Express {
   if (config.passwordHashConcurrency) passwordHashing.setLimit(config.passwordHashConcurrency);
@@ -67,6 +70,7 @@ export function createApp({ db, config, contract, logger, redis, clusterWorker, 
   });
   app.use(requestLogger(logger));
   app.use(securityHeaders);
+  app.use(wellFormedHost);
   // Before the limit, so that a 429 reaches the browser's script and preflights cost nothing.
   if (config.corsOrigins) app.use('/api', crossOrigin(config.corsOrigins));
   const limits = createRateLimits(config.rateLimits, { redis, clusterWorker, logger });
@@ -77,6 +81,7 @@ export function createApp({ db, config, contract, logger, redis, clusterWorker, 
   app.use('/api', cacheHeaders);
   app.use(CONTRACT_PATHS, headAsGet);
   app.use(jsonBodies(contract.document(), BODY_LIMIT));
+  app.use(decodablePathParameters(contract.document()));
   app.use(contractValidator({ contract, validateResponses: config.validateResponses, securityHandlers: securityHandlers(db, limits.logins) }));
   app.use('/api', plainIntegers);
   app.use(CONTRACT_PATHS, requireJsonAcceptable);

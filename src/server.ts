@@ -1,5 +1,6 @@
 import http, { type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { answerClientError } from './http/client-errors.js';
 
 export interface HttpTimeouts {
   /** Longest a client may take to send a request's headers. */
@@ -41,7 +42,8 @@ const FIRST_REQUEST_GRACE_MS = 2000;
 interface Connection {
   /** Requests answered on it so far. */
   served: number;
-  busy: boolean;
+  /** The answer being written on it, if any. */
+  current: ServerResponse | undefined;
 }
 
 /**
@@ -68,12 +70,12 @@ export function createHttpServer(app: RequestListener, timeouts: HttpTimeouts): 
   let settled: (() => void) | undefined;
 
   const closeIfIdle = (socket: Socket, connection: Connection) => {
-    if (!listening && !connection.busy && connection.served > 0) socket.destroy();
+    if (!listening && !connection.current && connection.served > 0) socket.destroy();
   };
   let accepted = 0;
   server.on('connection', (socket: Socket) => {
     accepted++;
-    connections.set(socket, { served: 0, busy: false });
+    connections.set(socket, { served: 0, current: undefined });
     socket.once('close', () => {
       connections.delete(socket);
       settled?.();
@@ -84,13 +86,19 @@ export function createHttpServer(app: RequestListener, timeouts: HttpTimeouts): 
     if (stopping) res.setHeader('Connection', 'close');
     const connection = connections.get(req.socket);
     if (!connection) return;
-    connection.busy = true;
+    connection.current = res;
     res.once('close', () => {
-      connection.busy = false;
+      connection.current = undefined;
       connection.served++;
       closeIfIdle(req.socket, connection);
       settled?.();
     });
+  });
+
+  // What Node refuses before the app sees a request (headers too large, not HTTP) gets the
+  // JSON error body too, unless an answer on that connection has begun.
+  server.on('clientError', (err: Error, socket: Socket) => {
+    answerClientError(err, socket, connections.get(socket)?.current?.headersSent ?? false);
   });
 
   let result: Promise<boolean> | undefined;
@@ -115,8 +123,8 @@ export function createHttpServer(app: RequestListener, timeouts: HttpTimeouts): 
 
       // Done when no request runs and every connection has had its first request, or its grace.
       const done = () =>
-        [...connections.values()].every((c) => !c.busy && c.served > 0) ||
-        (Date.now() - stoppedAt >= graceMs && [...connections.values()].every((c) => !c.busy));
+        [...connections.values()].every((c) => !c.current && c.served > 0) ||
+        (Date.now() - stoppedAt >= graceMs && [...connections.values()].every((c) => !c.current));
       const drained = await new Promise<boolean>((resolve) => {
         const deadline = setTimeout(() => finish(false), times.timeoutMs);
         const grace = setTimeout(() => settled?.(), graceMs);

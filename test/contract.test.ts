@@ -226,8 +226,9 @@ describe('openapi.yaml operations', () => {
         // The readiness probe's 503 says which check failed, in its own shape.
         const body = operation.operationId === 'getReadiness' && status === '503' ? 'Readiness' : 'Error';
         expect(at(response, 'content', 'application/json', 'schema').$ref).toBe(`#/components/schemas/${body}`);
-        // The SDK's MicroblogApiError.requestId reads it.
-        expect(at(response, 'headers', 'X-Request-Id').$ref).toBe('#/components/headers/RequestId');
+        // The SDK's MicroblogApiError.requestId reads it. A 431 is sent by Node before the
+        // request exists, let alone an id (src/http/client-errors.ts).
+        if (status !== '431') expect(at(response, 'headers', 'X-Request-Id').$ref).toBe('#/components/headers/RequestId');
       }
     },
   );

@@ -149,6 +149,7 @@ const RECIPES: Record<string, (op: Operation) => Promise<Answer>> = {
   tooLarge: (op) => send({ ...validCall(op), body: { about_me: 'x'.repeat(70_000) } }),
   notJson: (op) => send({ ...validCall(op), headers: { 'Content-Type': 'text/plain' } }),
   changed: (op) => send({ ...validCall(op), headers: { 'If-Match': '"an-old-version"' } }),
+  headersTooLarge: (op) => send({ ...validCall(op), headers: { 'X-Padding': 'x'.repeat(17 * 1024) } }),
   keyReused: async (op) => {
     const key = uniqueName('key');
     await send({ ...validCall(op), headers: { 'Idempotency-Key': key } });

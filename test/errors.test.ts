@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app.js';
+import { createHttpServer } from '../src/server.js';
 import { loadConfig } from '../src/config.js';
 import { loadContract } from '../src/contract.js';
 import { openDb, type Db } from '../src/db/database.js';
@@ -11,7 +12,7 @@ import { usersRepository } from '../src/db/users.js';
 import { createLogger } from '../src/logger.js';
 import { basic, createUser, login, uniqueName, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
-import { readAnswer, type Answer } from './support/http.js';
+import { rawRequest, readAnswer, type Answer, type RawAnswer } from './support/http.js';
 
 const server = useServer();
 
@@ -233,6 +234,57 @@ describe('400 Bad Request', () => {
     expect({ put: put.status, post: post.status }).toEqual({ put: 400, post: 400 });
     expectJsonError(put, 400);
     expectJsonError(post, 400);
+  });
+
+  // Issue 12, defect 8: these were stored, the first two as U+FFFD and the last as its last member.
+  it.each([
+    ['bytes that are not UTF-8', Buffer.from([...Buffer.from('{"about_me":"caf'), 0xe9, ...Buffer.from('"}')]), /^the body is not valid UTF-8$/],
+    ['an escaped lone surrogate', Buffer.from('{"about_me":"a\\ud800b"}'), /lone surrogate/],
+    ['an escaped lone surrogate in a member name', Buffer.from('{"\\udc00":"x"}'), /lone surrogate/],
+    ['a member name twice', Buffer.from('{"about_me":"first","about_me":"second"}'), /^the body has the member "about_me" twice in one object$/],
+    ['a member name twice in a nested object', Buffer.from('{"about_me":"x","_links":{"self":"a","self":"b"}}'), /"self" twice/],
+  ])('answers a body with %s with 400 and changes nothing', async (_what, body, message) => {
+    const before = await send(`/api/users/${viewer.id}`, { headers: viewer.auth });
+    const res = await send(`/api/users/${viewer.id}`, { method: 'PUT', headers: viewer.auth, body });
+    expect(expectJsonError(res, 400).message).toMatch(message);
+    const registration = Buffer.concat([Buffer.from(JSON.stringify(validNewUser()).slice(0, -1) + ','), body.subarray(1)]);
+    expectJsonError(await send('/api/users', { method: 'POST', body: registration }), 400);
+    expect((await send(`/api/users/${viewer.id}`, { headers: viewer.auth })).body).toEqual(before.body);
+  });
+
+  it('accepts what those checks must let through: surrogate pairs, raw or escaped, and a name once in each of two objects', async () => {
+    const res = await send(`/api/users/${viewer.id}`, {
+      method: 'PUT',
+      headers: viewer.auth,
+      body: '{"about_me":"\\ud83d\\ude00 = \ud83d\ude00","id":1,"_links":{"id":"1"}}',
+    });
+    expect(res.status, res.text).toBe(200);
+    expect((res.body as { about_me: string }).about_me).toBe('\ud83d\ude00 = \ud83d\ude00');
+  });
+
+  it('answers a JSON body in a charset other than UTF-8 with 415 (RFC 8259, section 8.1)', async () => {
+    const res = await send(`/api/users/${viewer.id}`, {
+      method: 'PUT',
+      headers: { ...viewer.auth, 'Content-Type': 'application/json; charset=utf-16le' },
+      body: Buffer.from('{"about_me":"x"}', 'utf16le'),
+    });
+    expectJsonError(res, 415);
+  });
+
+  // Issue 12, defect 8: the validator's own 400 named the whole URL ("api.users.%FF: malformed uri'").
+  it('answers a path id that is not percent-encoded UTF-8 (%FF) with a 400 naming /path/id', async () => {
+    for (const path of ['/api/users/%FF', '/api/users/%ED%A0%80/followers', `/api/users/${viewer.id}/followed/%C0`]) {
+      const res = await send(path, { headers: viewer.auth });
+      const name = path.endsWith('%C0') ? 'target_id' : 'id';
+      expect({ path, body: expectJsonError(res, 400) }).toEqual({
+        path,
+        body: {
+          error: 'Bad Request',
+          message: `${name} (path): must be percent-encoded UTF-8`,
+          errors: [{ path: `/path/${name}`, message: 'must be percent-encoded UTF-8' }],
+        },
+      });
+    }
   });
 
   it('answers a body that does not decode under its Content-Encoding with 400, never 5xx', async () => {
@@ -757,6 +809,86 @@ describe('503 Service Unavailable while the database is unreachable', () => {
   it('still answers what needs no database', async () => {
     const res = await sendTo(downUrl, '/api');
     expect(res.status, res.text).toBe(200);
+  });
+});
+
+// Issue 12, defect 8: Node keeps the first of two Host lines and takes any value, and these were served.
+describe('400 for a Host header that is repeated or malformed (RFC 9112, section 3.2)', () => {
+  const get = (hostLines: string) => rawRequest(server.baseUrl, `GET /api HTTP/1.1\r\n${hostLines}Accept: application/json\r\nConnection: close\r\n\r\n`);
+  const expectRawJsonError = (res: RawAnswer, status: number, message: RegExp) => {
+    expect(res.status, res.body).toBe(status);
+    expect(res.headers['content-type']).toBe(JSON_TYPE);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(JSON.parse(res.body)).toEqual({ error: STATUS_CODES[status], message: expect.stringMatching(message) });
+  };
+
+  it('answers two Host lines with 400, the same or not', async () => {
+    for (const lines of ['Host: a.example\r\nHost: b.example\r\n', 'Host: a.example\r\nhost: a.example\r\n']) {
+      expectRawJsonError(await get(lines), 400, /^the request must carry one Host header, not 2$/);
+    }
+  });
+
+  it.each(['a b.example', 'a.example/path', 'user@a.example', 'a.example:80x', 'a.example:-1', '[::1', '[not-an-address]', '::1', 'a"b', 'a.example:80:80'])(
+    'answers Host: %s with 400',
+    async (host) => {
+      expectRawJsonError(await get(`Host: ${host}\r\n`), 400, /^the Host header must be a host name or address, and an optional port$/);
+    },
+  );
+
+  it.each(['a.example', 'A.Example:8080', '127.0.0.1:1', '[::1]:80', '[2001:db8::1]', '[v1.fe80::a+en1]', 'xn--bcher-kva.example', 'a%2Db.example', '', 'a.example:'])(
+    'serves Host: %s',
+    async (host) => {
+      const res = await get(`Host: ${host}\r\n`);
+      expect(res.status, res.body).toBe(200);
+    },
+  );
+});
+
+// Issue 12, defect 8: Node's own 431 (and 400) is a status line with no body.
+describe('what Node refuses before the app sees it, through the server src/main.ts runs', () => {
+  let base = '';
+  let close: () => Promise<void> = async () => {};
+  beforeAll(async () => {
+    const config = loadConfig({ NODE_ENV: 'test', RESPONSE_VALIDATION: 'true' });
+    const app = createApp({ db: server.db, config, contract: loadContract(), logger: createLogger('silent') });
+    const { server: http } = createHttpServer(app, config.http);
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    close = async () => {
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    };
+  });
+  afterAll(() => close());
+
+  const expectRaw = (res: RawAnswer, status: number, message: RegExp) => {
+    expect({ status: res.status, type: res.headers['content-type'], cache: res.headers['cache-control'], body: JSON.parse(res.body || 'null') as unknown }).toEqual({
+      status,
+      type: JSON_TYPE,
+      cache: 'no-store',
+      body: { error: STATUS_CODES[status], message: expect.stringMatching(message) },
+    });
+    expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.body));
+  };
+
+  it('answers headers over 16 KB with 431 and the JSON error body', async () => {
+    const res = await rawRequest(base, `GET /api HTTP/1.1\r\nHost: a.example\r\nX-Big: ${'a'.repeat(17_000)}\r\nConnection: close\r\n\r\n`);
+    expectRaw(res, 431, /^the request line and headers must not be larger than 16 KB in all$/);
+  });
+
+  it('answers a request line over 16 KB with 431 and the JSON error body', async () => {
+    const res = await rawRequest(base, `GET /api/users?page=${'1'.repeat(17_000)} HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n`);
+    expectRaw(res, 431, /16 KB/);
+  });
+
+  it('answers what is not HTTP with 400 and the JSON error body', async () => {
+    expectRaw(await rawRequest(base, 'HELLO THERE\r\n\r\n'), 400, /^the request is not valid HTTP\/1.1$/);
+    expectRaw(await rawRequest(base, 'GET /api HTTP/1.1\r\nHost: a.example\r\nBad Header\r\n\r\n'), 400, /not valid HTTP/);
+  });
+
+  it('serves a request with headers just under the limit', async () => {
+    const res = await rawRequest(base, `GET /api HTTP/1.1\r\nHost: a.example\r\nX-Big: ${'a'.repeat(15_000)}\r\nConnection: close\r\n\r\n`);
+    expect(res.status, res.body).toBe(200);
   });
 });
 

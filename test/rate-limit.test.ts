@@ -209,6 +209,24 @@ describe('failed logins', () => {
     }
   });
 
+  // Issue 12, defect 4: the count was keyed by JavaScript's toLowerCase() and the account
+  // found by PostgreSQL's lower(), which reads 'İ' (U+0130) as 'i': vİctİm was a count of its
+  // own for the account victim, and the right password under that spelling got a token while
+  // victim was blocked.
+  it('count every spelling that names one account together, as the database compares names, and the same for accounts that do not exist', async () => {
+    const victim = `victim_${uniqueName('rl')}`;
+    const created = await server.api.POST('/api/users', { body: { username: victim, email: `${victim}@example.com`, password: PASSWORD } });
+    expect(created.response.status).toBe(201);
+    expect((await logIn(server, victim.replaceAll('i', 'İ'), PASSWORD, newAddress())).status).toBe(200);
+    for (const name of [victim, `ghostie_${uniqueName('rl')}`]) {
+      for (const spelling of [name, name.replace('i', 'İ'), name.replaceAll('i', 'İ').toUpperCase()]) {
+        expect((await logIn(server, spelling, WRONG, newAddress())).status).toBe(401);
+      }
+      expect429(await logIn(server, name.replaceAll('i', 'İ'), PASSWORD, newAddress()), /^too many failed logins for this account/, 900);
+      expect429(await logIn(server, name, PASSWORD, newAddress()), /^too many failed logins for this account/, 900);
+    }
+  });
+
   it('stop many accounts tried from one address at the address limit, and no other address', async () => {
     const from = newAddress();
     for (let i = 0; i < 5; i++) expect((await logIn(server, uniqueName('ghost'), WRONG, from)).status).toBe(401);
@@ -252,6 +270,18 @@ describe('failed logins', () => {
     const answers = await Promise.all(Array.from({ length: 20 }, () => logIn(server, username, WRONG, newAddress())));
     const statuses = answers.map((a) => a.status).sort();
     expect(statuses).toEqual([...Array<number>(3).fill(401), ...Array<number>(17).fill(429)]);
+  });
+
+  // Issue 12, defect 5: attempts under way held the failure budget, so of 30 logins at once
+  // with the right password, all but the first few got a 429.
+  it('never refuse a burst of logins with the right password, to one account from one address, nor count them', async () => {
+    const from = newAddress();
+    const { username, email } = await register(server);
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => logIn(server, i % 2 ? email : username, PASSWORD, from)));
+    expect(answers.map((a) => a.status)).toEqual(Array<number>(30).fill(200));
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await logIn(server, username, WRONG, from)).status);
+    expect(statuses).toEqual([401, 401, 401, 429]);
   });
 
   it('do not count requests that carry no credentials', async () => {

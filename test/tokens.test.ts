@@ -1,3 +1,4 @@
+import { hash } from '@node-rs/argon2';
 import { describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
 import { checkAnswer } from './fuzz/contract.js';
@@ -178,6 +179,45 @@ describe('POST /api/tokens', () => {
     ['a bearer token in place of credentials', 'Bearer abcdefghijklmnopqrstuvwxyz'],
   ])('answers 401 "credentials are required" with a Basic challenge to %s', async (_what, authorization) => {
     expectBasicChallenge(await issue(authorization), NO_CREDENTIALS);
+  });
+
+  // Issue 12, defect 8: base64 decoding skipped what is not base64, so these logged in.
+  it('answers 401 {"error":"Unauthorized"} to credentials followed by anything that is not their base64', async () => {
+    const u = await registerOnly({ password: 'correct horse battery staple!' });
+    const encoded = Buffer.from(`${u.username}:${u.password}`).toString('base64');
+    expectToken(await issue(`Basic ${encoded}`), u.id);
+    for (const garbage of ['!!junk', '.', '%', '=', '==', '\u00e9', `=${encoded}`]) {
+      const res = await issue(`Basic ${encoded}${garbage}`);
+      expect({ garbage, status: res.status }).toEqual({ garbage, status: 401 });
+      expectBasicChallenge(res, NO_CREDENTIALS);
+    }
+    expectBasicChallenge(await issue(`Basic ${encoded.replace(/=+$/, '')}`), NO_CREDENTIALS);
+  });
+
+  it('answers 401 {"error":"Unauthorized"} to credentials that are not UTF-8', async () => {
+    const u = await registerOnly();
+    const latin1 = Buffer.concat([Buffer.from(`${u.username}:`), Buffer.from(u.password, 'latin1'), Buffer.from([0xff])]);
+    expectBasicChallenge(await issue(`Basic ${latin1.toString('base64')}`), NO_CREDENTIALS);
+  });
+
+  // Issue 12, defect 8: a password typed with a combining accent (as some keyboards send it)
+  // did not match the same password typed with the precomposed letter.
+  it('logs in with the password however its accents are composed (Unicode NFC), for a new account', async () => {
+    const composed = 'caf\u00e9 cr\u00e8me br\u00fbl\u00e9e';
+    const u = await registerOnly({ password: composed });
+    expectToken(await issue(basic(u.username, composed.normalize('NFD'))), u.id);
+    expectToken(await issue(basic(u.username, composed)), u.id);
+    expectBasicChallenge(await issue(basic(u.username, 'cafe creme brulee')), WRONG_LOGIN);
+  });
+
+  it('keeps a password hashed as typed before passwords were normalised working, then either way', async () => {
+    const typed = 'caf\u00e9 cr\u00e8me br\u00fbl\u00e9e'.normalize('NFD');
+    const username = uniqueName('legacy');
+    // As the hash was made before: argon2id of the password as typed, decomposed.
+    const [{ id }] = await server.db('users').insert({ username, email: `${username}@example.com`, password_hash: await hash(typed) }).returning('id');
+    expectToken(await issue(basic(username, typed)), id);
+    expectToken(await issue(basic(username, typed.normalize('NFC'))), id);
+    expectToken(await issue(basic(username, typed)), id);
   });
 
   it('accepts the Basic scheme name in any case', async () => {

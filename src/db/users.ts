@@ -34,10 +34,21 @@ export const usersRepository = {
     return trx<UserRow>('users').where({ id }).forUpdate().first();
   },
 
-  /** By username or email address, ignoring case (usernames cannot contain "@"). */
-  findByLogin(db: Knex, login: string): Promise<UserRow | undefined> {
+  /**
+   * The user a login names (username or email address, in any case), and the login as the
+   * database compares it: lower() under the database's locale, the same for every spelling
+   * that finds the same user (usernames cannot contain "@").
+   */
+  async findByLogin(db: Knex, login: string): Promise<{ user: UserRow | undefined; folded: string }> {
     const column = login.includes('@') ? 'email' : 'username';
-    return db<UserRow>('users').whereRaw(`lower(${column}) = lower(?)`, [login]).first();
+    const { rows } = await db.raw<{ rows: (UserRow & { folded_login: string })[] }>(
+      `SELECT lower(CAST(? AS text)) AS folded_login, users.*
+         FROM (VALUES (1)) AS one LEFT JOIN users ON lower(users.${column}) = lower(CAST(? AS text))`,
+      [login, login],
+    );
+    // A LEFT JOIN from one row: always one row, with nulls when no user matched.
+    const { folded_login: folded, ...user } = rows[0] as UserRow & { folded_login: string };
+    return { user: user.id === null ? undefined : user, folded };
   },
 
   async create(db: Knex, user: NewUserRow): Promise<UserRow> {

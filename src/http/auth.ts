@@ -1,9 +1,10 @@
+import { isUtf8 } from 'node:buffer';
 import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
 import type { UserRow } from '../db/tables.js';
 import { tokensRepository } from '../db/tokens.js';
 import { usersRepository } from '../db/users.js';
-import { verifyPassword } from '../security/passwords.js';
+import { checkPassword, hashPassword } from '../security/passwords.js';
 import { hashToken } from '../security/tokens.js';
 import { HttpError, toHttpError, UNAUTHORIZED, unauthorized } from './errors.js';
 import type { LoginLimits } from './rate-limit.js';
@@ -49,23 +50,33 @@ export function securityHandlers(db: Knex, loginLimits: LoginLimits): Record<'ba
     }),
     basic: guarded(async (req) => {
       const encoded = credentials(req, 'basic');
-      const decoded = encoded ? Buffer.from(encoded, 'base64').toString('utf8') : '';
+      // Base64 as RFC 7617 has it (RFC 4648, padded); Buffer.from skips what is not base64,
+      // so credentials followed by garbage logged in. The credentials themselves are UTF-8.
+      const bytes = encoded && BASE64.test(encoded) ? Buffer.from(encoded, 'base64') : undefined;
+      const decoded = bytes && isUtf8(bytes) ? bytes.toString('utf8') : '';
       const colon = decoded.indexOf(':');
       if (colon < 1) throw unauthorized(req, UNAUTHORIZED.noCredentials);
       const login = decoded.slice(0, colon);
-      const password = decoded.slice(colon + 1);
-      const attempt = await loginLimits.attempt(req, login);
+      const password = decoded.slice(colon + 1, colon + 1 + 1024);
       // No stored username or email is longer, or holds a NUL (which PostgreSQL cannot compare).
       const lookup = login.length <= 120 && !login.includes('\0');
-      const user = lookup ? await usersRepository.findByLogin(db, login) : undefined;
-      const ok = await verifyPassword(user?.password_hash, password.slice(0, 1024));
-      // One message whether the account or the password is wrong: it tells no one which accounts exist.
+      const { user, folded } = lookup ? await usersRepository.findByLogin(db, login) : { user: undefined, folded: login };
+      // Counted by the login as the database compares it, so every spelling of one account
+      // (vİctim and victim, say) shares one count, known account or not.
+      let outdated = false;
+      const ok = await loginLimits.check(req, folded, async () => {
+        const check = await checkPassword(user?.password_hash, password);
+        outdated = check.outdated;
+        return check.valid;
+      });
       if (!user || !ok) throw unauthorized(req, UNAUTHORIZED.wrongLogin);
-      await attempt.succeeded();
+      if (outdated) await usersRepository.update(db, user.id, { password_hash: await hashPassword(password) });
       req.auth = await withLastSeen(db, user, null);
     }),
   };
 }
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** The credentials after the scheme name, which matches in any case. */
 function credentials(req: Request, scheme: 'basic' | 'bearer'): string | undefined {

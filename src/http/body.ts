@@ -1,4 +1,6 @@
+import { isUtf8 } from 'node:buffer';
 import express, { type RequestHandler } from 'express';
+import { visit } from 'jsonc-parser';
 import type { OpenApiDocument } from '../contract.js';
 import { templatePattern } from './templates.js';
 
@@ -18,7 +20,7 @@ export function jsonBodies(document: OpenApiDocument, limit: string): RequestHan
         path: templatePattern(template),
       })),
   );
-  const parse = express.json({ limit, verify: refuseEmpty });
+  const parse = express.json({ limit, verify: refuseUnclear });
   return (req, res, next) => {
     if (takeBodies.some((op) => op.method === req.method && op.path.test(req.path)))
       parse(req, res, next);
@@ -27,10 +29,48 @@ export function jsonBodies(document: OpenApiDocument, limit: string): RequestHan
 }
 
 /**
- * body-parser reads an empty body as {}, which would make an empty PUT /api/users/{id}
- * a valid update; an empty body is no JSON document, so it fails as malformed JSON does.
+ * What JSON.parse lets through but no body may hold, for it would not mean what the client
+ * sent: an empty body (body-parser reads it as {}, a valid empty update), bytes that are not
+ * UTF-8 and escapes of lone surrogates ("\ud800"), both stored as U+FFFD, and a member name
+ * twice in one object, of which JSON.parse keeps the last and other parsers the first
+ * (RFC 8259, section 4). Runs on the bytes as received, before they are decoded.
  */
-function refuseEmpty(_req: unknown, _res: unknown, body: Buffer): void {
-  if (body.length === 0)
-    throw Object.assign(new Error('the body is empty'), { type: 'entity.parse.failed' });
+function refuseUnclear(_req: unknown, _res: unknown, body: Buffer, encoding: string): void {
+  // RFC 8259, section 8.1: JSON between systems is UTF-8; body-parser would decode UTF-16 too.
+  if (encoding !== 'utf-8') throw Object.assign(new Error(`the body is ${encoding}`), { type: 'charset.unsupported' });
+  if (body.length === 0) throw Object.assign(new Error('the body is empty'), { type: 'entity.parse.failed' });
+  if (!isUtf8(body)) throw unclear('the body is not valid UTF-8');
+  const problem = ambiguity(body.toString('utf8'));
+  if (problem) throw unclear(problem);
+}
+
+/** An error the error handler answers with a 400 that carries its message. */
+function unclear(message: string): Error {
+  return Object.assign(new Error(message), { type: 'entity.parse.unclear' });
+}
+
+// With the u flag, a surrogate matches only when it is not half of a pair.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/** The first member name repeated in one object, or string holding a lone surrogate, if any. */
+function ambiguity(text: string): string | undefined {
+  const objects: Set<string>[] = [];
+  let problem: string | undefined;
+  const string = (value: string) => {
+    if (!problem && LONE_SURROGATE.test(value)) problem = 'the body holds a lone surrogate (an unpaired \\uD800-\\uDFFF escape), which is no character';
+  };
+  visit(text, {
+    onObjectBegin: () => void objects.push(new Set()),
+    onObjectEnd: () => void objects.pop(),
+    onObjectProperty: (name) => {
+      string(name);
+      const names = objects[objects.length - 1];
+      if (!problem && names?.has(name)) problem = `the body has the member ${JSON.stringify(name)} twice in one object`;
+      names?.add(name);
+    },
+    onLiteralValue: (value: unknown) => {
+      if (typeof value === 'string') string(value);
+    },
+  });
+  return problem;
 }

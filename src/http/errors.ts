@@ -115,6 +115,8 @@ function fromBodyParser(type: string, status: number, err: unknown): HttpError {
   switch (type) {
     case 'entity.parse.failed':
       return new HttpError(400, 'the body is not valid JSON, or not a JSON object', {}, undefined, cause);
+    case 'entity.parse.unclear':
+      return new HttpError(400, (err as Error).message, {}, undefined, cause);
     case 'entity.too.large':
       return new HttpError(413, 'the request body must not be larger than 64 KB', {}, undefined, cause);
     case 'encoding.unsupported':

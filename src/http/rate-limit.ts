@@ -25,18 +25,25 @@ interface Policy {
 /** The state of one policy after counting a request. */
 type Reading = [Policy, RateLimiterRes];
 
-/** One login attempt, counted as a failure until it is known to have succeeded. */
-export interface LoginAttempt {
-  succeeded(): Promise<void>;
+/** A limit on failed logins, and the password checks under way that may yet fail. */
+interface LoginPolicy {
+  policy: Policy;
+  underWay: RateLimiterAbstract;
+  /** Whose failures the 429 names. */
+  whose: string;
 }
 
 export interface LoginLimits {
   /**
-   * Counts an attempt against the account and the client's address before the password
-   * is checked, so that concurrent guesses cannot outrun the count; throws a 429 when either
-   * has no attempts left, whatever the password.
+   * Runs `verify`, the check of a password, as one login attempt on `account` (the login as
+   * the database compares it, the same for every spelling of one account) from the client's
+   * address, and returns its verdict. Only a failed check counts, but checks under way count
+   * until they end, so that concurrent guesses cannot outrun the limit; an attempt that finds
+   * what is left held by them waits for them to end, so logins with the right password are
+   * never refused for being many at once. Throws a 429 when the account or the address has
+   * no failures left, whatever the password.
    */
-  attempt(req: Request, login: string): Promise<LoginAttempt>;
+  check(req: Request, account: string, verify: () => Promise<boolean>): Promise<boolean>;
 }
 
 export interface RateLimits {
@@ -90,15 +97,103 @@ export function createRateLimits(config: RateLimitConfig, { redis, clusterWorker
     return { name, quota, windowSeconds, limiter };
   };
   const requests = policy('requests', config.requests, config.windowSeconds);
-  const perAccount = policy('failed-logins-account', config.failedLoginsPerAccount, config.failedLoginsWindowSeconds);
-  const perAddress = policy('failed-logins-address', config.failedLoginsPerAddress, config.failedLoginsWindowSeconds);
+  const loginPolicy = (name: string, quota: number, whose: string): LoginPolicy | undefined => {
+    const limit = policy(name, quota, config.failedLoginsWindowSeconds);
+    return (
+      limit && {
+        policy: limit,
+        underWay: underWayCounter(`${name}-under-way`, redis, config.redisPrefix),
+        whose,
+      }
+    );
+  };
+  const perAccountLogins = loginPolicy(
+    'failed-logins-account',
+    config.failedLoginsPerAccount,
+    'for this account',
+  );
+  const perAddressLogins = loginPolicy(
+    'failed-logins-address',
+    config.failedLoginsPerAddress,
+    'from this address',
+  );
+  const endings = createEndings();
 
   /** A limiter that fails (not a refusal) lets the request through: better unlimited than down. */
   const failedOpen = (err: unknown, name: string) => logger.error({ err, limit: name }, 'rate limiter failed; request let through');
   /** Logged once per key and window: the first refusal. The address is the client's, under TRUST_PROXY. */
   const refused = (req: Request, policy: Policy, refusal: RateLimiterRes) => {
-    if (refusal.consumedPoints !== policy.quota + 1) return;
-    logger.warn({ reqId: req.id, ip: req.ip, limit: policy.name, retryAfter: secondsUntil(refusal) }, 'rate limit reached');
+    if (refusal.consumedPoints === policy.quota + 1) reachedLog(req, policy, refusal);
+  };
+  /** Logged once per key and window: the failure that used the last of the quota. */
+  const reached = (req: Request, policy: Policy, state: RateLimiterRes) => {
+    if (state.consumedPoints === policy.quota) reachedLog(req, policy, state);
+  };
+  const reachedLog = (req: Request, policy: Policy, state: RateLimiterRes) =>
+    logger.warn(
+      { reqId: req.id, ip: req.ip, limit: policy.name, retryAfter: secondsUntil(state) },
+      'rate limit reached',
+    );
+
+  /**
+   * Counts a password check under way on `key`, once the failures and the checks already
+   * under way leave room for it; waits while checks under way (which may yet succeed) hold
+   * the room left. Throws a 429 when the failures alone fill the quota. False when the
+   * limiter failed, and the check goes on uncounted.
+   */
+  const enter = async (req: Request, login: LoginPolicy, key: string): Promise<boolean> => {
+    const { policy, underWay, whose } = login;
+    const watch = endings.watch(`${policy.name}:${key}`);
+    try {
+      for (;;) {
+        // Before counting itself in, so that no check that ends in between goes unnoticed.
+        const mark = watch.mark();
+        let position: number;
+        let failures: RateLimiterRes | null;
+        try {
+          position = (await underWay.penalty(key)).consumedPoints;
+        } catch (err) {
+          failedOpen(err, policy.name);
+          return false;
+        }
+        try {
+          failures = await policy.limiter.get(key);
+        } catch (err) {
+          failedOpen(err, policy.name);
+          await leave(login, key, false);
+          return false;
+        }
+        const failed = failures?.consumedPoints ?? 0;
+        if (failures && failed >= policy.quota) {
+          await leave(login, key, false);
+          throw tooManyRequests(
+            req.res as Response,
+            [policy, failures],
+            `too many failed logins ${whose}; try again in ${secondsUntil(failures)} seconds`,
+          );
+        }
+        if (failed + position <= policy.quota) return true;
+        // Checks under way hold the rest: count again once one has ended (here, or in
+        // another instance, which only counting again can tell).
+        await leave(login, key, false);
+        await watch.after(mark, RECOUNT_MS);
+      }
+    } finally {
+      watch.close();
+    }
+  };
+  /**
+   * Stops counting a check as under way. Only the end of a check wakes those waiting: an
+   * attempt that steps back never made room, and waking on it would let waiting attempts
+   * wake each other forever.
+   */
+  const leave = async (
+    { policy, underWay }: LoginPolicy,
+    key: string,
+    checked: boolean,
+  ): Promise<void> => {
+    await underWay.reward(key).catch((err: unknown) => failedOpen(err, policy.name));
+    if (checked) endings.signal(`${policy.name}:${key}`);
   };
 
   return {
@@ -119,43 +214,124 @@ export function createRateLimits(config: RateLimitConfig, { redis, clusterWorker
     },
 
     logins: {
-      async attempt(req, login) {
-        const counted: [Policy, string][] = [];
-        const keys: [Policy | undefined, string, string][] = [
-          [perAccount, accountKey(login), 'for this account'],
-          [perAddress, clientAddress(req), 'from this address'],
-        ];
-        for (const [policy, key, whose] of keys) {
-          if (!policy) continue;
-          try {
-            await policy.limiter.consume(key);
-            counted.push([policy, key]);
-          } catch (refusal) {
-            if (!(refusal instanceof RateLimiterRes)) {
-              failedOpen(refusal, policy.name);
-              continue;
-            }
-            refused(req, policy, refusal);
-            // A refused attempt checks no password: it is nobody's failure.
-            await Promise.all(counted.map(([p, k]) => p.limiter.reward(k).catch((err: unknown) => failedOpen(err, p.name))));
-            throw tooManyRequests(
-              req.res as Response,
-              [policy, refusal],
-              `too many failed logins ${whose}; try again in ${secondsUntil(refusal)} seconds`,
-            );
+      async check(req, account, verify) {
+        const held: [LoginPolicy, string][] = [];
+        const end = async (outcome: 'succeeded' | 'failed' | 'abandoned') => {
+          for (const [login, key] of held) {
+            const { policy } = login;
+            // The failure is counted before the check stops counting as under way: whoever
+            // counts in between sees one or the other.
+            if (outcome === 'failed')
+              await policy.limiter.penalty(key).then(
+                (state) => reached(req, policy, state),
+                (err: unknown) => failedOpen(err, policy.name),
+              );
+            // Success forgives the account's failures; the address keeps those made on other accounts.
+            if (outcome === 'succeeded' && login === perAccountLogins)
+              await policy.limiter
+                .delete(key)
+                .catch((err: unknown) => failedOpen(err, policy.name));
+            await leave(login, key, true);
           }
-        }
-        return {
-          // Success forgives the account's failures; the address keeps those made on other accounts.
-          succeeded: async () => {
-            await Promise.all(
-              counted.map(([p, k]) =>
-                (p === perAccount ? p.limiter.delete(k) : p.limiter.reward(k)).catch((err: unknown) => failedOpen(err, p.name)),
-              ),
-            );
-          },
         };
+        try {
+          // Always the account first, then the address: an attempt waits on the second while
+          // holding the first, and one order means no two attempts wait on each other.
+          for (const [login, key] of [
+            [perAccountLogins, accountKey(account)],
+            [perAddressLogins, clientAddress(req)],
+          ] as const) {
+            if (login && (await enter(req, login, key))) held.push([login, key]);
+          }
+        } catch (refusal) {
+          // A refused attempt checks no password: it is nobody's failure.
+          await end('abandoned');
+          throw refusal;
+        }
+        let ok: boolean;
+        try {
+          ok = await verify();
+        } catch (err) {
+          await end('abandoned');
+          throw err;
+        }
+        await end(ok ? 'succeeded' : 'failed');
+        return ok;
       },
+    },
+  };
+}
+
+/** How often an attempt waiting for checks under way looks again, for those in other instances. */
+const RECOUNT_MS = 100;
+
+/**
+ * How long the count of checks under way for a key lives from its first check: far longer
+ * than a check takes, and the longest a check counted by an instance that died with it
+ * holds anyone up.
+ */
+const UNDER_WAY_SECONDS = 60;
+
+/** Limiters with no limit of their own: counts of password checks under way, per key. */
+function underWayCounter(
+  name: string,
+  redis: Redis | undefined,
+  redisPrefix: string,
+): RateLimiterAbstract {
+  const options = { points: Number.MAX_SAFE_INTEGER, duration: UNDER_WAY_SECONDS };
+  const memory = new RateLimiterMemory({ ...options, keyPrefix: name });
+  if (!redis) return memory;
+  return new RateLimiterRedis({
+    ...options,
+    storeClient: redis,
+    keyPrefix: `${redisPrefix}ratelimit:${name}`,
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: memory,
+  });
+}
+
+/** Watches the password checks of this process end, per key, for attempts waiting to start one. */
+function createEndings() {
+  const keys = new Map<
+    string,
+    { ended: number; watchers: number; next: Promise<void>; wake: () => void }
+  >();
+  const fresh = (ended: number, watchers: number) => {
+    let wake = () => {};
+    const next = new Promise<void>((resolve) => (wake = resolve));
+    return { ended, watchers, next, wake };
+  };
+  return {
+    /** A check on `key` has ended: wake whoever waits for one. */
+    signal(key: string): void {
+      const entry = keys.get(key);
+      if (!entry) return;
+      entry.wake();
+      keys.set(key, fresh(entry.ended + 1, entry.watchers));
+    },
+    /** Follows the checks ending on `key` until closed. */
+    watch(key: string) {
+      const entry = keys.get(key) ?? fresh(0, 0);
+      entry.watchers++;
+      keys.set(key, entry);
+      const current = () => keys.get(key) as NonNullable<ReturnType<typeof keys.get>>;
+      return {
+        /** How many have ended so far. */
+        mark: () => current().ended,
+        /** Resolves once one has ended since `mark`, at once if one has, or after `ms` at most. */
+        async after(mark: number, ms: number): Promise<void> {
+          if (current().ended > mark) return;
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([
+            current().next,
+            new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+          ]);
+          clearTimeout(timer);
+        },
+        close(): void {
+          if (--current().watchers === 0) keys.delete(key);
+        },
+      };
     },
   };
 }
@@ -182,9 +358,9 @@ function ipv6Groups(ip: string): string[] {
   return groups.map((g) => parseInt(g, 16).toString(16));
 }
 
-/** The account a login names, as sent (username or email, any case); hashed, so no address sits in Redis. */
-function accountKey(login: string): string {
-  return createHash('sha256').update(login.toLowerCase()).digest('base64url');
+/** The account's key: hashed, so no username or email address sits in Redis. */
+function accountKey(account: string): string {
+  return createHash('sha256').update(account).digest('base64url');
 }
 
 function secondsUntil(state: RateLimiterRes): number {

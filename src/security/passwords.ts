@@ -14,17 +14,36 @@ const OPTIONS = { algorithm: ARGON2ID, memoryCost: 19_456, timeCost: 2, parallel
  */
 export const passwordHashing = createLimiter(1);
 
-/** Hashes on libuv's thread pool, never on the event loop. */
+/**
+ * Hashes on libuv's thread pool, never on the event loop. The password is normalised (NFC)
+ * first: keyboards send an accented letter precomposed or as a letter and a combining mark,
+ * and a password must match however it was typed.
+ */
 export function hashPassword(password: string): Promise<string> {
-  return passwordHashing.run(() => hash(password, OPTIONS));
+  const normalised = password.normalize('NFC');
+  return passwordHashing.run(() => hash(normalised, OPTIONS));
 }
 
 // Verified against when the account does not exist, so that both cases cost the same.
 const unknownUserHash = hash('no account has this password', OPTIONS);
 
+export interface PasswordCheck {
+  valid: boolean;
+  /** It matched only as typed: a hash made before passwords were normalised, to be made again. */
+  outdated: boolean;
+}
+
 /** Checks a password against a stored hash, or spends the same time when there is none. */
-export async function verifyPassword(storedHash: string | undefined, password: string): Promise<boolean> {
+export async function checkPassword(storedHash: string | undefined, password: string): Promise<PasswordCheck> {
   const target = storedHash ?? (await unknownUserHash);
-  const ok = await passwordHashing.run(() => verify(target, password)).catch(() => false);
-  return ok && storedHash !== undefined;
+  const matches = (candidate: string) => passwordHashing.run(() => verify(target, candidate)).catch(() => false);
+  const normalised = password.normalize('NFC');
+  if (await matches(normalised)) return { valid: storedHash !== undefined, outdated: false };
+  const outdated = normalised !== password && (await matches(password)) && storedHash !== undefined;
+  return { valid: outdated, outdated };
+}
+
+/** Whether a password matches a stored hash, or the same time spent when there is none. */
+export async function verifyPassword(storedHash: string | undefined, password: string): Promise<boolean> {
+  return (await checkPassword(storedHash, password)).valid;
 }

@@ -485,6 +485,8 @@ export function buildFuzzer(contract: Contract, op: Operation): Fuzzer {
         { on: 'raw' as const, body: '"just a string"', status: 400 },
         { on: 'raw' as const, body: [0x7b, 0xff, 0xfe, 0x7d], status: 400 },
         { on: 'raw' as const, body: [0xc0, 0xaf], status: 400 },
+        { on: 'raw' as const, body: '{"a": "\\ud800"}', status: 400 },
+        { on: 'raw' as const, body: '{"a": 1, "a": 1}', status: 400 },
         { on: 'raw' as const, body: '{"a":1}', contentEncoding: 'gzip', status: 400 },
         { on: 'raw' as const, body: '{"a":1}', contentEncoding: 'x-unknown', status: 415 },
         {
@@ -518,6 +520,12 @@ export function buildFuzzer(contract: Contract, op: Operation): Fuzzer {
           status: 415,
         },
         { on: 'raw' as const, body: '{"a":1}', contentType: null, status: 415 },
+        {
+          on: 'raw' as const,
+          body: '{"a":1}',
+          contentType: 'application/json; charset=utf-16le',
+          status: 415,
+        },
       ),
     );
   }

@@ -7,6 +7,7 @@ import { loadContract } from '../../src/contract.js';
 import { openDb, type Db } from '../../src/db/database.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import { openRedis } from '../../src/redis.js';
+import { createHttpServer } from '../../src/server.js';
 
 export interface TestServer {
   /** http://127.0.0.1:<port>, no trailing slash. */
@@ -51,7 +52,9 @@ export function useServer(env: Record<string, string> = {}, options: ServerOptio
     const db = openDb({ url: inject('databaseUrl'), poolMax: 20, logger });
     const redis = config.rateLimits.redisUrl ? openRedis(config.rateLimits.redisUrl, logger) : undefined;
     const app = createApp({ db, config, contract: loadContract(), logger, redis });
-    const http = app.listen(0, '127.0.0.1');
+    // The server main.ts runs (its answers to what Node refuses early, its timeouts), not app.listen's.
+    const { server: http } = createHttpServer(app, config.http);
+    http.listen(0, '127.0.0.1');
     await new Promise<void>((resolve) => http.once('listening', () => resolve()));
     const baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
     Object.assign(server, {

@@ -115,6 +115,14 @@ describe('rate limits shared through Redis', () => {
     }
   });
 
+  it('lets a burst of logins with the right password through on both instances, and still counts failures on either', async () => {
+    const username = await register(first);
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => logIn(i % 2 ? second : first, username, PASSWORD, newAddress())));
+    expect(answers.map((a) => a.status)).toEqual(Array<number>(20).fill(200));
+    const guesses = await Promise.all(Array.from({ length: 10 }, (_, i) => logIn(i % 2 ? second : first, username, WRONG, newAddress())));
+    expect(guesses.map((a) => a.status).sort()).toEqual([401, 401, 401, ...Array<number>(7).fill(429)]);
+  });
+
   it('keeps its counts under REDIS_PREFIX, expiring, with no username or email in a key', async () => {
     const username = await register(first);
     const from = newAddress();
