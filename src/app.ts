@@ -25,7 +25,7 @@ import { passwordHashing } from './security/passwords.js';
 
 export interface AppDeps {
   db: Db;
-  config: Pick<Config, 'validateResponses' | 'tokenTtlSeconds' | 'passwordMinLength' | 'rateLimits' | 'trustProxy' | 'corsOrigins'> &
+  config: Pick<Config, 'validateResponses' | 'tokenTtlSeconds' | 'passwordMinLength' | 'rateLimits' | 'trustProxy' | 'corsOrigins' | 'readinessTimeoutMs'> &
     Partial<Pick<Config, 'passwordHashConcurrency'>>;
   contract: Contract;
   logger: Logger;
@@ -79,7 +79,7 @@ export function createApp({ db, config, contract, logger, redis, stopping = () =
   app.use('/api', plainIntegers);
   app.use(CONTRACT_PATHS, requireJsonAcceptable);
 
-  app.use(healthRoutes(db, stopping));
+  app.use(healthRoutes(db, stopping, config.readinessTimeoutMs));
   app.use(apiRoutes());
   app.use(userRoutes(db, { passwordMinLength: config.passwordMinLength }));
   app.use(followRoutes(db));

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import type { DbTimeouts } from './db/database.js';
 import type { HttpTimeouts } from './server.js';
 
 const flag = z
@@ -70,6 +71,11 @@ const schema = z.object({
     .optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(10),
   DATABASE_CONNECT_TIMEOUT_MS: milliseconds(100, 3000),
+  DATABASE_STATEMENT_TIMEOUT_MS: milliseconds(0, 4000),
+  DATABASE_QUERY_TIMEOUT_MS: milliseconds(100, 5000),
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: milliseconds(0, 10_000),
+  DATABASE_KEEPALIVE_DELAY_MS: milliseconds(1000, 10_000),
+  READINESS_TIMEOUT_MS: milliseconds(100, 2000),
   MIGRATE_ON_START: flag.default(true),
   EMBEDDED_PG_DATA_DIR: z.string().min(1).optional(),
   EMBEDDED_PG_PORT: port.min(1).optional(),
@@ -108,6 +114,12 @@ export interface Config {
   databasePoolMax: number;
   /** How long to wait for a database connection before answering 503. */
   databaseConnectTimeoutMs: number;
+  /** Bounds on each statement the server runs: past one, the request gets 503. */
+  databaseTimeouts: DbTimeouts;
+  /** Idle time of a database connection before TCP keepalive probes begin. */
+  databaseKeepAliveDelayMs: number;
+  /** How long /readyz waits for the database: a probe must answer before the prober gives up. */
+  readinessTimeoutMs: number;
   migrateOnStart: boolean;
   /** The embedded PostgreSQL's data folder and port (a free one when undefined). */
   embeddedPg: { dataDir: string | undefined; port: number | undefined };
@@ -157,6 +169,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `invalid HTTP_HEADERS_TIMEOUT_MS=${JSON.stringify(env.HTTP_HEADERS_TIMEOUT_MS ?? '')}: must not be longer than HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`,
     );
   }
+  // Else the client gives up on a statement the server is still running, and on its connection.
+  if (e.DATABASE_STATEMENT_TIMEOUT_MS > 0 && e.DATABASE_QUERY_TIMEOUT_MS <= e.DATABASE_STATEMENT_TIMEOUT_MS) {
+    throw new ConfigError(
+      `invalid DATABASE_QUERY_TIMEOUT_MS=${JSON.stringify(env.DATABASE_QUERY_TIMEOUT_MS ?? '')}: must be longer than DATABASE_STATEMENT_TIMEOUT_MS (${e.DATABASE_STATEMENT_TIMEOUT_MS})`,
+    );
+  }
   return {
     env: e.NODE_ENV,
     port: e.PORT,
@@ -173,6 +191,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
     databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+    databaseTimeouts: {
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+      queryTimeoutMs: e.DATABASE_QUERY_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: e.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    },
+    databaseKeepAliveDelayMs: e.DATABASE_KEEPALIVE_DELAY_MS,
+    readinessTimeoutMs: e.READINESS_TIMEOUT_MS,
     migrateOnStart: e.MIGRATE_ON_START,
     embeddedPg: { dataDir: e.EMBEDDED_PG_DATA_DIR, port: e.EMBEDDED_PG_PORT },
     validateResponses: e.RESPONSE_VALIDATION ?? e.NODE_ENV !== 'production',

@@ -31,7 +31,14 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  const db = openDb({ url: database.url, poolMax: config.databasePoolMax, connectTimeoutMs: config.databaseConnectTimeoutMs, logger });
+  const db = openDb({
+    url: database.url,
+    poolMax: config.databasePoolMax,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+    timeouts: config.databaseTimeouts,
+    keepAliveDelayMs: config.databaseKeepAliveDelayMs,
+    logger,
+  });
   const redis = config.rateLimits.redisUrl ? openRedis(config.rateLimits.redisUrl, logger) : undefined;
   const releaseAll = async () => {
     await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
