@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { DbTimeouts } from './db/database.js';
-import type { HttpTimeouts } from './server.js';
+import type { HttpLimits } from './server.js';
 
 const flag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
@@ -61,8 +61,9 @@ const schema = z.object({
   PORT: port.default(5000),
   HOST: z.string().min(1).optional(),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: milliseconds(1, 65_000),
-  HTTP_HEADERS_TIMEOUT_MS: milliseconds(1, 66_000),
+  HTTP_HEADERS_TIMEOUT_MS: milliseconds(1, 10_000),
   HTTP_REQUEST_TIMEOUT_MS: milliseconds(1, 70_000),
+  MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(3_600_000).optional(),
   SHUTDOWN_TIMEOUT_MS: milliseconds(0, 10_000),
   DATABASE_URL: z
@@ -105,7 +106,7 @@ export interface Config {
   env: 'development' | 'production' | 'test';
   port: number;
   host: string | undefined;
-  http: HttpTimeouts;
+  http: HttpLimits;
   /** How long a shutdown goes on serving (readiness failing) before it stops listening. */
   shutdownDelayMs: number;
   /** How long a shutdown then waits for requests in flight before cutting them off. */
@@ -183,6 +184,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      maxConnections: e.MAX_CONNECTIONS,
     },
     // Long enough in production for balancers to see the failing readiness probe; elsewhere
     // just long enough to serve the connections already queued.

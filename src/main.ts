@@ -49,6 +49,7 @@ async function main(): Promise<void> {
   let http: ReturnType<typeof createHttpServer>;
   try {
     http = createHttpServer(createApp({ db, config, contract: loadContract(), logger, redis, stopping: () => http.stopping() }), config.http);
+    warnOnRefusedConnections(http.server, config.http.maxConnections, logger);
     await listen(http.server, config);
   } catch (err) {
     await releaseAll();
@@ -91,6 +92,19 @@ function listen(server: Server, config: Pick<Config, 'port' | 'host'>): Promise<
     });
     if (config.host) server.listen(config.port, config.host);
     else server.listen(config.port);
+  });
+}
+
+/** Connections closed for MAX_CONNECTIONS: the first at once, then at most one line a minute. */
+function warnOnRefusedConnections(server: Server, maxConnections: number, logger: Logger): void {
+  let refused = 0;
+  let warnedAt = -Infinity;
+  server.on('drop', () => {
+    refused++;
+    if (Date.now() - warnedAt < 60_000) return;
+    logger.warn({ refused, maxConnections }, 'connections refused: MAX_CONNECTIONS are open');
+    warnedAt = Date.now();
+    refused = 0;
   });
 }
 

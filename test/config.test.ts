@@ -16,8 +16,9 @@ describe('configuration', () => {
       databaseConnectTimeoutMs: 3000,
       shutdownDelayMs: 300,
       shutdownTimeoutMs: 10_000,
-      // Idle connections outlive a load balancer's (60 s on most), which closes them first.
-      http: { keepAliveTimeoutMs: 65_000, headersTimeoutMs: 66_000, requestTimeoutMs: 70_000 },
+      // Idle connections outlive a load balancer's (60 s on most), which closes them first;
+      // a proxy sends a request's headers at once, and Node does not count the idle time.
+      http: { keepAliveTimeoutMs: 65_000, headersTimeoutMs: 10_000, requestTimeoutMs: 70_000, maxConnections: 1000 },
       webConcurrency: 1,
       passwordHashConcurrency: 1,
     });
@@ -109,6 +110,8 @@ describe('configuration', () => {
     ['EMBEDDED_PG_PORT', '0'],
     ['HTTP_KEEP_ALIVE_TIMEOUT_MS', 'soon'],
     ['HTTP_REQUEST_TIMEOUT_MS', '0'],
+    ['MAX_CONNECTIONS', '0'],
+    ['MAX_CONNECTIONS', 'unlimited'],
     ['DATABASE_CONNECT_TIMEOUT_MS', '5'],
     ['DATABASE_STATEMENT_TIMEOUT_MS', '-1'],
     ['DATABASE_QUERY_TIMEOUT_MS', '0'],
