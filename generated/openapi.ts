@@ -280,6 +280,8 @@ export interface paths {
          * @description Takes HTTP Basic credentials: the username or the email address, and the
          *     password. Each call issues a new token (one per device); older ones stay valid
          *     until they expire or are revoked.
+         *     A script in a browser sends `X-Requested-With: XMLHttpRequest` (Swagger UI does), so
+         *     that the browser shows it the `401` rather than a login dialog of its own.
          *     Failed logins are limited per account (the username or email address as sent)
          *     and per client address; past either limit the answer is `429`, even for the right
          *     password, until `Retry-After` seconds have passed. A successful login forgives the
@@ -540,7 +542,9 @@ export interface components {
              */
             next: string | null;
             /**
-             * @description The previous page; `null` on the first page.
+             * @description The previous page; `null` on the first page, and on a page reached through a
+             *     `cursor` whose previous page lies deeper than pages are served by number
+             *     (`page × per_page` above 10000).
              * @example /api/users?page=1&per_page=10
              */
             prev: string | null;
@@ -704,10 +708,10 @@ export interface components {
              */
             error: string;
             /**
-             * @description A sentence saying more, when there is more to say.
+             * @description A sentence saying what went wrong; the same cause always gets the same words.
              * @example please use a different username
              */
-            message?: string;
+            message: string;
             /** @description Each validation failure, when the request failed validation. */
             errors?: components["schemas"]["ValidationError"][];
         };
@@ -736,8 +740,80 @@ export interface components {
             };
             content?: never;
         };
-        /** @description The request is malformed or breaks a rule. */
+        /** @description The request has a query parameter the operation does not take. */
         BadRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description An id in the path is not a positive integer, or the query is not one the operation takes. */
+        BadRequestId: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description A paging parameter is out of range, deeper than pages are served by number, or not one this server made, or the path is malformed. */
+        BadRequestPage: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description A member is missing or invalid, or the username or email address is taken. */
+        BadRequestRegistration: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description A member is invalid, the new username or email address is taken, or a new password comes without the present one. */
+        BadRequestUserUpdate: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description A user cannot follow itself, or an id in the path is not a positive integer. */
+        BadRequestFollow: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The body is missing or invalid. */
+        BadRequestPost: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
                 RateLimit: components["headers"]["RateLimit"];
@@ -752,18 +828,12 @@ export interface components {
         Unauthorized: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
-                "WWW-Authenticate": components["headers"]["WwwAuthenticateBearer"];
                 RateLimit: components["headers"]["RateLimit"];
                 "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                "WWW-Authenticate": components["headers"]["WwwAuthenticateBearer"];
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Unauthorized",
-                 *       "message": "a valid bearer token is required"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
@@ -771,22 +841,17 @@ export interface components {
         UnauthorizedBasic: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                 "WWW-Authenticate": components["headers"]["WwwAuthenticateBasic"];
-                RateLimit: components["headers"]["RateLimit"];
-                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Unauthorized"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The token's user may not do this. */
-        Forbidden: {
+        /** @description The user is not the token's own, or the present password is wrong. */
+        ForbiddenUser: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
                 RateLimit: components["headers"]["RateLimit"];
@@ -794,17 +859,11 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Forbidden",
-                 *       "message": "you can only change your own user"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description There is no such resource. */
-        NotFound: {
+        /** @description The user is not the token's own. */
+        ForbiddenFollow: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
                 RateLimit: components["headers"]["RateLimit"];
@@ -812,12 +871,82 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Not Found",
-                 *       "message": "user 42 does not exist"
-                 *     }
-                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The post is not the token's user's. */
+        ForbiddenPostEdit: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The post is not the token's user's. */
+        ForbiddenPostDelete: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The user is not the token's own. */
+        ForbiddenFeed: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description There is no user with the id. */
+        NotFoundUser: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+                /** @example <!doctype html><title>404 Not Found</title><h1>Not Found</h1> */
+                "text/html": components["schemas"]["HtmlPage"];
+            };
+        };
+        /** @description There is no post with the id. */
+        NotFoundPost: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+                /** @example <!doctype html><title>404 Not Found</title><h1>Not Found</h1> */
+                "text/html": components["schemas"]["HtmlPage"];
+            };
+        };
+        /** @description The user does not follow the target, or either does not exist. */
+        NotFoundFollow: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
                 "application/json": components["schemas"]["Error"];
                 /** @example <!doctype html><title>404 Not Found</title><h1>Not Found</h1> */
                 "text/html": components["schemas"]["HtmlPage"];
@@ -832,12 +961,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Not Acceptable",
-                 *       "message": "this resource is only available as application/json"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
@@ -850,12 +973,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Precondition Failed",
-                 *       "message": "the user has changed since you read it; get it again"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
@@ -868,12 +985,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Payload Too Large",
-                 *       "message": "the request body must not be larger than 64 KB"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
@@ -886,12 +997,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Unsupported Media Type",
-                 *       "message": "the request body must be application/json"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
@@ -904,12 +1009,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Unprocessable Entity",
-                 *       "message": "this Idempotency-Key was used with a different request"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
@@ -924,7 +1023,8 @@ export interface components {
             content: {
                 /**
                  * @example {
-                 *       "error": "Internal Server Error"
+                 *       "error": "Internal Server Error",
+                 *       "message": "something went wrong on the server; quote the X-Request-Id header when reporting it"
                  *     }
                  */
                 "application/json": components["schemas"]["Error"];
@@ -977,19 +1077,32 @@ export interface components {
         PostId: components["schemas"]["Id"];
         /**
          * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-         *     `page` only numbers the page in `_meta`.
+         *     `page` only numbers the page in `_meta`, and every page is served whatever its
+         *     depth, at the cost of the first.
          */
         Cursor: string;
         /**
-         * @description A unique value (a UUID, say) that makes the request safe to retry: a retry with the
-         *     same key and body within 24 hours gets the first answer; the same key with another
-         *     body gets `422`.
-         * @example 5f0c6e0e-8d1b-4bb0-9a53-2d7f6c1f7c3e
+         * @description A value unique to this request, such as a new UUID, that makes it safe to retry: a
+         *     retry with the same key and body within 24 hours gets the first answer; the same key
+         *     with another body gets `422`.
          */
         IdempotencyKey: string;
-        /** @description The page to return, from 1. */
+        /**
+         * @description `XMLHttpRequest` from a script in a browser: a `401` then challenges with `xBasic`, a
+         *     scheme browsers do not know, instead of `Basic`, which they meet with a login dialog
+         *     of their own that keeps the answer from the script.
+         * @example XMLHttpRequest
+         */
+        RequestedWith: string;
+        /**
+         * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+         *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+         *     gets `400`, as an offset that deep costs the database a walk over every item
+         *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+         *     same on every page. A page past the end has no items.
+         */
         Page: number;
-        /** @description Items per page; more than 100 is served as 100. */
+        /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
         PerPage: number;
         /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
         IfNoneMatch: string;
@@ -1019,7 +1132,7 @@ export interface components {
          */
         Location: string;
         /**
-         * @description The Basic challenge.
+         * @description The Basic challenge; `xBasic` to a request with `X-Requested-With` `XMLHttpRequest`.
          * @example Basic realm="Microblog API"
          */
         WwwAuthenticateBasic: string;
@@ -1034,9 +1147,7 @@ export interface components {
          */
         IdempotentReplayed: "true";
         /**
-         * @description The request's id: the caller's own `X-Request-Id` when it sent a sane one (up to
-         *     128 letters, digits, `_`, `.`, `:` and `-`), else a new UUID. The server's log lines
-         *     for the request carry it; quote it when reporting a problem.
+         * @description The request's id in the server's log (see the introduction).
          * @example 3f2c1a9e-5b7d-4e8f-9a0b-1c2d3e4f5a6b
          */
         RequestId: string;
@@ -1046,18 +1157,12 @@ export interface components {
          */
         RetryAfter: number;
         /**
-         * @description The rate limits that apply, as in the IETF draft "RateLimit header fields for HTTP"
-         *     (draft-ietf-httpapi-ratelimit-headers): a list of named policies, each allowing `q`
-         *     requests in a window of `w` seconds. `"requests"` counts every request from the
-         *     client's address; a `429` for a login also names the limit it reached,
-         *     `"failed-logins-account"` (failed logins with one username or email address) or
-         *     `"failed-logins-address"` (failed logins from the client's address).
+         * @description The rate limits that apply (see the introduction).
          * @example "requests";q=600;w=60
          */
         RateLimitPolicy: string;
         /**
-         * @description What is left of each policy named in `RateLimit-Policy`: `r` requests remain until
-         *     the window resets in `t` seconds.
+         * @description What is left of each rate limit (see the introduction).
          * @example "requests";r=599;t=60
          */
         RateLimit: string;
@@ -1101,13 +1206,20 @@ export interface operations {
     listUsers: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1134,7 +1246,7 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestPage"];
             401: components["responses"]["Unauthorized"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
@@ -1147,10 +1259,9 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description A unique value (a UUID, say) that makes the request safe to retry: a retry with the
-                 *     same key and body within 24 hours gets the first answer; the same key with another
-                 *     body gets `422`.
-                 * @example 5f0c6e0e-8d1b-4bb0-9a53-2d7f6c1f7c3e
+                 * @description A value unique to this request, such as a new UUID, that makes it safe to retry: a
+                 *     retry with the same key and body within 24 hours gets the first answer; the same key
+                 *     with another body gets `422`.
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -1174,10 +1285,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": 124,
+                     *       "username": "susan",
+                     *       "email": "susan@example.com",
+                     *       "last_seen": "2026-11-24T01:15:41.646Z",
+                     *       "about_me": "Hello, my name is Susan!",
+                     *       "post_count": 0,
+                     *       "follower_count": 0,
+                     *       "followed_count": 0,
+                     *       "_links": {
+                     *         "self": "/api/users/124",
+                     *         "followers": "/api/users/124/followers",
+                     *         "followed": "/api/users/124/followed",
+                     *         "posts": "/api/users/124/posts",
+                     *         "avatar": "https://www.gravatar.com/avatar/0bc83cb571cd1c50ba6f3e8a78ef1346?d=identicon&s=128"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["User"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestRegistration"];
             406: components["responses"]["NotAcceptable"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -1216,9 +1346,9 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestId"];
             401: components["responses"]["Unauthorized"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["NotFoundUser"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1256,10 +1386,10 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestUserUpdate"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            403: components["responses"]["ForbiddenUser"];
+            404: components["responses"]["NotFoundUser"];
             406: components["responses"]["NotAcceptable"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
@@ -1272,13 +1402,20 @@ export interface operations {
     listFollowers: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1308,9 +1445,9 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestPage"];
             401: components["responses"]["Unauthorized"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["NotFoundUser"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1320,13 +1457,20 @@ export interface operations {
     listFollowed: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1356,9 +1500,9 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestPage"];
             401: components["responses"]["Unauthorized"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["NotFoundUser"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1388,9 +1532,9 @@ export interface operations {
                 };
                 content?: never;
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestId"];
             401: components["responses"]["Unauthorized"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["NotFoundFollow"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1420,10 +1564,10 @@ export interface operations {
                 };
                 content?: never;
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestFollow"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            403: components["responses"]["ForbiddenFollow"];
+            404: components["responses"]["NotFoundUser"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1453,9 +1597,9 @@ export interface operations {
                 };
                 content?: never;
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestId"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["ForbiddenFollow"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1465,13 +1609,20 @@ export interface operations {
     listPosts: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1498,7 +1649,7 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestPage"];
             401: components["responses"]["Unauthorized"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
@@ -1511,10 +1662,9 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description A unique value (a UUID, say) that makes the request safe to retry: a retry with the
-                 *     same key and body within 24 hours gets the first answer; the same key with another
-                 *     body gets `422`.
-                 * @example 5f0c6e0e-8d1b-4bb0-9a53-2d7f6c1f7c3e
+                 * @description A value unique to this request, such as a new UUID, that makes it safe to retry: a
+                 *     retry with the same key and body within 24 hours gets the first answer; the same key
+                 *     with another body gets `422`.
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -1546,7 +1696,7 @@ export interface operations {
                     "application/json": components["schemas"]["Post"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestPost"];
             401: components["responses"]["Unauthorized"];
             406: components["responses"]["NotAcceptable"];
             413: components["responses"]["PayloadTooLarge"];
@@ -1586,9 +1736,9 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestId"];
             401: components["responses"]["Unauthorized"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["NotFoundPost"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1631,10 +1781,10 @@ export interface operations {
                     "application/json": components["schemas"]["Post"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestPost"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            403: components["responses"]["ForbiddenPostEdit"];
+            404: components["responses"]["NotFoundPost"];
             406: components["responses"]["NotAcceptable"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
@@ -1668,10 +1818,10 @@ export interface operations {
                 };
                 content?: never;
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestId"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            403: components["responses"]["ForbiddenPostDelete"];
+            404: components["responses"]["NotFoundPost"];
             406: components["responses"]["NotAcceptable"];
             412: components["responses"]["PreconditionFailed"];
             429: components["responses"]["TooManyRequests"];
@@ -1682,13 +1832,20 @@ export interface operations {
     listUserPosts: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1718,9 +1875,9 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestPage"];
             401: components["responses"]["Unauthorized"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["NotFoundUser"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1730,13 +1887,20 @@ export interface operations {
     getFeed: {
         parameters: {
             query?: {
-                /** @description The page to return, from 1. */
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
                 page?: components["parameters"]["Page"];
-                /** @description Items per page; more than 100 is served as 100. */
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
                  * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`.
+                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
+                 *     depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1766,9 +1930,9 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestPage"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["ForbiddenFeed"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -1778,7 +1942,15 @@ export interface operations {
     createToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `XMLHttpRequest` from a script in a browser: a `401` then challenges with `xBasic`, a
+                 *     scheme browsers do not know, instead of `Basic`, which they meet with a login dialog
+                 *     of their own that keeps the answer from the script.
+                 * @example XMLHttpRequest
+                 */
+                "X-Requested-With"?: components["parameters"]["RequestedWith"];
+            };
             path?: never;
             cookie?: never;
         };

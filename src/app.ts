@@ -31,6 +31,8 @@ export interface AppDeps {
   logger: Logger;
   /** Where rate limits are counted when several instances share them; else in memory. */
   redis?: Redis;
+  /** A worker of this server's cluster: its rate limits are counted in the primary, shared by the workers. */
+  clusterWorker?: boolean;
   /** True once the process is shutting down: readiness then answers 503. */
   stopping?: () => boolean;
 }
@@ -47,7 +49,7 @@ const CONTRACT_PATHS = ['/api', '/healthz', '/readyz'];
  * take a body) → contract validation (404/405, security, request) → integers as plain digits
  * → 406 → the resource's route → the error handler.
  */
-export function createApp({ db, config, contract, logger, redis, stopping = () => false }: AppDeps): Express {
+export function createApp({ db, config, contract, logger, redis, clusterWorker, stopping = () => false }: AppDeps): Express {
   if (config.passwordHashConcurrency) passwordHashing.setLimit(config.passwordHashConcurrency);
   const app = express();
   app.disable('x-powered-by');
@@ -67,7 +69,7 @@ export function createApp({ db, config, contract, logger, redis, stopping = () =
   app.use(securityHeaders);
   // Before the limit, so that a 429 reaches the browser's script and preflights cost nothing.
   if (config.corsOrigins) app.use('/api', crossOrigin(config.corsOrigins));
-  const limits = createRateLimits(config.rateLimits, { redis, logger });
+  const limits = createRateLimits(config.rateLimits, { redis, clusterWorker, logger });
   app.use('/api', limits.requests);
 
   app.use(docsRoutes(contract));

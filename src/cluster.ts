@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from './config.js';
 import { prepareDatabase } from './db/connect.js';
+import { countRateLimitsForWorkers } from './http/rate-limit.js';
 import type { Logger } from './logger.js';
 
 const FIRST_RESTART_DELAY_MS = 250;
@@ -12,7 +13,8 @@ const HEALTHY_AFTER_MS = 30_000;
  * WEB_CONCURRENCY=N (N > 1) runs the server in N processes sharing one port (node:cluster),
  * so one machine's cores are used. This process becomes the primary: it finds the database
  * (starting the embedded one if need be) and migrates once, then forks workers that run
- * the ordinary start with that DATABASE_URL and migrations off. A worker that dies is
+ * the ordinary start with that DATABASE_URL and migrations off, and keeps the rate-limit
+ * counts of all of them (without Redis, one count per machine). A worker that dies is
  * replaced after a delay that doubles while crashes repeat. SIGTERM or SIGINT is passed on
  * to every worker, which drains as a single server would; the primary exits 0 once all
  * have exited cleanly.
@@ -25,6 +27,7 @@ export async function startClusterPrimary(config: Config, logger: Logger): Promi
   const { url, embedded } = await prepareDatabase(config, logger, { role: 'server', migrate: config.migrateOnStart });
 
   const env = { DATABASE_URL: url, MIGRATE_ON_START: 'false' };
+  countRateLimitsForWorkers();
   const started = new Map<Worker, number>();
   let delay = FIRST_RESTART_DELAY_MS;
   let stopping = false;
@@ -81,4 +84,9 @@ export async function startClusterPrimary(config: Config, logger: Logger): Promi
   for (let i = 0; i < config.webConcurrency; i++) fork();
   logger.info({ workers: config.webConcurrency }, `cluster of ${config.webConcurrency} workers starting`);
   return true;
+}
+
+/** True in a worker forked by startClusterPrimary, whose primary keeps the rate-limit counts. */
+export function isClusterWorker(config: Config): boolean {
+  return config.webConcurrency > 1 && cluster.isWorker;
 }

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
-import { startClusterPrimary } from './cluster.js';
+import { isClusterWorker, startClusterPrimary } from './cluster.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { loadContract } from './contract.js';
 import { DatabaseStartError, prepareDatabase } from './db/connect.js';
@@ -48,7 +48,8 @@ async function main(): Promise<void> {
 
   let http: ReturnType<typeof createHttpServer>;
   try {
-    http = createHttpServer(createApp({ db, config, contract: loadContract(), logger, redis, stopping: () => http.stopping() }), config.http);
+    const app = createApp({ db, config, contract: loadContract(), logger, redis, clusterWorker: isClusterWorker(config), stopping: () => http.stopping() });
+    http = createHttpServer(app, config.http);
     warnOnRefusedConnections(http.server, config.http.maxConnections, logger);
     await listen(http.server, config);
   } catch (err) {

@@ -1,4 +1,5 @@
 import http, { type RequestListener, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 export interface HttpLimits {
   /** Longest a client may take to send a request's headers. */
@@ -33,6 +34,19 @@ export interface HttpServer {
 }
 
 /**
+ * A connection accepted but whose first request has not been read yet is not idle: its
+ * client has most likely sent the request already (a client short of CPU can take a
+ * second to). It gets this long, within the shutdown timeout, to show it.
+ */
+const FIRST_REQUEST_GRACE_MS = 2000;
+
+interface Connection {
+  /** Requests answered on it so far. */
+  served: number;
+  busy: boolean;
+}
+
+/**
  * An HTTP server for `app` that hangs up on clients too slow to send their request
  * (slowloris), holds at most `maxConnections` open, and drains on shutdown.
  */
@@ -51,41 +65,78 @@ export function createHttpServer(app: RequestListener, limits: HttpLimits): Http
   // pool need; Node closes each one past it as soon as it is accepted ('drop').
   server.maxConnections = limits.maxConnections;
 
-  const inFlight = new Set<ServerResponse>();
+  // Node's closeIdleConnections() would also close connections whose request is still on
+  // its way (accepted, nothing read yet): the drain tracks its own.
+  const connections = new Map<Socket, Connection>();
   let stopping = false;
+  let listening = true;
+  let settled: (() => void) | undefined;
+
+  const closeIfIdle = (socket: Socket, connection: Connection) => {
+    if (!listening && !connection.busy && connection.served > 0) socket.destroy();
+  };
+  let accepted = 0;
+  server.on('connection', (socket: Socket) => {
+    accepted++;
+    connections.set(socket, { served: 0, busy: false });
+    socket.once('close', () => {
+      connections.delete(socket);
+      settled?.();
+    });
+  });
   // Runs before the app, so even an answer sent at once carries the header.
-  server.prependListener('request', (_req, res: ServerResponse) => {
+  server.prependListener('request', (req, res: ServerResponse) => {
     if (stopping) res.setHeader('Connection', 'close');
-    inFlight.add(res);
-    res.once('close', () => inFlight.delete(res));
+    const connection = connections.get(req.socket);
+    if (!connection) return;
+    connection.busy = true;
+    res.once('close', () => {
+      connection.busy = false;
+      connection.served++;
+      closeIfIdle(req.socket, connection);
+      settled?.();
+    });
   });
 
   let result: Promise<boolean> | undefined;
   const shutdown = (times: ShutdownTimes): Promise<boolean> => {
     result ??= (async () => {
       stopping = true;
-      // Answers already being written keep their connection open: later ones close theirs.
-      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
       await sleep(times.delayMs);
-
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Node keeps a keep-alive connection open after its answer, which would hold close()
-      // up until keepAliveTimeout: close the idle ones now, the busy ones as they finish.
-      server.closeIdleConnections();
-      const onFinish = () => server.closeIdleConnections();
-      for (const res of inFlight) res.once('close', onFinish);
-      server.on('request', (_req, res: ServerResponse) => res.once('close', onFinish));
-
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), times.timeoutMs);
-      });
-      const drained = await Promise.race([closed.then(() => true), timedOut]);
-      clearTimeout(timer);
-      if (!drained) {
-        server.closeAllConnections();
-        await closed;
+      // A process short of CPU runs its expired timers before it accepts what queued in
+      // the meantime, and closing the listener then resets those connections: first let
+      // the event loop take the queue (setImmediate runs after its accepts), until a turn
+      // brings nothing new.
+      for (let turn = 0, seen = -1; seen !== accepted && turn < 100; turn++) {
+        seen = accepted;
+        await new Promise((resolve) => setImmediate(resolve));
       }
+
+      listening = false;
+      const stoppedAt = Date.now();
+      const graceMs = Math.min(FIRST_REQUEST_GRACE_MS, times.timeoutMs);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const [socket, connection] of connections) closeIfIdle(socket, connection);
+
+      // Done when no request runs and every connection has had its first request, or its grace.
+      const done = () =>
+        [...connections.values()].every((c) => !c.busy && c.served > 0) ||
+        (Date.now() - stoppedAt >= graceMs && [...connections.values()].every((c) => !c.busy));
+      const drained = await new Promise<boolean>((resolve) => {
+        const deadline = setTimeout(() => finish(false), times.timeoutMs);
+        const grace = setTimeout(() => settled?.(), graceMs);
+        const finish = (ok: boolean) => {
+          clearTimeout(deadline);
+          clearTimeout(grace);
+          settled = undefined;
+          resolve(ok);
+        };
+        settled = () => done() && finish(true);
+        settled();
+      });
+      server.closeAllConnections();
+      for (const socket of connections.keys()) socket.destroy();
+      await closed;
       return drained;
     })();
     return result;

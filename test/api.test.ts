@@ -61,9 +61,13 @@ describe('documentation', () => {
     expect(bundle.status).toBe(200);
   });
 
-  it('redirects / to the docs', async () => {
+  it('redirects / straight to the docs page: one redirect, not two', async () => {
     const res = await server.fetch('/', { redirect: 'manual' });
     expect(res.status).toBe(302);
-    expect(res.headers.get('location')).toBe('/api/docs');
+    // It was /api/docs, which redirects again to the slash Swagger UI's relative URLs need.
+    expect(res.headers.get('location')).toBe('/api/docs/');
+    const page = await server.fetch(res.headers.get('location') ?? '', { redirect: 'manual' });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
   });
 });

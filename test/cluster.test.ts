@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import type { LogLine } from './support/logs.js';
 import { freePort } from './support/ports.js';
+import { startServerProcess, type ServerProcess } from './support/process.js';
 
 function childrenOf(pid: number): number[] {
   try {
@@ -81,5 +84,82 @@ describe('WEB_CONCURRENCY=2', () => {
     expect(await exited).toBe(0);
     for (const worker of now) expect(alive(worker)).toBe(false);
     expect(messages.filter((m) => m === 'stopped')).toHaveLength(3);
+  }, 180_000);
+});
+
+describe('WEB_CONCURRENCY=2 on SIGTERM', () => {
+  it('drains as one server does: readiness 503 at once, and all of 40 requests sent 5 ms before it answered', async () => {
+    const server = await startServerProcess({ WEB_CONCURRENCY: '2', DATABASE_URL: inject('databaseUrl'), SHUTDOWN_DELAY_MS: '1000' });
+    try {
+      await until(() => 'two workers listening', () => server.lines.filter((l) => l.msg.startsWith('Microblog API on')).length === 2);
+      const answers = Array.from({ length: 40 }, () =>
+        fetch(`${server.baseUrl}/api`).then(
+          (res) => res.status,
+          (err: Error) => String((err.cause as Error | undefined)?.message ?? err),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      server.child.kill('SIGTERM');
+      await server.waitForLine((line) => line.msg === 'shutting down: not ready, finishing requests');
+      const ready = await fetch(`${server.baseUrl}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(((await ready.json()) as { status: string }).status).toBe('stopping');
+      expect(await Promise.all(answers)).toEqual(Array(40).fill(200));
+      expect(await server.exited).toEqual({ code: 0, signal: null });
+      expect(server.lines.filter((l) => l.msg === 'stopped')).toHaveLength(3);
+    } finally {
+      await server.kill();
+    }
+  });
+});
+
+/** GET over a connection of its own (no keep-alive): the cluster hands each connection to a worker in turn. */
+function getOnNewConnection(url: string, requestId: string): Promise<{ status: number; rateLimit: string | undefined; policy: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, headers: { Accept: 'application/json', Connection: 'close', 'X-Request-Id': requestId } }, (res) => {
+      res.resume();
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, rateLimit: res.headers.ratelimit as string | undefined, policy: res.headers['ratelimit-policy'] as string | undefined }),
+      );
+    });
+    req.on('error', reject);
+  });
+}
+
+describe('WEB_CONCURRENCY=2: rate limits', () => {
+  let server: ServerProcess | undefined;
+  afterAll(async () => {
+    await server?.kill();
+  });
+
+  it.each([
+    ['without Redis', {}],
+    // The limiters' insurance while Redis is down: the machine's count, still one for both workers.
+    ['while Redis is unreachable', { REDIS_URL: 'redis://127.0.0.1:1' }],
+  ])('counts one limit for the machine %s: of 20 requests spread over both workers, exactly 10 pass, counting down 9 to 0', async (_, env) => {
+    await server?.kill();
+    server = await startServerProcess({
+      WEB_CONCURRENCY: '2',
+      DATABASE_URL: inject('databaseUrl'),
+      RATE_LIMIT_REQUESTS: '10',
+      RATE_LIMIT_WINDOW_SECONDS: '600',
+      ...env,
+    });
+    const listening = (line: LogLine) => typeof line.msg === 'string' && line.msg.startsWith('Microblog API on');
+    const first = await server.waitForLine(listening);
+    await server.waitForLine((line) => listening(line) && line.pid !== first.pid, 120_000);
+
+    const answers = [];
+    for (let i = 0; i < 20; i++) answers.push(await getOnNewConnection(`${server.baseUrl}/api`, `cluster-limit-${i}`));
+
+    expect(answers.map((a) => a.status)).toEqual([...Array<number>(10).fill(200), ...Array<number>(10).fill(429)]);
+    expect(answers.map((a) => a.policy)).toEqual(Array(20).fill('"requests";q=10;w=600'));
+    const remaining = answers.map((a) => Number(/^"requests";r=(\d+);t=\d+$/.exec(a.rateLimit ?? '')?.[1]));
+    expect(remaining).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1, 0, ...Array<number>(10).fill(0)]);
+
+    // Both workers answered: the count above was shared, not one worker's alone.
+    const servedBy = new Set<unknown>();
+    for (let i = 0; i < 20; i++) servedBy.add((await server.waitForLine((line) => line.reqId === `cluster-limit-${i}`)).pid);
+    expect(servedBy.size).toBe(2);
   }, 180_000);
 });

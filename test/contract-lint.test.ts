@@ -219,9 +219,9 @@ const breakages: { what: string; rule: string; pointer: string; apply(doc: Json)
   {
     what: 'a media type example that breaks its schema',
     rule: 'no-invalid-media-type-examples',
-    pointer: '#/components/responses/Forbidden/content/application~1json/example',
+    pointer: '#/components/responses/ForbiddenUser/content/application~1json/examples/notYours',
     apply: (doc) => {
-      at(doc, 'components', 'responses', 'Forbidden', 'content', 'application/json').example = {
+      at(doc, 'components', 'responses', 'ForbiddenUser', 'content', 'application/json', 'examples', 'notYours').value = {
         error: 403,
       };
     },

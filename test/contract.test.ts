@@ -101,17 +101,17 @@ describe('the example check', () => {
           doc,
           'components',
           'responses',
-          'BadRequest',
+          'BadRequestRegistration',
           'content',
           'application/json',
           'examples',
-          'invalid',
+          'invalidEmail',
         );
-        invalid.value = { error: 'Bad Request', errors: [{ path: '/body/email' }] };
+        invalid.value = { error: 'Bad Request', message: 'email: is invalid', errors: [{ path: '/body/email' }] };
       }),
     ).toEqual([
       {
-        pointer: '#/components/responses/BadRequest/content/application~1json/examples/invalid',
+        pointer: '#/components/responses/BadRequestRegistration/content/application~1json/examples/invalidEmail',
         message: "example/errors/0 must have required property 'message'",
       },
     ]);
@@ -144,13 +144,13 @@ describe('the example check', () => {
         at(doc, 'components').examples = {
           NoMessage: { summary: 'Broken', value: { message: 'no reason phrase' } },
         };
-        at(doc, 'components', 'responses', 'Forbidden', 'content', 'application/json').examples = {
+        at(doc, 'components', 'responses', 'ForbiddenUser', 'content', 'application/json').examples = {
           broken: { $ref: '#/components/examples/NoMessage' },
         };
       }),
     ).toEqual([
       {
-        pointer: '#/components/responses/Forbidden/content/application~1json/examples/broken',
+        pointer: '#/components/responses/ForbiddenUser/content/application~1json/examples/broken',
         message: "example must have required property 'error'",
       },
     ]);

@@ -21,6 +21,11 @@ const BASIC_CHALLENGE = /^Basic realm="[^"]+"$/;
 /** What a browser sends when it navigates to a URL. */
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 const MISSING_ID = 9007199254740991;
+/** What every 401 says for its cause, whichever the scheme. */
+const NO_CREDENTIALS = 'credentials are required';
+const WRONG_LOGIN = 'the username (or email address) or the password is wrong';
+const INVALID_TOKEN = 'the token is invalid or has expired';
+const INTERNAL_ERROR = 'something went wrong on the server; quote the X-Request-Id header when reporting it';
 const BAD_IDS = ['abc', '0', '-1', '1.5', '99999999999999999999'];
 
 
@@ -51,24 +56,24 @@ async function sendTo(
 const send = (path: string, options?: SendOptions) => sendTo(server.baseUrl, path, options);
 
 /**
- * The JSON error body of SPEC.md: `error` is the reason phrase of the status, `message`
- * (when present) a sentence, `errors` only on validation failures; JSON, never stored.
+ * The JSON error body of SPEC.md: `error` is the reason phrase of the status, `message` a
+ * sentence, `errors` only on validation failures; JSON, never stored.
  */
 function expectJsonError(
   res: Answer,
   status: number,
-): { error: string; message?: string; errors?: { path: string; message: string }[] } {
+): { error: string; message: string; errors?: { path: string; message: string }[] } {
   expect(res.status, res.text).toBe(status);
   expect(res.headers.get('content-type')).toBe(JSON_TYPE);
   expect(res.headers.get('cache-control')).toBe('no-store');
   const body = res.body as {
     error: string;
-    message?: string;
+    message: string;
     errors?: { path: string; message: string }[];
   };
   expect(body).toEqual({
     error: STATUS_CODES[status],
-    ...('message' in body ? { message: expect.stringMatching(/\S/) } : {}),
+    message: expect.stringMatching(/\S/),
     ...('errors' in body
       ? {
           errors: expect.arrayContaining([
@@ -102,10 +107,12 @@ beforeAll(async () => {
 });
 
 describe('JSON error bodies', () => {
-  it('every error under /api is {error, message?} with the reason phrase, JSON and Cache-Control no-store', async () => {
+  it('every error under /api is {error, message} with the reason phrase, JSON and Cache-Control no-store', async () => {
     const cases: [number, string, SendOptions][] = [
       [400, '/api/users', { method: 'POST', body: '{' }],
       [401, `/api/users/${other.id}`, {}],
+      [401, '/api/tokens', { method: 'POST' }],
+      [401, '/api/tokens', { method: 'POST', headers: { Authorization: basic(viewer.username, 'wrong password') } }],
       [403, `/api/users/${other.id}`, { method: 'PUT', headers: viewer.auth, body: '{}' }],
       [404, `/api/users/${MISSING_ID}`, { headers: viewer.auth }],
       [404, '/api/nope', {}],
@@ -332,8 +339,39 @@ describe('401 Unauthorized', () => {
     expect(res.status, res.text).toBe(200);
   });
 
+  it('says "credentials are required" to every request without usable credentials, whichever the scheme', async () => {
+    // Once the validator said "Authorization header required", our handler "a bearer token is
+    // required", and a login without credentials nothing at all.
+    const messages: Record<string, string | undefined> = {};
+    for (const [label, path, method, authorization] of [
+      ['bearer, no header', `/api/users/${other.id}`, 'GET', undefined],
+      ['bearer, scheme name alone', `/api/users/${other.id}`, 'GET', 'Bearer'],
+      ['bearer, another scheme', `/api/users/${other.id}`, 'GET', basic(viewer.username, viewer.password)],
+      ['bearer, DELETE /api/tokens with no header', '/api/tokens', 'DELETE', undefined],
+      ['basic, no header', '/api/tokens', 'POST', undefined],
+      ['basic, scheme name alone', '/api/tokens', 'POST', 'Basic'],
+      ['basic, another scheme', '/api/tokens', 'POST', `Bearer ${viewer.token}`],
+    ] as const) {
+      const res = await send(path, { method, headers: authorization === undefined ? {} : { Authorization: authorization } });
+      expectJsonError(res, 401);
+      messages[label] = (res.body as { message?: string }).message;
+    }
+    expect(Object.values(messages)).toEqual(Object.values(messages).map(() => NO_CREDENTIALS));
+  });
+
+  it('says what is wrong with credentials that were sent, in one wording per cause', async () => {
+    const token = await send(`/api/users/${other.id}`, { headers: { Authorization: 'Bearer not-a-token' } });
+    const login = await send('/api/tokens', { method: 'POST', headers: { Authorization: basic(viewer.username, 'wrong password') } });
+    const nobody = await send('/api/tokens', { method: 'POST', headers: { Authorization: basic(uniqueName('nobody'), 'wrong password') } });
+    expect([token.body, login.body, nobody.body]).toEqual([
+      { error: 'Unauthorized', message: INVALID_TOKEN },
+      { error: 'Unauthorized', message: WRONG_LOGIN },
+      { error: 'Unauthorized', message: WRONG_LOGIN },
+    ]);
+  });
+
   /** Each Authorization value (or none) to POST /api/tokens, and how the answer differs from SPEC.md's. */
-  async function tokenAnswers(authorizations: (string | undefined)[]): Promise<string[]> {
+  async function tokenAnswers(message: string, authorizations: (string | undefined)[]): Promise<string[]> {
     const wrong: string[] = [];
     for (const authorization of authorizations) {
       const res = await send('/api/tokens', {
@@ -352,7 +390,7 @@ describe('401 Unauthorized', () => {
         type: JSON_TYPE,
         cacheControl: 'no-store',
         challenge: true,
-        body: { error: 'Unauthorized' },
+        body: { error: 'Unauthorized', message },
       };
       if (JSON.stringify(got) !== JSON.stringify(want))
         wrong.push(`${authorization ?? '(none)'}: ${JSON.stringify(got)}`);
@@ -360,9 +398,9 @@ describe('401 Unauthorized', () => {
     return wrong;
   }
 
-  it('answers POST /api/tokens with wrong credentials with 401 {"error":"Unauthorized"} and a Basic challenge', async () => {
+  it('answers POST /api/tokens with wrong credentials with 401, a message that does not say which is wrong, and a Basic challenge', async () => {
     expect(
-      await tokenAnswers([
+      await tokenAnswers(WRONG_LOGIN, [
         basic(viewer.username, 'wrong password'),
         basic(uniqueName('nobody'), 'correct horse battery staple'),
         basic(viewer.email, 'wrong password'),
@@ -371,9 +409,9 @@ describe('401 Unauthorized', () => {
     ).toEqual([]);
   });
 
-  it('answers POST /api/tokens without usable Basic credentials with 401 {"error":"Unauthorized"} and a Basic challenge', async () => {
+  it('answers POST /api/tokens without usable Basic credentials with 401, "credentials are required" and a Basic challenge', async () => {
     expect(
-      await tokenAnswers([
+      await tokenAnswers(NO_CREDENTIALS, [
         undefined,
         `Bearer ${viewer.token}`,
         'Basic',
@@ -386,7 +424,7 @@ describe('401 Unauthorized', () => {
 
   it('answers POST /api/tokens with a NUL character in the login with 401, not 5xx', async () => {
     expect(
-      await tokenAnswers([
+      await tokenAnswers(WRONG_LOGIN, [
         basic(`${viewer.username}\u0000`, viewer.password),
         basic(`nul\u0000@example.com`, viewer.password),
       ]),
@@ -458,15 +496,17 @@ describe('404 Not Found', () => {
     );
   });
 
-  it('answers an unknown URL outside /api with an HTML page', async () => {
-    expectHtmlError(await send('/nope'), 404);
-    expectHtmlError(await send('/nope', { headers: { Accept: BROWSER_ACCEPT } }), 404);
-    expectHtmlError(await send('/nope', { headers: { Accept: 'application/json' } }), 404);
-    expectHtmlError(await send('/favicon.ico'), 404);
-  });
-
-  it('treats a path that merely starts with the letters "/api" (/apinope) as outside /api', async () => {
-    expectHtmlError(await send('/apinope'), 404);
+  it('answers an unknown URL outside /api by the same rule: HTML to a browser, JSON to anyone else', async () => {
+    // It was HTML whatever the client asked for, where the tutorial's wants_json_response gives JSON.
+    for (const path of ['/nope', '/favicon.ico', '/apinope']) {
+      expectHtmlError(await send(path, { headers: { Accept: BROWSER_ACCEPT } }), 404);
+      expectHtmlError(await send(path, { headers: { Accept: 'text/html' } }), 404);
+      expectJsonError(await send(path, { headers: { Accept: 'application/json' } }), 404);
+      expectJsonError(await send(path, { headers: { Accept: '*/*' } }), 404);
+      expectJsonError(await sendTo(server.baseUrl, path, { headers: { Accept: 'text/html, application/json' } }), 404);
+    }
+    const bare = await fetch(`${server.baseUrl}/nope`, { headers: { Accept: '' } });
+    expectJsonError(await readAnswer(bare), 404);
   });
 
   it('answers a user that does not exist with a JSON error', async () => {
@@ -504,6 +544,15 @@ describe('405 Method Not Allowed', () => {
       }
     },
   );
+});
+
+describe('405 Method Not Allowed to a browser', () => {
+  it('answers with an HTML page and the Allow header to a client that prefers text/html', async () => {
+    // It was JSON whatever the client asked for.
+    const res = await send('/api/users', { method: 'DELETE', headers: { Accept: BROWSER_ACCEPT } });
+    expectHtmlError(res, 405);
+    expect(res.headers.get('allow')?.split(', ').sort()).toEqual(['GET', 'HEAD', 'POST']);
+  });
 });
 
 describe('406 Not Acceptable', () => {
@@ -607,12 +656,12 @@ describe('500 Internal Server Error', () => {
       .spyOn(usersRepository, 'findById')
       .mockRejectedValueOnce(new Error('SELECT secret FROM internals'));
 
-  it('answers an unexpected failure with {"error":"Internal Server Error"} only: no message, stack or SQL', async () => {
+  it('answers an unexpected failure with {"error":"Internal Server Error"} and a message of its own: no stack or SQL', async () => {
     const spy = failOnce();
     const res = await send(`/api/users/${other.id}`, { headers: viewer.auth });
     expect(spy).toHaveBeenCalled();
     expectJsonError(res, 500);
-    expect(res.body).toEqual({ error: 'Internal Server Error' });
+    expect(res.body).toEqual({ error: 'Internal Server Error', message: INTERNAL_ERROR });
     expect(res.text).not.toMatch(/SELECT|secret|internals|\bat\s|\.ts:|stack/i);
     expect(res.headers.get('x-request-id')).toMatch(/\S/);
   });
@@ -634,7 +683,15 @@ describe('500 Internal Server Error', () => {
     expect(spy).toHaveBeenCalled();
     expect(res.status).toBe(500);
     expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
-    expect(res.body).toEqual({ error: 'Internal Server Error' });
+    expect(res.body).toEqual({ error: 'Internal Server Error', message: INTERNAL_ERROR });
+    expect(res.text).not.toMatch(/teapot|\bat\s|\.ts:|stack/i);
+  });
+
+  it('answers a browser with the HTML page, never JSON, when even the error answer breaks the contract', async () => {
+    const spy = vi.spyOn(usersRepository, 'findById').mockRejectedValueOnce(new HttpError(418, 'teapot'));
+    const res = await send(`/api/users/${other.id}`, { headers: { ...viewer.auth, Accept: BROWSER_ACCEPT } });
+    expect(spy).toHaveBeenCalled();
+    expectHtmlError(res, 500);
     expect(res.text).not.toMatch(/teapot|\bat\s|\.ts:|stack/i);
   });
 

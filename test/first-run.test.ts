@@ -110,6 +110,20 @@ function databaseLine(server: ServerProcess) {
     | undefined;
 }
 
+/** The embedded database a started server logged, and its postmaster's pid. */
+async function databaseOf(server: ServerProcess): Promise<{ port: number; url: string; dataDir: string; pid: number }> {
+  const line = databaseLine(server);
+  const pid = line && (await postmasterPid(line.dataDir));
+  if (!line || !pid) throw new Error('the server logged no embedded database');
+  return { ...line, pid };
+}
+
+/** The process group `npm start` leads (it was started detached). */
+function group(server: ServerProcess): number {
+  if (!server.child.pid) throw new Error('no pid');
+  return -server.child.pid;
+}
+
 describe('npm start in a fresh clone in a private folder', () => {
   it('serves, on a free database port although 54329 is taken, and names the database in its banner', async () => {
     const holder = await holdPort(54329);
@@ -128,8 +142,7 @@ describe('npm start in a fresh clone in a private folder', () => {
 
   it('drains on Ctrl-C: 40 requests in flight all complete, then the server and its database exit', async () => {
     const server = await npmStart();
-    const dataDir = databaseLine(server)!.dataDir;
-    const postgres = (await postmasterPid(dataDir))!;
+    const postgres = (await databaseOf(server)).pid;
     expect(alive(postgres)).toBe(true);
 
     const answers = Array.from({ length: 40 }, () =>
@@ -139,7 +152,7 @@ describe('npm start in a fresh clone in a private folder', () => {
       ),
     );
     await new Promise((resolve) => setTimeout(resolve, 5));
-    process.kill(-server.child.pid!, 'SIGINT'); // what a terminal's Ctrl-C does
+    process.kill(group(server), 'SIGINT'); // what a terminal's Ctrl-C does
 
     expect(await Promise.all(answers)).toEqual(Array(40).fill(201));
     const { code } = await server.exited;
@@ -147,12 +160,12 @@ describe('npm start in a fresh clone in a private folder', () => {
     expect([0, 130]).toContain(code);
     expect(server.lines.find((line) => line.msg === 'stopped')).toMatchObject({ drained: true });
     expect(alive(postgres)).toBe(false);
-    expect(() => process.kill(-server.child.pid!, 0)).toThrow(); // nothing of the group is left
+    expect(() => process.kill(group(server), 0)).toThrow(); // nothing of the group is left
   });
 
   it('drains on SIGINT sent to the npm process alone', async () => {
     const server = await npmStart();
-    const postgres = (await postmasterPid(databaseLine(server)!.dataDir))!;
+    const postgres = (await databaseOf(server)).pid;
     server.child.kill('SIGINT');
     await server.exited;
     expect(server.lines.find((line) => line.msg === 'stopped')).toMatchObject({ drained: true });
@@ -171,7 +184,7 @@ describe('npm start in a fresh clone in a private folder', () => {
 
   it('lets db:seed, db:url and db:reset use the running server\'s database', async () => {
     const server = await npmStart();
-    const url = databaseLine(server)!.url;
+    const { url } = await databaseOf(server);
 
     const printed = await npmRun('db:url');
     expect(printed).toMatchObject({ code: 0, stdout: `${url}\n` });
@@ -209,7 +222,7 @@ describe('npm start in a fresh clone in a private folder', () => {
       expect(server.stderr().trim()).toBe(`microblog-api: port :${port} is already in use: stop what holds it, or set PORT`);
       const started = databaseLine(server);
       expect(started).toBeDefined();
-      const pid = await postmasterPid(started!.dataDir);
+      const pid = started && (await postmasterPid(started.dataDir));
       expect(pid === undefined || !alive(pid)).toBe(true);
     } finally {
       holder.close();

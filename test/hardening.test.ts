@@ -151,7 +151,7 @@ describe('CORS', () => {
       expect(res.text).toBe('');
       expect(res.headers.get('access-control-allow-origin')).toBe(ALLOWED);
       expect(res.headers.get('access-control-allow-methods')).toBe('GET,HEAD,PUT,POST,DELETE');
-      expect(res.headers.get('access-control-allow-headers')).toBe('Authorization,Content-Type,If-Match,If-None-Match,Idempotency-Key,X-Request-Id');
+      expect(res.headers.get('access-control-allow-headers')).toBe('Authorization,Content-Type,If-Match,If-None-Match,Idempotency-Key,X-Request-Id,X-Requested-With');
       expect(res.headers.get('access-control-max-age')).toBe('600');
       expect(res.headers.get('access-control-allow-credentials')).toBeNull();
       expect(res.headers.get('vary')).toMatch(/\bOrigin\b/);

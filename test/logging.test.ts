@@ -162,7 +162,7 @@ describe('5xx errors in the log', () => {
     );
     expect(spy).toHaveBeenCalled();
     expect(res.status).toBe(500);
-    expect(res.body).toEqual({ error: 'Internal Server Error' });
+    expect(res.body).toEqual({ error: 'Internal Server Error', message: expect.stringContaining('X-Request-Id') });
     expect(res.text).not.toContain('kaboom');
 
     const lines = await logs.ofRequest(reqId);

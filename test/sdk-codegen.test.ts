@@ -95,14 +95,15 @@ function verdicts(doc31: Node, doc30: Node) {
 
 describe('the OpenAPI 3.0 copy of the contract the SDK generators read', () => {
   it('is OpenAPI 3.0.3 with nothing of 3.1 left', () => {
-    const doc = toOpenApi30(contract());
+    const source = contract();
+    const doc = toOpenApi30(source);
     expect(doc.openapi).toBe('3.0.3');
     expect(leftovers31(doc)).toEqual([]);
     const info = doc.info as Node;
+    const { summary, description } = source.info as Node;
     expect(info.summary).toBeUndefined();
-    expect(info.description).toMatch(
-      /^A microblog's users, follows and tokens over a hypermedia JSON API\.\n\nThe Microblog API serves/,
-    );
+    // 3.0 has no summary: it opens the description.
+    expect(info.description).toBe(`${summary as string}\n\n${(description as string).trimEnd()}`);
   });
 
   it('keeps every operation and every schema with members', () => {

@@ -89,7 +89,7 @@ describe('createMicroblogClient: login and tokens', () => {
       name: 'MicroblogApiError',
       status: 401,
       error: 'Unauthorized',
-      message: 'Unauthorized',
+      message: 'the username (or email address) or the password is wrong',
       errors: [],
       requestId: expect.stringMatching(/^[\w.:-]+$/),
     });
@@ -107,7 +107,7 @@ describe('createMicroblogClient: login and tokens', () => {
     expect(error).toMatchObject({
       status: 401,
       error: 'Unauthorized',
-      message: 'Authorization header required',
+      message: 'credentials are required',
     });
   });
 
@@ -314,7 +314,7 @@ describe('MicroblogApiError and unwrap()', () => {
     expect(error).toMatchObject({
       status: 401,
       error: 'Unauthorized',
-      message: 'Authorization header required',
+      message: 'credentials are required',
       errors: [],
       requestId: expect.any(String),
     });

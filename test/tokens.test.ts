@@ -16,6 +16,8 @@ const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
 const JSON_TYPE = 'application/json; charset=utf-8';
 const BASIC_CHALLENGE = 'Basic realm="Microblog API"';
 const BEARER_CHALLENGE = 'Bearer realm="Microblog API"';
+const NO_CREDENTIALS = 'credentials are required';
+const WRONG_LOGIN = 'the username (or email address) or the password is wrong';
 
 
 /** One request through real HTTP with this Authorization header (if any); JSON bodies parsed. */
@@ -45,11 +47,11 @@ async function registerOnly(fields: Partial<{ username: string; email: string; p
   return { id: res.data.id, username, email, password };
 }
 
-function expectBasicChallenge(res: Answer<ApiError>): void {
+function expectBasicChallenge(res: Answer<ApiError>, message: string): void {
   expect(res.status).toBe(401);
   expect(res.headers.get('www-authenticate')).toBe(BASIC_CHALLENGE);
   expect(res.headers.get('content-type')).toBe(JSON_TYPE);
-  expect(res.body).toStrictEqual({ error: 'Unauthorized' });
+  expect(res.body).toStrictEqual({ error: 'Unauthorized', message });
 }
 
 function expectBearerChallenge(res: Answer<ApiError>): void {
@@ -152,21 +154,21 @@ describe('POST /api/tokens', () => {
     }
   });
 
-  it('answers 401 {"error":"Unauthorized"} with a Basic challenge without credentials', async () => {
-    expectBasicChallenge(await issue());
+  it('answers 401 "credentials are required" with a Basic challenge without credentials', async () => {
+    expectBasicChallenge(await issue(), NO_CREDENTIALS);
   });
 
-  it('answers 401 {"error":"Unauthorized"} with a Basic challenge to a wrong password', async () => {
+  it('answers 401 with a Basic challenge to a wrong password, saying not which of the two is wrong', async () => {
     const u = await registerOnly();
-    expectBasicChallenge(await issue(basic(u.username, 'not the password')));
-    expectBasicChallenge(await issue(basic(u.email, 'not the password')));
-    expectBasicChallenge(await issue(basic(u.username, u.password.toUpperCase())));
-    expectBasicChallenge(await issue(basic(u.username, '')));
+    expectBasicChallenge(await issue(basic(u.username, 'not the password')), WRONG_LOGIN);
+    expectBasicChallenge(await issue(basic(u.email, 'not the password')), WRONG_LOGIN);
+    expectBasicChallenge(await issue(basic(u.username, u.password.toUpperCase())), WRONG_LOGIN);
+    expectBasicChallenge(await issue(basic(u.username, '')), WRONG_LOGIN);
   });
 
-  it('answers 401 {"error":"Unauthorized"} with a Basic challenge for a user that does not exist', async () => {
-    expectBasicChallenge(await issue(basic(uniqueName('nobody'), PASSWORD)));
-    expectBasicChallenge(await issue(basic(`${uniqueName('nobody')}@example.com`, PASSWORD)));
+  it('answers 401 with a Basic challenge for a user that does not exist, in the words of a wrong password', async () => {
+    expectBasicChallenge(await issue(basic(uniqueName('nobody'), PASSWORD)), WRONG_LOGIN);
+    expectBasicChallenge(await issue(basic(`${uniqueName('nobody')}@example.com`, PASSWORD)), WRONG_LOGIN);
   });
 
   it.each([
@@ -174,8 +176,8 @@ describe('POST /api/tokens', () => {
     ['an empty login', `Basic ${Buffer.from(`:${PASSWORD}`).toString('base64')}`],
     ['the Basic scheme with nothing after it', 'Basic'],
     ['a bearer token in place of credentials', 'Bearer abcdefghijklmnopqrstuvwxyz'],
-  ])('answers 401 {"error":"Unauthorized"} with a Basic challenge to %s', async (_what, authorization) => {
-    expectBasicChallenge(await issue(authorization));
+  ])('answers 401 "credentials are required" with a Basic challenge to %s', async (_what, authorization) => {
+    expectBasicChallenge(await issue(authorization), NO_CREDENTIALS);
   });
 
   it('accepts the Basic scheme name in any case', async () => {
@@ -188,7 +190,7 @@ describe('POST /api/tokens', () => {
   it('logs in with a password that contains colons', async () => {
     const u = await registerOnly({ password: 'pass:word:with:colons' });
     expectToken(await issue(basic(u.username, 'pass:word:with:colons')), u.id);
-    expectBasicChallenge(await issue(basic(u.username, 'pass')));
+    expectBasicChallenge(await issue(basic(u.username, 'pass')), WRONG_LOGIN);
   });
 
   it('stores only a hash of each token, never the token itself', async () => {

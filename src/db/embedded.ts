@@ -386,7 +386,7 @@ function startPostgres(
       const text = chunk.toString();
       for (const line of text.split('\n')) if (line.trim()) log(line.trim());
       if (output.length < 64_000) output += text;
-      if (text.includes('ready to accept connections')) resolve({ port, pid: child.pid!, stop });
+      if (text.includes('ready to accept connections') && child.pid) resolve({ port, pid: child.pid, stop });
     });
     child.once('error', (err) => reject(new EmbeddedPostgresError(`could not run ${child.spawnfile}: ${err.message}`)));
     child.once('exit', (code, signal) => {

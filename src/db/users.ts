@@ -60,13 +60,17 @@ export const usersRepository = {
     return row?.last_seen;
   },
 
-  /** A page of all users by id, and how many users there are (kept by a trigger: nothing is counted). */
-  async list(db: Knex, page: Page): Promise<{ rows: PublicUserRow[]; total: number }> {
+  /** A page of all users by id. */
+  list(db: Knex, page: Page): Promise<PublicUserRow[]> {
     const query = db<UserRow>('users').select<PublicUserRow[]>([...PUBLIC_USER_COLUMNS]).orderBy('id').limit(page.limit);
     if (page.afterId === undefined) query.offset(page.offset);
     else query.where('id', '>', page.afterId);
-    const [rows, total] = await Promise.all([query, rowCount(db, 'users')]);
-    return { rows, total };
+    return query;
+  },
+
+  /** How many users there are (kept by a trigger: nothing is counted). */
+  count(db: Knex): Promise<number> {
+    return rowCount(db, 'users');
   },
 
   /**

@@ -5,7 +5,7 @@ import { tokensRepository } from '../db/tokens.js';
 import { usersRepository } from '../db/users.js';
 import { verifyPassword } from '../security/passwords.js';
 import { hashToken } from '../security/tokens.js';
-import { HttpError, toHttpError, unauthorized } from './errors.js';
+import { HttpError, toHttpError, UNAUTHORIZED, unauthorized } from './errors.js';
 import type { LoginLimits } from './rate-limit.js';
 
 /** Who made the request, set by the security handlers before any route runs. */
@@ -39,9 +39,9 @@ export function securityHandlers(db: Knex, loginLimits: LoginLimits): Record<'ba
   return {
     bearer: guarded(async (req) => {
       const token = credentials(req, 'bearer');
-      if (!token) throw unauthorized(req, 'a bearer token is required');
+      if (!token) throw unauthorized(req, UNAUTHORIZED.noCredentials);
       const found = await tokensRepository.findActive(db, hashToken(token));
-      if (!found) throw unauthorized(req, 'the token is invalid or has expired');
+      if (!found) throw unauthorized(req, UNAUTHORIZED.invalidToken);
       // Most requests come within a minute of the user's last one: no write, no round trip.
       req.auth = found.seenLongAgo
         ? await withLastSeen(db, found.user, found.token_id)
@@ -51,7 +51,7 @@ export function securityHandlers(db: Knex, loginLimits: LoginLimits): Record<'ba
       const encoded = credentials(req, 'basic');
       const decoded = encoded ? Buffer.from(encoded, 'base64').toString('utf8') : '';
       const colon = decoded.indexOf(':');
-      if (colon < 1) throw unauthorized(req);
+      if (colon < 1) throw unauthorized(req, UNAUTHORIZED.noCredentials);
       const login = decoded.slice(0, colon);
       const password = decoded.slice(colon + 1);
       const attempt = await loginLimits.attempt(req, login);
@@ -59,7 +59,8 @@ export function securityHandlers(db: Knex, loginLimits: LoginLimits): Record<'ba
       const lookup = login.length <= 120 && !login.includes('\0');
       const user = lookup ? await usersRepository.findByLogin(db, login) : undefined;
       const ok = await verifyPassword(user?.password_hash, password.slice(0, 1024));
-      if (!user || !ok) throw unauthorized(req);
+      // One message whether the account or the password is wrong: it tells no one which accounts exist.
+      if (!user || !ok) throw unauthorized(req, UNAUTHORIZED.wrongLogin);
       await attempt.succeeded();
       req.auth = await withLastSeen(db, user, null);
     }),

@@ -13,12 +13,21 @@ export class HttpError extends Error {
     options?: ErrorOptions,
   ) {
     super(message ?? STATUS_CODES[status] ?? 'Error', options);
-    this.hasMessage = message !== undefined;
   }
-  readonly hasMessage: boolean;
 }
 
 export const AUTH_REALM = 'Microblog API';
+
+/** What a 401 says, one sentence per cause, whichever scheme the operation takes. */
+export const UNAUTHORIZED = {
+  /** No Authorization header, or none of the operation's scheme that can be read. */
+  noCredentials: 'credentials are required',
+  invalidToken: 'the token is invalid or has expired',
+  wrongLogin: 'the username (or email address) or the password is wrong',
+} as const;
+
+/** A 500's own message could leak internals: the log has it, found by the request id. */
+const INTERNAL_ERROR_MESSAGE = 'something went wrong on the server; quote the X-Request-Id header when reporting it';
 const RETRY_AFTER_SECONDS = '5';
 
 export const notFound = (what: string) => new HttpError(404, `${what} does not exist`);
@@ -121,7 +130,7 @@ function fromBodyParser(type: string, status: number, err: unknown): HttpError {
     case 'charset.unsupported':
       return new HttpError(415, 'the request body must be UTF-8 encoded JSON', {}, undefined, cause);
     default:
-      return new HttpError(status >= 400 && status < 500 ? status : 400, undefined, {}, undefined, cause);
+      return new HttpError(status >= 400 && status < 500 ? status : 400, 'the request body could not be read', {}, undefined, cause);
   }
 }
 
@@ -134,7 +143,8 @@ function fromValidator(err: ValidatorError, req: Request): HttpError {
     return new HttpError(405, `${req.method} is not allowed here; use ${headers.Allow}`, headers);
   }
   if (err.status === 404) return new HttpError(404, `there is nothing at ${req.path}`);
-  if (err.status === 401) return unauthorized(req, err.message);
+  // The validator refuses before our handler runs only when no header of the scheme came.
+  if (err.status === 401) return unauthorized(req, UNAUTHORIZED.noCredentials);
   if (err.status === 415) return new HttpError(415, 'the request body must be application/json');
   const errors = (err.errors ?? []).map((e) => ({
     // The validator says "params" for what the contract calls the path.
@@ -155,14 +165,23 @@ function describePath(pointer: string): string {
 }
 
 /** A 401 with the challenge of the scheme the operation takes. */
-export function unauthorized(req: Request, message?: string): HttpError {
+export function unauthorized(req: Request, message: string): HttpError {
   const security = (req as Request & { openapi?: { schema?: { security?: Record<string, unknown>[] } } }).openapi?.schema?.security;
-  const scheme = security?.some((s) => 'basic' in s) ? 'Basic' : 'Bearer';
-  // A failed login says nothing about why: unknown account, wrong password, no header.
-  return new HttpError(401, scheme === 'Basic' ? undefined : message, { 'WWW-Authenticate': `${scheme} realm="${AUTH_REALM}"` });
+  const scheme = security?.some((s) => 'basic' in s) ? basicScheme(req) : 'Bearer';
+  return new HttpError(401, message, { 'WWW-Authenticate': `${scheme} realm="${AUTH_REALM}"` });
 }
 
-/** Unknown URLs: JSON under /api, HTML for browsers and elsewhere. */
+/**
+ * Browsers meet a Basic challenge with a login dialog of their own, even on a script's
+ * request: a script that says it is one (X-Requested-With: XMLHttpRequest, as Swagger UI
+ * does) gets the same challenge under a scheme name browsers do not know, and sees the 401.
+ */
+function basicScheme(req: Request): string {
+  const marker = req.headers['x-requested-with'];
+  return typeof marker === 'string' && marker.toLowerCase() === 'xmlhttprequest' ? 'xBasic' : 'Basic';
+}
+
+/** Unknown URLs, on every path: JSON or HTML as the client prefers (see sendError). */
 export const notFoundHandler: RequestHandler = (req) => {
   throw new HttpError(404, `there is nothing at ${req.path}`);
 };
@@ -185,31 +204,34 @@ export function errorHandler(): ErrorRequestHandler {
  * rejects it), send a bare 500 that nothing can hook, never Express's default page.
  */
 export function lastResortHandler(): ErrorRequestHandler {
-  return (err, _req, res, _next) => {
+  return (err, req, res, _next) => {
     res.err = err as Error;
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    res.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
-    res.end(JSON.stringify({ error: 'Internal Server Error' }));
+    const html = !wantsJson(req);
+    res.writeHead(500, { 'Content-Type': html ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+    res.end(html ? htmlErrorPage(500, 'Internal Server Error') : JSON.stringify({ error: 'Internal Server Error', message: INTERNAL_ERROR_MESSAGE }));
   };
 }
+
+/** The statuses any URL can get, whose format the tutorial's wants_json_response rule decides. */
+const NEGOTIATED = new Set([404, 405, 500]);
 
 function sendError(req: Request, res: Response, error: HttpError): void {
   res.status(error.status);
   res.set(error.headers);
   res.set('Cache-Control', 'no-store');
   const reason = STATUS_CODES[error.status] ?? 'Error';
-  const underApi = req.path === '/api' || req.path.startsWith('/api/');
-  const html = (error.status === 404 || error.status === 500) && (!underApi || !wantsJson(req));
-  if (html) {
+  if (NEGOTIATED.has(error.status) && !wantsJson(req)) {
     res.type('html').send(htmlErrorPage(error.status, reason));
     return;
   }
-  const body: { error: string; message?: string; errors?: { path: string; message: string }[] } = { error: reason };
-  // A 500's message could leak internals; the log has it.
-  if (error.hasMessage && error.status !== 500) body.message = error.message;
+  const body: { error: string; message: string; errors?: { path: string; message: string }[] } = {
+    error: reason,
+    message: error.status === 500 ? INTERNAL_ERROR_MESSAGE : error.message,
+  };
   if (error.errors) body.errors = error.errors;
   res.json(body);
 }

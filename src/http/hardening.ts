@@ -74,7 +74,7 @@ export const securityHeaders: RequestHandler = (req, res, next) => {
 };
 
 /** Request headers a browser may send across origins, beyond the CORS-safelisted ones. */
-const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'X-Request-Id'];
+const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'X-Request-Id', 'X-Requested-With'];
 /** Response headers a browser may show a script from another origin. */
 const EXPOSED_HEADERS = [
   'ETag',

@@ -43,6 +43,6 @@ export function htmlErrorPage(status: number, reason: string): string {
   const title = escape(`${status} ${reason}`);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${title}</title></head>
-<body><h1>${escape(reason)}</h1><p>Microblog API — see <a href="/api/docs">the documentation</a>.</p></body></html>
+<body><h1>${escape(reason)}</h1><p>Microblog API — see <a href="/api/docs/">the documentation</a>.</p></body></html>
 `;
 }

@@ -7,18 +7,49 @@ type PageLinks = components['schemas']['PageLinks'];
 
 export const MAX_PER_PAGE = 100;
 
+/**
+ * How deep a page by number may reach (page × per_page): an OFFSET makes the database walk
+ * every row it skips, so deeper pages are reached through the cursor of `next` links instead.
+ */
+export const MAX_PAGE_DEPTH = 10_000;
+
+/** Whether a page number is served without a cursor. */
+const reachable = (page: number, perPage: number) => page * perPage <= MAX_PAGE_DEPTH;
+
 export interface PageRequest {
   page: number;
   perPage: number;
+  /** Rows to skip; 0 when a cursor says where the page starts. */
   offset: number;
   limit: number;
 }
 
-/** page and per_page as validated by the contract; per_page above the maximum is served as it. */
-export function pageRequest(query: { page?: number; per_page?: number } | undefined): PageRequest {
+/**
+ * page and per_page as validated by the contract; per_page above the maximum is served as it.
+ * Without a cursor, a page deeper than MAX_PAGE_DEPTH is refused before any SQL runs.
+ */
+function pageRequest(query: { page?: number; per_page?: number } | undefined, byCursor: boolean): PageRequest {
   const page = query?.page ?? 1;
   const perPage = Math.min(query?.per_page ?? 10, MAX_PER_PAGE);
-  return { page, perPage, offset: (page - 1) * perPage, limit: perPage };
+  if (!byCursor && !reachable(page, perPage)) throw tooDeep(perPage);
+  return { page, perPage, offset: byCursor ? 0 : (page - 1) * perPage, limit: perPage };
+}
+
+function tooDeep(perPage: number): HttpError {
+  const rule = `must be at most ${Math.floor(MAX_PAGE_DEPTH / perPage)} when per_page is ${perPage} (page × per_page ≤ ${MAX_PAGE_DEPTH})`;
+  const way = 'to go deeper, follow _links.next: its cursor reaches any page at the cost of the first';
+  return new HttpError(400, `page (query): ${rule}; ${way}`, {}, [{ path: '/query/page', message: `${rule}; ${way}` }]);
+}
+
+/**
+ * The rows of a page and the size of its collection. A page by offset learns the size first
+ * and reads no rows when it lies past the end, where an OFFSET would walk every row to find
+ * none; the first page and a page after a cursor ask for both at once.
+ */
+export async function readPage<R>(request: PageRequest, size: () => Promise<number>, rows: () => Promise<R[]>): Promise<[R[], number]> {
+  if (request.offset === 0) return Promise.all([rows(), size()]);
+  const total = await size();
+  return [request.offset >= total ? [] : await rows(), total];
 }
 
 /** The collection envelope every list endpoint answers with. */
@@ -30,13 +61,15 @@ export function collection<T>(
 ): { items: T[]; _meta: PageMeta; _links: PageLinks } {
   const totalPages = Math.ceil(totalItems / perPage);
   const link = (p: number) => `${path}?page=${p}&per_page=${perPage}`;
+  const prev = Math.max(1, Math.min(page - 1, totalPages));
   return {
     items,
     _meta: { page, per_page: perPage, total_pages: totalPages, total_items: totalItems },
     _links: {
       self: link(page),
       next: page < totalPages ? link(page + 1) : null,
-      prev: page > 1 ? link(Math.max(1, Math.min(page - 1, totalPages))) : null,
+      // A page reached by cursor may sit deeper than a page number is served: no link to a 400.
+      prev: page > 1 && reachable(prev, perPage) ? link(prev) : null,
     },
   };
 }
@@ -59,8 +92,8 @@ function decodeCursor(value: string): TimelineCursor {
 
 /** page, per_page and cursor of a timeline request. */
 export function timelineRequest(query: { page?: number; per_page?: number; cursor?: string } | undefined): TimelineRequest {
-  const page = pageRequest(query);
-  return query?.cursor ? { ...page, cursor: decodeCursor(query.cursor) } : page;
+  if (!query?.cursor) return pageRequest(query, false);
+  return { ...pageRequest(query, true), cursor: decodeCursor(query.cursor) };
 }
 
 /**
@@ -116,8 +149,8 @@ function decodeIdCursor(value: string): number {
 
 /** page, per_page and cursor of a request for a list ordered by id. */
 export function idPageRequest(query: { page?: number; per_page?: number; cursor?: string } | undefined): IdPageRequest {
-  const page = pageRequest(query);
-  return query?.cursor ? { ...page, afterId: decodeIdCursor(query.cursor) } : page;
+  if (!query?.cursor) return pageRequest(query, false);
+  return { ...pageRequest(query, true), afterId: decodeIdCursor(query.cursor) };
 }
 
 /** The collection envelope for a list ordered by id, its next link carrying a cursor. */

@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Request, RequestHandler, Response } from 'express';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import {
+  RateLimiterCluster,
+  RateLimiterClusterMaster,
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
 import type { RateLimitConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Redis } from '../redis.js';
@@ -39,24 +46,47 @@ export interface RateLimits {
 }
 
 /**
- * The rate limits, counted in Redis when a client is given (shared by every instance), else
- * in this process's memory. When Redis fails, each limiter counts in memory until it is back:
- * limits then hold per instance, and no request fails because of Redis.
+ * A worker waits this long for the primary's count before the request goes through
+ * uncounted: the primary is a local process, so only a stuck one takes this long.
  */
-export function createRateLimits(config: RateLimitConfig, { redis, logger }: { redis?: Redis; logger: Logger }): RateLimits {
+const CLUSTER_TIMEOUT_MS = 1000;
+
+/**
+ * In the primary of a cluster, before it forks: keeps the counts of the limits of every
+ * worker, which then share one count per client, as RateLimit-Policy states it.
+ */
+export function countRateLimitsForWorkers(): void {
+  new RateLimiterClusterMaster();
+}
+
+export interface RateLimitStores {
+  /** Where every instance counts; unset, each machine counts apart. */
+  redis?: Redis;
+  /** This process is a worker of a cluster whose primary counts (countRateLimitsForWorkers). */
+  clusterWorker?: boolean;
+  logger: Logger;
+}
+
+/**
+ * The rate limits, counted in Redis when a client is given (shared by every instance), else
+ * in this machine's memory: the process's own, or the cluster primary's for its workers.
+ * When Redis fails, each limiter counts in the machine's memory until it is back: limits
+ * then hold per instance, and no request fails because of Redis.
+ */
+export function createRateLimits(config: RateLimitConfig, { redis, clusterWorker = false, logger }: RateLimitStores): RateLimits {
   const policy = (name: string, quota: number, windowSeconds: number): Policy | undefined => {
     if (quota === 0) return undefined;
-    const options = { points: quota, duration: windowSeconds };
-    const memory = new RateLimiterMemory({ ...options, keyPrefix: name });
+    const options = { points: quota, duration: windowSeconds, keyPrefix: name };
+    const machine = clusterWorker ? new RateLimiterCluster({ ...options, timeoutMs: CLUSTER_TIMEOUT_MS }) : new RateLimiterMemory(options);
     const limiter = redis
       ? new RateLimiterRedis({
           ...options,
           storeClient: redis,
           keyPrefix: `${config.redisPrefix}ratelimit:${name}`,
           rejectIfRedisNotReady: true,
-          insuranceLimiter: memory,
+          insuranceLimiter: machine,
         })
-      : memory;
+      : machine;
     return { name, quota, windowSeconds, limiter };
   };
   const requests = policy('requests', config.requests, config.windowSeconds);

@@ -4,7 +4,7 @@ import { followsRepository } from '../db/follows.js';
 import { usersRepository } from '../db/users.js';
 import { authOf } from '../http/auth.js';
 import { badRequest, forbidden, HttpError, notFound } from '../http/errors.js';
-import { idCollection, idPageRequest } from '../http/pagination.js';
+import { idCollection, idPageRequest, readPage } from '../http/pagination.js';
 import { operation, type ValidRequest } from '../http/typed.js';
 import { links, toUser } from '../representations.js';
 
@@ -17,11 +17,15 @@ export function followRoutes(db: Knex): Router {
     async (req: ValidRequest<'listFollowers' | 'listFollowed'>, res: Response) => {
       const viewer = authOf(req).user.id;
       const { id } = req.params;
+      const page = idPageRequest(req.query);
       const user = await usersRepository.findById(db, id);
       if (!user) throw notFound(`user ${id}`);
-      const page = idPageRequest(req.query);
-      const rows = await usersRepository.related(db, id, direction, { ...page, limit: page.limit + 1 });
-      const total = direction === 'followers' ? user.follower_count : user.followed_count;
+      const size = direction === 'followers' ? user.follower_count : user.followed_count;
+      const [rows, total] = await readPage(
+        page,
+        () => Promise.resolve(size),
+        () => usersRepository.related(db, id, direction, { ...page, limit: page.limit + 1 }),
+      );
       res.json(idCollection(rows, total, page, links[direction](id), (row) => toUser(row, viewer), (row) => row.id));
     };
   router.get('/api/users/:id/followers', operation('listFollowers', listRelated('followers')));

@@ -6,7 +6,7 @@ import { authOf } from '../http/auth.js';
 import { checkIfMatch, etagOf } from '../http/caching.js';
 import { forbidden, notFound } from '../http/errors.js';
 import { idempotent, sendAnswer } from '../http/idempotency.js';
-import { timeline, timelineRequest } from '../http/pagination.js';
+import { readPage, timeline, timelineRequest } from '../http/pagination.js';
 import { operation } from '../http/typed.js';
 import { links, toPost } from '../representations.js';
 
@@ -18,10 +18,11 @@ export function postRoutes(db: Knex): Router {
     '/api/posts',
     operation('listPosts', async (req, res) => {
       const at = timelineRequest(req.query);
-      const [rows, total] = await Promise.all([
-        postsRepository.all(db, { ...at, limit: at.limit + 1 }),
-        postsRepository.countAll(db),
-      ]);
+      const [rows, total] = await readPage(
+        at,
+        () => postsRepository.countAll(db),
+        () => postsRepository.all(db, { ...at, limit: at.limit + 1 }),
+      );
       res.json(timeline(rows, total, at, links.posts, toPost));
     }),
   );
@@ -82,11 +83,15 @@ export function postRoutes(db: Knex): Router {
     '/api/users/:id/posts',
     operation('listUserPosts', async (req, res) => {
       const { id } = req.params;
+      const at = timelineRequest(req.query);
       const user = await usersRepository.findById(db, id);
       if (!user) throw notFound(`user ${id}`);
-      const at = timelineRequest(req.query);
-      const rows = await postsRepository.byUser(db, id, { ...at, limit: at.limit + 1 });
-      res.json(timeline(rows, user.post_count, at, links.userPosts(id), toPost));
+      const [rows, total] = await readPage(
+        at,
+        () => Promise.resolve(user.post_count),
+        () => postsRepository.byUser(db, id, { ...at, limit: at.limit + 1 }),
+      );
+      res.json(timeline(rows, total, at, links.userPosts(id), toPost));
     }),
   );
 
@@ -96,10 +101,11 @@ export function postRoutes(db: Knex): Router {
       const { id } = req.params;
       if (authOf(req).user.id !== id) throw forbidden('you can only read your own feed');
       const at = timelineRequest(req.query);
-      const [rows, total] = await Promise.all([
-        postsRepository.feed(db, id, { ...at, limit: at.limit + 1 }),
-        postsRepository.feedSize(db, id),
-      ]);
+      const [rows, total] = await readPage(
+        at,
+        () => postsRepository.feedSize(db, id),
+        () => postsRepository.feed(db, id, { ...at, limit: at.limit + 1 }),
+      );
       res.json(timeline(rows, total, at, links.feed(id), toPost));
     }),
   );

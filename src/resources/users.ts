@@ -6,7 +6,7 @@ import { authOf } from '../http/auth.js';
 import { checkIfMatch, etagOf } from '../http/caching.js';
 import { badRequest, forbidden, notFound } from '../http/errors.js';
 import { idempotent, sendAnswer } from '../http/idempotency.js';
-import { idCollection, idPageRequest } from '../http/pagination.js';
+import { idCollection, idPageRequest, readPage } from '../http/pagination.js';
 import { operation } from '../http/typed.js';
 import { links, toUser } from '../representations.js';
 import { hashPassword, verifyPassword } from '../security/passwords.js';
@@ -33,7 +33,11 @@ export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): 
     operation('listUsers', async (req, res) => {
       const viewer = authOf(req).user.id;
       const page = idPageRequest(req.query);
-      const { rows, total } = await usersRepository.list(db, { ...page, limit: page.limit + 1 });
+      const [rows, total] = await readPage(
+        page,
+        () => usersRepository.count(db),
+        () => usersRepository.list(db, { ...page, limit: page.limit + 1 }),
+      );
       res.json(idCollection(rows, total, page, links.users, (row) => toUser(row, viewer), (row) => row.id));
     }),
   );

@@ -3,17 +3,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createUser } from '../support/factories.js';
+import { createUser, uniqueName } from '../support/factories.js';
 import { freePort } from '../support/ports.js';
 import { useServer } from '../support/server.js';
 
 const server = useServer();
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ARTIFACTS = path.resolve('test-artifacts');
+/** Long enough for any answer from this server; past it, the page is waiting on something else. */
+const ANSWER_WAIT_MS = 10_000;
 
 interface Browsing {
   page: Page;
-  /** Console errors, page errors, failed requests and error answers seen so far. */
+  /** Console errors, page errors, dialogs, failed requests and error answers seen so far. */
   problems: string[];
 }
 
@@ -50,6 +52,10 @@ async function browse(): Promise<Browsing> {
     if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
   });
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('dialog', (dialog) => {
+    problems.push(`dialog: ${dialog.type()} ${dialog.message()}`);
+    void dialog.dismiss();
+  });
   page.on('requestfailed', (request) =>
     problems.push(`request failed: ${request.url()} ${request.failure()?.errorText ?? ''}`),
   );
@@ -84,6 +90,61 @@ async function authorize(page: Page, token: string): Promise<void> {
   await page.locator('.modal-ux').waitFor({ state: 'detached' });
 }
 
+/** "Authorize" → the basic scheme's username and password → "Authorize" → "Close". */
+async function authorizeBasic(page: Page, username: string, password: string): Promise<void> {
+  await page.locator('.scheme-container button.authorize').click();
+  const basic = page
+    .locator('.modal-ux .auth-container')
+    .filter({ has: page.getByText('basic', { exact: true }) });
+  await basic.locator('#auth-basic-username').fill(username);
+  await basic.locator('#auth-basic-password').fill(password);
+  await basic.locator('button.authorize').click();
+  await basic.getByText('Logout', { exact: true }).waitFor();
+  await basic.locator('button.btn-done').click();
+  await page.locator('.modal-ux').waitFor({ state: 'detached' });
+}
+
+/** Expands an operation and turns on "Try it out". */
+async function tryItOut(page: Page, operationId: string) {
+  const operation = page.locator(`[id$="-${operationId}"].opblock`);
+  await operation.locator('.opblock-summary').click();
+  await operation.getByRole('button', { name: 'Try it out' }).click();
+  return operation;
+}
+
+/**
+ * "Execute", then the answer as the page shows it, and the response as the browser got it.
+ * An answer that does not come in time is a page waiting on something else: a login dialog
+ * of the browser's own, which no script can see, never closes in headless Chromium.
+ */
+async function execute(page: Page, operation: ReturnType<Page['locator']>, urlPath: string) {
+  const seen = page.waitForResponse((r) => new URL(r.url()).pathname === urlPath, { timeout: ANSWER_WAIT_MS });
+  await operation.getByRole('button', { name: 'Execute' }).click();
+  const response = await seen.catch(() => {
+    throw new Error(`no answer to ${urlPath} within ${ANSWER_WAIT_MS} ms: the browser holds it (a login dialog?)`);
+  });
+  const status = operation.locator('.live-responses-table .response .response-col_status');
+  await expect.poll(() => status.textContent()).toBe(String(response.status()));
+  const body =
+    (await operation.locator('.live-responses-table .response .response-col_description pre.microlight').first().textContent()) ?? '';
+  return { status: response.status(), headers: await response.allHeaders(), body: JSON.parse(body) as unknown };
+}
+
+/** test-artifacts/<file>: an operation from its header to the live response (the request, its curl, the answer). */
+async function screenshotOf(page: Page, operation: ReturnType<Page['locator']>, file: string): Promise<void> {
+  await mkdir(ARTIFACTS, { recursive: true });
+  const top = await operation.boundingBox();
+  const response = await operation.locator('.live-responses-table').boundingBox();
+  const scrolled = await page.evaluate<number>('window.scrollY');
+  const clip = top &&
+    response && {
+      ...top,
+      y: top.y + scrolled,
+      height: response.y + response.height - top.y,
+    };
+  await page.screenshot({ path: path.join(ARTIFACTS, file), fullPage: true, ...(clip ? { clip } : {}) });
+}
+
 /** Expands GET /api/users/{id}, "Try it out", enters the id, "Execute"; returns the live response. */
 async function tryGetUser(page: Page, id: number) {
   const operation = page.locator('#operations-users-getUser');
@@ -111,24 +172,7 @@ describe('Swagger UI at /api/docs', () => {
 
     const result = await tryGetUser(page, susan.id);
 
-    await mkdir(ARTIFACTS, { recursive: true });
-    // From the operation's header to the live response: the request, its curl and the answer.
-    const operation = await page.locator('#operations-users-getUser').boundingBox();
-    const response = await page
-      .locator('#operations-users-getUser .live-responses-table')
-      .boundingBox();
-    const scrolled = await page.evaluate<number>('window.scrollY');
-    const clip = operation &&
-      response && {
-        ...operation,
-        y: operation.y + scrolled,
-        height: response.y + response.height - operation.y,
-      };
-    await page.screenshot({
-      path: path.join(ARTIFACTS, 'swagger-ui.png'),
-      fullPage: true,
-      ...(clip ? { clip } : {}),
-    });
+    await screenshotOf(page, page.locator('#operations-users-getUser'), 'swagger-ui.png');
     expect(result.status).toBe('200');
     expect(result.curl).toContain(`Authorization: Bearer ${susan.token}`);
     // The email is in the answer only for the user's own token: the header reached the server.
@@ -162,6 +206,66 @@ describe('Swagger UI at /api/docs', () => {
         `answer 401: GET ${server.baseUrl}/api/users/${susan.id}`,
         'console error: Failed to load resource: the server responded with a status of 401 (Unauthorized)',
       ]);
+  });
+
+  it('shows the 401 of "Try it out" on POST /api/tokens without credentials in the page, with no login dialog', async () => {
+    const { page, problems } = await browse();
+    await openDocs(page);
+    const operation = await tryItOut(page, 'createToken');
+
+    // This hung: the 401's Basic challenge made Chromium wait on a login dialog of its own.
+    const result = await execute(page, operation, '/api/tokens');
+
+    await screenshotOf(page, operation, 'swagger-ui-login-401.png');
+    expect(result.status).toBe(401);
+    expect(result.headers['www-authenticate']).toBe('xBasic realm="Microblog API"');
+    expect(result.body).toEqual({ error: 'Unauthorized', message: 'credentials are required' });
+    await expect
+      .poll(() => [...problems].sort())
+      .toEqual([
+        `answer 401: POST ${server.baseUrl}/api/tokens`,
+        'console error: Failed to load resource: the server responded with a status of 401 (Unauthorized)',
+      ]);
+  });
+
+  it('registers two users with "Try it out" on POST /api/users, each a request of its own (201, 201)', async () => {
+    const { page, problems } = await browse();
+    await openDocs(page);
+    const operation = await tryItOut(page, 'createUser');
+    // The contract's example key was filled in, so every registration sent the same one.
+    expect(await operation.locator('tr[data-param-name="Idempotency-Key"] input').inputValue()).toBe('');
+
+    const statuses: number[] = [];
+    for (const username of [uniqueName('swagger'), uniqueName('swagger')]) {
+      const body = { username, email: `${username}@example.com`, password: 'correct horse battery staple' };
+      await operation.locator('textarea.body-param__text').fill(JSON.stringify(body, null, 2));
+      const result = await execute(page, operation, '/api/users');
+      statuses.push(result.status);
+      expect(result.body).toMatchObject({ username, email: body.email, post_count: 0 });
+    }
+
+    await screenshotOf(page, operation, 'swagger-ui-register.png');
+    expect(statuses).toEqual([201, 201]);
+    expect(problems).toEqual([]);
+  });
+
+  it('keeps the bearer token across a reload, but never the Basic password, in localStorage', async () => {
+    const susan = await createUser(server, { password: 'a password worth keeping secret' });
+    const { page, problems } = await browse();
+    await openDocs(page);
+    await authorizeBasic(page, susan.username, susan.password);
+    await authorize(page, susan.token);
+
+    const stored = () => page.evaluate<string>('JSON.stringify(localStorage)');
+    expect(await stored()).not.toContain(susan.password);
+    expect(await stored()).toContain(susan.token);
+    // A new visit: the page restores what persistAuthorization kept.
+    await openDocs(page);
+    expect(await stored()).not.toContain(susan.password);
+    const result = await tryGetUser(page, susan.id);
+    expect(result.status).toBe('200');
+    expect(result.curl).toContain(`Authorization: Bearer ${susan.token}`);
+    expect(problems).toEqual([]);
   });
 
   it('notices console errors, error answers and failed requests on the page', async () => {

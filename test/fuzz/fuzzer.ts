@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import fc from 'fast-check';
-import { encodeCursor } from '../../src/http/pagination.js';
+import { encodeCursor, MAX_PAGE_DEPTH, MAX_PER_PAGE } from '../../src/http/pagination.js';
 import { headerText, SchemaArbitraries, WRONG_TYPES } from './arbitraries.js';
 import {
   contractViolations,
@@ -174,7 +174,16 @@ export const ALLOWED_REFUSALS = [
   '404: a resource named in the path does not exist',
   '404: the user does not follow the target (GET /users/{id}/followed/{target_id})',
   '422: the Idempotency-Key was used before with another body',
+  '400: page × per_page above the depth served by number, without a cursor',
 ] as const;
+
+/** Whether a list request asks for a page by number deeper than one is served. */
+function pageTooDeep(query: string[]): boolean {
+  const params = new URLSearchParams(query.join('&'));
+  if (params.has('cursor')) return false;
+  const perPage = Math.min(Number(params.get('per_page') ?? 10), MAX_PER_PAGE);
+  return Number(params.get('page') ?? 1) * perPage > MAX_PAGE_DEPTH;
+}
 
 const BAD_INTEGERS = [
   'abc',
@@ -723,7 +732,7 @@ export function buildFuzzer(contract: Contract, op: Operation): Fuzzer {
   ): Promise<string | undefined> {
     const message = (JSON.parse(answer.text || '{}') as { message?: string }).message ?? '';
     const self = semantics.self ? actor.id : undefined;
-    const [username, email, yourself, missing, notFollowing, keyReused] = ALLOWED_REFUSALS;
+    const [username, email, yourself, missing, notFollowing, keyReused, tooDeep] = ALLOWED_REFUSALS;
     if (answer.status === 400) {
       if (
         message === 'please use a different username' &&
@@ -743,6 +752,7 @@ export function buildFuzzer(contract: Contract, op: Operation): Fuzzer {
         message === 'you cannot follow yourself'
       )
         return yourself;
+      if (message.startsWith('page (query): ') && pageTooDeep(req.query)) return tooDeep;
     }
     if (answer.status === 404) {
       for (const [name, id] of Object.entries(path)) {

@@ -110,12 +110,12 @@ export async function startServerProcess(env: Record<string, string>, options: P
     exited,
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) {
-        if (options.detached) process.kill(-child.pid!, 'SIGKILL');
+        if (options.detached && child.pid) process.kill(-child.pid, 'SIGKILL');
         else child.kill('SIGKILL');
         await exited;
       }
       // The rest of its group (npm's child, say) may outlive the leader by a moment.
-      for (let tries = 0; options.detached && tries < 100 && groupAlive(child.pid!); tries++) {
+      for (let tries = 0; options.detached && child.pid && tries < 100 && groupAlive(child.pid); tries++) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     },
