@@ -1058,12 +1058,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Service Unavailable",
-                 *       "message": "the database is unavailable; try again shortly"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
