@@ -128,6 +128,7 @@ const RECIPES: Record<string, (op: Operation) => Promise<Answer>> = {
   invalidId: (op) => send(withPathId(validCall(op), 'abc')),
   perPage: (op) => send({ ...validCall(op), query: 'per_page=0' }),
   cursor: (op) => send({ ...validCall(op), query: 'cursor=made-up' }),
+  tooDeep: (op) => send({ ...validCall(op), query: 'page=1001' }),
   takenUsername: (op) => send({ ...validCall(op), body: { ...(validBody(op.operationId) as Json), username: world.bob.username.toUpperCase() } }),
   takenEmail: (op) => send({ ...validCall(op), body: { ...(validBody(op.operationId) as Json), email: world.bob.email.toUpperCase() } }),
   missingMembers: (op) => send({ ...validCall(op), body: {} }),
