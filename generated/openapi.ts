@@ -329,7 +329,8 @@ export interface paths {
         /**
          * Readiness probe
          * @description `200` when this instance can serve requests: the database answers `select 1`
-         *     within two seconds and every migration this version knows is applied. `503`
+         *     within `READINESS_TIMEOUT_MS` (two seconds by default) and every migration this
+         *     version knows is applied. `503`
          *     otherwise, saying which check failed, so a load balancer stops sending traffic
          *     here until it passes again. From the moment the instance is told to stop
          *     (SIGTERM or SIGINT) it answers `503` with status `stopping`, while it goes on
@@ -1061,7 +1062,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The database cannot be reached; try again later. */
+        /** @description The database cannot be reached, or did not answer in time; try again later. */
         ServiceUnavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
@@ -1071,12 +1072,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Service Unavailable",
-                 *       "message": "the database is unavailable; try again shortly"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"];
             };
         };

@@ -27,7 +27,7 @@ import { passwordHashing } from './security/passwords.js';
 
 export interface AppDeps {
   db: Db;
-  config: Pick<Config, 'validateResponses' | 'tokenTtlSeconds' | 'passwordMinLength' | 'rateLimits' | 'trustProxy' | 'corsOrigins'> &
+  config: Pick<Config, 'validateResponses' | 'tokenTtlSeconds' | 'passwordMinLength' | 'rateLimits' | 'trustProxy' | 'corsOrigins' | 'readinessTimeoutMs'> &
     Partial<Pick<Config, 'passwordHashConcurrency'>>;
   contract: Contract;
   logger: Logger;
@@ -86,7 +86,7 @@ export function createApp({ db, config, contract, logger, redis, clusterWorker, 
   app.use('/api', plainIntegers);
   app.use(CONTRACT_PATHS, requireJsonAcceptable);
 
-  app.use(healthRoutes(db, stopping));
+  app.use(healthRoutes(db, stopping, config.readinessTimeoutMs));
   app.use(apiRoutes());
   app.use(userRoutes(db, { passwordMinLength: config.passwordMinLength }));
   app.use(followRoutes(db));

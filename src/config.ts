@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { HttpTimeouts } from './server.js';
+import type { DbTimeouts } from './db/database.js';
+import type { HttpLimits } from './server.js';
 
 const flag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
@@ -60,8 +61,9 @@ const schema = z.object({
   PORT: port.default(5000),
   HOST: z.string().min(1).optional(),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: milliseconds(1, 65_000),
-  HTTP_HEADERS_TIMEOUT_MS: milliseconds(1, 66_000),
+  HTTP_HEADERS_TIMEOUT_MS: milliseconds(1, 10_000),
   HTTP_REQUEST_TIMEOUT_MS: milliseconds(1, 70_000),
+  MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(3_600_000).optional(),
   SHUTDOWN_TIMEOUT_MS: milliseconds(0, 10_000),
   DATABASE_URL: z
@@ -70,6 +72,11 @@ const schema = z.object({
     .optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(10),
   DATABASE_CONNECT_TIMEOUT_MS: milliseconds(100, 3000),
+  DATABASE_STATEMENT_TIMEOUT_MS: milliseconds(0, 4000),
+  DATABASE_QUERY_TIMEOUT_MS: milliseconds(100, 5000),
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: milliseconds(0, 10_000),
+  DATABASE_KEEPALIVE_DELAY_MS: milliseconds(1000, 10_000),
+  READINESS_TIMEOUT_MS: milliseconds(100, 2000),
   MIGRATE_ON_START: flag.default(true),
   EMBEDDED_PG_DATA_DIR: z.string().min(1).optional(),
   EMBEDDED_PG_PORT: port.min(1).optional(),
@@ -99,7 +106,7 @@ export interface Config {
   env: 'development' | 'production' | 'test';
   port: number;
   host: string | undefined;
-  http: HttpTimeouts;
+  http: HttpLimits;
   /** How long a shutdown goes on serving (readiness failing) before it stops listening. */
   shutdownDelayMs: number;
   /** How long a shutdown then waits for requests in flight before cutting them off. */
@@ -108,6 +115,12 @@ export interface Config {
   databasePoolMax: number;
   /** How long to wait for a database connection before answering 503. */
   databaseConnectTimeoutMs: number;
+  /** Bounds on each statement the server runs: past one, the request gets 503. */
+  databaseTimeouts: DbTimeouts;
+  /** Idle time of a database connection before TCP keepalive probes begin. */
+  databaseKeepAliveDelayMs: number;
+  /** How long /readyz waits for the database: a probe must answer before the prober gives up. */
+  readinessTimeoutMs: number;
   migrateOnStart: boolean;
   /** The embedded PostgreSQL's data folder and port (a free one when undefined). */
   embeddedPg: { dataDir: string | undefined; port: number | undefined };
@@ -157,6 +170,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `invalid HTTP_HEADERS_TIMEOUT_MS=${JSON.stringify(env.HTTP_HEADERS_TIMEOUT_MS ?? '')}: must not be longer than HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`,
     );
   }
+  // Else the client gives up on a statement the server is still running, and on its connection.
+  if (e.DATABASE_STATEMENT_TIMEOUT_MS > 0 && e.DATABASE_QUERY_TIMEOUT_MS <= e.DATABASE_STATEMENT_TIMEOUT_MS) {
+    throw new ConfigError(
+      `invalid DATABASE_QUERY_TIMEOUT_MS=${JSON.stringify(env.DATABASE_QUERY_TIMEOUT_MS ?? '')}: must be longer than DATABASE_STATEMENT_TIMEOUT_MS (${e.DATABASE_STATEMENT_TIMEOUT_MS})`,
+    );
+  }
   return {
     env: e.NODE_ENV,
     port: e.PORT,
@@ -165,6 +184,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      maxConnections: e.MAX_CONNECTIONS,
     },
     // Long enough in production for balancers to see the failing readiness probe; elsewhere
     // just long enough to serve the connections already queued.
@@ -173,6 +193,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
     databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+    databaseTimeouts: {
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+      queryTimeoutMs: e.DATABASE_QUERY_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: e.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    },
+    databaseKeepAliveDelayMs: e.DATABASE_KEEPALIVE_DELAY_MS,
+    readinessTimeoutMs: e.READINESS_TIMEOUT_MS,
     migrateOnStart: e.MIGRATE_ON_START,
     embeddedPg: { dataDir: e.EMBEDDED_PG_DATA_DIR, port: e.EMBEDDED_PG_PORT },
     validateResponses: e.RESPONSE_VALIDATION ?? e.NODE_ENV !== 'production',

@@ -31,7 +31,14 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  const db = openDb({ url: database.url, poolMax: config.databasePoolMax, connectTimeoutMs: config.databaseConnectTimeoutMs, logger });
+  const db = openDb({
+    url: database.url,
+    poolMax: config.databasePoolMax,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+    timeouts: config.databaseTimeouts,
+    keepAliveDelayMs: config.databaseKeepAliveDelayMs,
+    logger,
+  });
   const redis = config.rateLimits.redisUrl ? openRedis(config.rateLimits.redisUrl, logger) : undefined;
   const releaseAll = async () => {
     await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
@@ -43,6 +50,7 @@ async function main(): Promise<void> {
   try {
     const app = createApp({ db, config, contract: loadContract(), logger, redis, clusterWorker: isClusterWorker(config), stopping: () => http.stopping() });
     http = createHttpServer(app, config.http);
+    warnOnRefusedConnections(http.server, config.http.maxConnections, logger);
     await listen(http.server, config);
   } catch (err) {
     await releaseAll();
@@ -85,6 +93,19 @@ function listen(server: Server, config: Pick<Config, 'port' | 'host'>): Promise<
     });
     if (config.host) server.listen(config.port, config.host);
     else server.listen(config.port);
+  });
+}
+
+/** Connections closed for MAX_CONNECTIONS: the first at once, then at most one line a minute. */
+function warnOnRefusedConnections(server: Server, maxConnections: number, logger: Logger): void {
+  let refused = 0;
+  let warnedAt = -Infinity;
+  server.on('drop', () => {
+    refused++;
+    if (Date.now() - warnedAt < 60_000) return;
+    logger.warn({ refused, maxConnections }, 'connections refused: MAX_CONNECTIONS are open');
+    warnedAt = Date.now();
+    refused = 0;
   });
 }
 

@@ -2,13 +2,15 @@ import http, { type RequestListener, type Server, type ServerResponse } from 'no
 import type { Socket } from 'node:net';
 import { answerClientError } from './http/client-errors.js';
 
-export interface HttpTimeouts {
+export interface HttpLimits {
   /** Longest a client may take to send a request's headers. */
   headersTimeoutMs: number;
   /** Longest a client may take to send a whole request, body included. */
   requestTimeoutMs: number;
   /** How long an idle keep-alive connection stays open. */
   keepAliveTimeoutMs: number;
+  /** Most connections open at once: one more is closed as soon as it is accepted. */
+  maxConnections: number;
 }
 
 export interface ShutdownTimes {
@@ -48,19 +50,22 @@ interface Connection {
 
 /**
  * An HTTP server for `app` that hangs up on clients too slow to send their request
- * (slowloris) and drains on shutdown.
+ * (slowloris), holds at most `maxConnections` open, and drains on shutdown.
  */
-export function createHttpServer(app: RequestListener, timeouts: HttpTimeouts): HttpServer {
+export function createHttpServer(app: RequestListener, limits: HttpLimits): HttpServer {
   const server = http.createServer(
     {
-      headersTimeout: timeouts.headersTimeoutMs,
-      requestTimeout: timeouts.requestTimeoutMs,
-      keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
       // How often Node looks for connections past those limits (30 s by default).
-      connectionsCheckingInterval: Math.min(1000, timeouts.headersTimeoutMs),
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
     },
     app,
   );
+  // A flood must not take the file descriptors the connections served and the database
+  // pool need; Node closes each one past it as soon as it is accepted ('drop').
+  server.maxConnections = limits.maxConnections;
 
   // Node's closeIdleConnections() would also close connections whose request is still on
   // its way (accepted, nothing read yet): the drain tracks its own.

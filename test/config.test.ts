@@ -16,8 +16,9 @@ describe('configuration', () => {
       databaseConnectTimeoutMs: 3000,
       shutdownDelayMs: 300,
       shutdownTimeoutMs: 10_000,
-      // Idle connections outlive a load balancer's (60 s on most), which closes them first.
-      http: { keepAliveTimeoutMs: 65_000, headersTimeoutMs: 66_000, requestTimeoutMs: 70_000 },
+      // Idle connections outlive a load balancer's (60 s on most), which closes them first;
+      // a proxy sends a request's headers at once, and Node does not count the idle time.
+      http: { keepAliveTimeoutMs: 65_000, headersTimeoutMs: 10_000, requestTimeoutMs: 70_000, maxConnections: 1000 },
       webConcurrency: 1,
       passwordHashConcurrency: 1,
     });
@@ -33,6 +34,27 @@ describe('configuration', () => {
       /^invalid HTTP_HEADERS_TIMEOUT_MS="5000": must not be longer than HTTP_REQUEST_TIMEOUT_MS/,
     );
     expect(loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '4000', HTTP_REQUEST_TIMEOUT_MS: '4000' }).http.headersTimeoutMs).toBe(4000);
+  });
+
+  it('bounds every database wait by default, the client waiting longer than the server lets a statement run', () => {
+    expect(loadConfig({})).toMatchObject({
+      databaseTimeouts: { statementTimeoutMs: 4000, queryTimeoutMs: 5000, idleInTransactionTimeoutMs: 10_000 },
+      databaseKeepAliveDelayMs: 10_000,
+      readinessTimeoutMs: 2000,
+    });
+    // 0 leaves the setting to the server (PgBouncer, say, refuses these startup parameters).
+    expect(loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: '0', DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '0', DATABASE_QUERY_TIMEOUT_MS: '500' }).databaseTimeouts).toEqual({
+      statementTimeoutMs: 0,
+      queryTimeoutMs: 500,
+      idleInTransactionTimeoutMs: 0,
+    });
+  });
+
+  it('refuses a query timeout no longer than the statement timeout, which would give up on statements the server still runs', () => {
+    expect(() => loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: '5000', DATABASE_QUERY_TIMEOUT_MS: '5000' })).toThrow(
+      /^invalid DATABASE_QUERY_TIMEOUT_MS="5000": must be longer than DATABASE_STATEMENT_TIMEOUT_MS \(5000\)$/,
+    );
+    expect(() => loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: '8000' })).toThrow(/^invalid DATABASE_QUERY_TIMEOUT_MS="": must be longer than/);
   });
 
   it('limits requests and failed logins in memory by default, trusts no proxy, and has CORS off', () => {
@@ -88,7 +110,14 @@ describe('configuration', () => {
     ['EMBEDDED_PG_PORT', '0'],
     ['HTTP_KEEP_ALIVE_TIMEOUT_MS', 'soon'],
     ['HTTP_REQUEST_TIMEOUT_MS', '0'],
+    ['MAX_CONNECTIONS', '0'],
+    ['MAX_CONNECTIONS', 'unlimited'],
     ['DATABASE_CONNECT_TIMEOUT_MS', '5'],
+    ['DATABASE_STATEMENT_TIMEOUT_MS', '-1'],
+    ['DATABASE_QUERY_TIMEOUT_MS', '0'],
+    ['DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', 'never'],
+    ['DATABASE_KEEPALIVE_DELAY_MS', '10'],
+    ['READINESS_TIMEOUT_MS', '0'],
     ['RATE_LIMIT_REQUESTS', '-1'],
     ['RATE_LIMIT_REQUESTS', 'many'],
     ['RATE_LIMIT_WINDOW_SECONDS', '0'],

@@ -36,7 +36,9 @@ async function connect(): Promise<pg.Client> {
 
 async function start(env: Record<string, string> = {}): Promise<{ server: ServerProcess; applicationName: string }> {
   const applicationName = `shutdown_${randomBytes(4).toString('hex')}`;
-  const server = await startServerProcess({ DATABASE_URL: databaseUrl(applicationName), ...env });
+  // Requests wait on the test's row lock for as long as it holds it, statement timeouts or not.
+  const waitAsLongAsItTakes = { DATABASE_STATEMENT_TIMEOUT_MS: '600000', DATABASE_QUERY_TIMEOUT_MS: '601000' };
+  const server = await startServerProcess({ DATABASE_URL: databaseUrl(applicationName), ...waitAsLongAsItTakes, ...env });
   started.push(server);
   return { server, applicationName };
 }

@@ -13,8 +13,59 @@ export interface DbOptions {
   poolMax?: number;
   /** How long to wait for a new connection, or for a free one in the pool, before failing. */
   connectTimeoutMs?: number;
+  /** Bounds on each statement; none when absent (migrations and the db:* commands may take long). */
+  timeouts?: DbTimeouts;
+  /** Idle time of a connection before TCP keepalive probes begin, which find a peer that is gone. */
+  keepAliveDelayMs?: number;
   /** Where knex's own warnings go, instead of plain text on stdout. */
   logger?: Logger;
+}
+
+/** Bounds on each database wait; 0 leaves a PostgreSQL setting to the server's own configuration. */
+export interface DbTimeouts {
+  /** PostgreSQL's statement_timeout: the server cancels a statement running longer (57014). */
+  statementTimeoutMs: number;
+  /** pg's query_timeout: the client gives up on an answer that does not come (the server hangs, the network drops it). */
+  queryTimeoutMs: number;
+  /** PostgreSQL's idle_in_transaction_session_timeout: a transaction left waiting is ended with its session, and its locks released. */
+  idleInTransactionTimeoutMs: number;
+}
+
+/**
+ * pg's client, except that a query it gave up on (query_timeout) closes the connection.
+ * pg answers 'Query read timeout' but keeps the connection waiting for the late answer
+ * (brianc/node-postgres#3399), and knex hands it back to the pool as it would a healthy
+ * one: the next request's statements would queue behind that answer, or run inside the
+ * transaction a late BEGIN opened. Closed, the pool drops it.
+ */
+class ClosingOnTimeoutClient extends pg.Client {
+  // pg's overloads (callback, promise, submittable) pass through unchanged.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override query(...args: any[]): any {
+    const last = args.length - 1;
+    const callback: unknown = args[last];
+    if (typeof callback === 'function') {
+      args[last] = (err: unknown, result: unknown) => {
+        this.closeIfTimedOut(err);
+        callback(err, result);
+      };
+    }
+    const result: unknown = Reflect.apply(pg.Client.prototype.query, this, args);
+    if (!(result instanceof Promise)) return result;
+    return result.catch((err: unknown) => {
+      this.closeIfTimedOut(err);
+      throw err;
+    });
+  }
+
+  private closeIfTimedOut(err: unknown): void {
+    if (isQueryTimeout(err)) this.end().catch(() => undefined);
+  }
+}
+
+/** pg gave up waiting for the answer to a query (query_timeout). */
+export function isQueryTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Query read timeout';
 }
 
 /** The pool of each Db, which queryRows uses directly. */
@@ -24,10 +75,23 @@ const pools = new WeakMap<Knex, pg.Pool>();
  * Opens the database: a pg pool, through which knex runs its queries and queryRows its own.
  * Nothing connects until the first query; `destroy()` closes the pool.
  */
-export function openDb({ url, poolMax = 10, connectTimeoutMs = 3000, logger }: DbOptions): Db {
+export function openDb({ url, poolMax = 10, connectTimeoutMs = 3000, timeouts, keepAliveDelayMs = 10_000, logger }: DbOptions): Db {
   // pg's own pool rather than knex's (tarn), which makes two timers and a dozen promises
   // per checkout: about 5% of the CPU of a GET /api/users/{id} (see docs/performance.md).
-  const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: connectTimeoutMs });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolMax,
+    connectionTimeoutMillis: connectTimeoutMs,
+    Client: ClosingOnTimeoutClient,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: keepAliveDelayMs,
+    ...(timeouts && {
+      // pg leaves out each that is 0.
+      statement_timeout: timeouts.statementTimeoutMs,
+      idle_in_transaction_session_timeout: timeouts.idleInTransactionTimeoutMs,
+      query_timeout: timeouts.queryTimeoutMs,
+    }),
+  });
   // An idle connection that breaks (the server restarted, say) is dropped and replaced on next use.
   pool.on('error', (err) => logger?.warn({ err }, 'an idle database connection failed'));
   // So does one that breaks while checked out between two statements (in a transaction, say):
@@ -114,13 +178,20 @@ export type MigrationState = 'ok' | 'pending' | 'unknown';
  * Read only: knex's own migration listing creates its tables when they are missing.
  */
 export async function readiness(db: Db, timeoutMs: number): Promise<{ database: boolean; migrations: MigrationState }> {
+  const deadline = Date.now() + timeoutMs;
+  // The whole check, waiting for a connection included, within the time; a query given up
+  // on takes its connection with it rather than hold it until the pool's query_timeout.
+  const bounded = <T>(query: Knex.Raw<T>) => {
+    const left = Math.max(1, deadline - Date.now());
+    return within(left, query.options({ query_timeout: left }));
+  };
   try {
-    await within(timeoutMs, db.raw('select 1'));
+    await bounded(db.raw('select 1'));
   } catch {
     return { database: false, migrations: 'unknown' };
   }
   try {
-    const { rows } = await within(timeoutMs, db.raw<{ rows: { name: string }[] }>('select name from knex_migrations'));
+    const { rows } = await bounded(db.raw<{ rows: { name: string }[] }>('select name from knex_migrations'));
     const applied = new Set(rows.map((r) => r.name));
     const known = await migrationSource.getMigrations([]);
     return { database: true, migrations: known.every((m) => applied.has(m)) ? 'ok' : 'pending' };

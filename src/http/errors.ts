@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
+import { isQueryTimeout } from '../db/database.js';
 import { htmlErrorPage, wantsJson } from './negotiation.js';
 
 /** The one error type handlers throw; the error middleware turns it into the response. */
@@ -55,6 +56,9 @@ export function toHttpError(err: unknown, req: Request): HttpError {
   if (err instanceof HttpError) return err;
   const pg = err as PgError;
   if (typeof pg.code === 'string' && /^[0-9A-Z]{5}$/.test(pg.code)) return fromPostgres(pg, err);
+  if (isQueryTimeout(err)) {
+    return new HttpError(503, 'the database did not answer in time; try again shortly', { 'Retry-After': RETRY_AFTER_SECONDS }, undefined, { cause: err });
+  }
   if (isConnectionFailure(err)) {
     return new HttpError(503, 'the database is unavailable; try again shortly', { 'Retry-After': RETRY_AFTER_SECONDS }, undefined, { cause: err });
   }
@@ -96,6 +100,10 @@ function fromPostgres(pg: PgError, err: unknown): HttpError {
   if (pg.code?.startsWith('08') || pg.code === '57P01' || pg.code === '57P02' || pg.code === '57P03' || pg.code === '53300') {
     return new HttpError(503, 'the database is unavailable; try again shortly', { 'Retry-After': RETRY_AFTER_SECONDS }, undefined, cause);
   }
+  // statement_timeout, and idle_in_transaction_session_timeout ending the session
+  if (pg.code === '57014' || pg.code === '25P03') {
+    return new HttpError(503, 'the database did not answer in time; try again shortly', { 'Retry-After': RETRY_AFTER_SECONDS }, undefined, cause);
+  }
   return new HttpError(500, undefined, {}, undefined, cause);
 }
 
@@ -107,7 +115,8 @@ function isConnectionFailure(err: unknown): boolean {
   // pg 8.2x names a connection attempt it gave up on (connectionTimeoutMillis) just 'timeout expired'.
   if (message === 'timeout expired') return true;
   // pg's pool, when no connection came free in time ('timeout exceeded when trying to connect').
-  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(message);
+  // pg's client once closed, as after a query timeout, to the rest of its transaction ('Client was closed and is not queryable').
+  return /Connection terminated|connection timeout|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect/i.test(message);
 }
 
 function fromBodyParser(type: string, status: number, err: unknown): HttpError {

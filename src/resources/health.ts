@@ -2,8 +2,6 @@ import { Router } from 'express';
 import { readiness, type Db } from '../db/database.js';
 import { operation, type ResponseBody } from '../http/typed.js';
 
-/** How long /readyz waits for the database: a probe must answer before the prober gives up. */
-const READY_TIMEOUT_MS = 2000;
 const RETRY_AFTER_SECONDS = '5';
 
 /**
@@ -11,7 +9,7 @@ const RETRY_AFTER_SECONDS = '5';
  * Readiness fails as soon as the process is `stopping`, so that balancers stop sending
  * before it stops listening.
  */
-export function healthRoutes(db: Db, stopping: () => boolean): Router {
+export function healthRoutes(db: Db, stopping: () => boolean, readinessTimeoutMs: number): Router {
   const router = Router({ caseSensitive: true });
 
   router.get(
@@ -25,7 +23,7 @@ export function healthRoutes(db: Db, stopping: () => boolean): Router {
   router.get(
     '/readyz',
     operation('getReadiness', async (_req, res) => {
-      const state = await readiness(db, READY_TIMEOUT_MS);
+      const state = await readiness(db, readinessTimeoutMs);
       const checks = { database: state.database ? 'ok' : 'unavailable', migrations: state.migrations } as const;
       const ready = checks.database === 'ok' && checks.migrations === 'ok';
       res.set('Cache-Control', 'no-store');
