@@ -86,19 +86,18 @@ export async function queryRows<R>(db: Db, sql: string, values: unknown[]): Prom
 const MIGRATION_LOCK = 0x6d6963726f; // "micro": any constant shared by every instance
 
 /**
- * Applies pending migrations. Instances starting together wait for each other on a
- * PostgreSQL advisory lock instead of failing on knex's own migration lock.
+ * Applies pending migrations in one transaction that first takes a transaction-scoped
+ * advisory lock, so instances starting together wait for each other. The lock ends with the
+ * transaction, on the connection that took it: through a transaction pooler (PgBouncer in
+ * transaction mode) each transaction may run on another server connection, which left a
+ * session lock taken on one and its unlock sent to another. A commit that fails rejects.
  */
 export async function migrateLatest(db: Db): Promise<string[]> {
-  const connection = await db.client.acquireConnection();
-  try {
-    await db.raw('SELECT pg_advisory_lock(?)', [MIGRATION_LOCK]).connection(connection);
-    const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+  return db.transaction(async (trx) => {
+    await trx.raw('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
+    const [, applied] = (await trx.migrate.latest({ migrationSource })) as [number, string[]];
     return applied;
-  } finally {
-    await db.raw('SELECT pg_advisory_unlock(?)', [MIGRATION_LOCK]).connection(connection).catch(() => undefined);
-    await db.client.releaseConnection(connection);
-  }
+  });
 }
 
 /** The migrations not yet applied to the database. */
