@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import type { Contract } from './contract.js';
 import type { Db } from './db/database.js';
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 import type { Redis } from './redis.js';
 import { securityHandlers } from './http/auth.js';
 import { jsonBodies } from './http/body.js';
@@ -31,6 +32,8 @@ export interface AppDeps {
   logger: Logger;
   /** Where rate limits are counted when several instances share them; else in memory. */
   redis?: Redis;
+  /** What requests, refusals and failed logins are counted in (for Prometheus); none when absent. */
+  metrics?: Metrics;
   /** True once the process is shutting down: readiness then answers 503. */
   stopping?: () => boolean;
 }
@@ -47,7 +50,7 @@ const CONTRACT_PATHS = ['/api', '/healthz', '/readyz'];
  * take a body) → contract validation (404/405, security, request) → integers as plain digits
  * → 406 → the resource's route → the error handler.
  */
-export function createApp({ db, config, contract, logger, redis, stopping = () => false }: AppDeps): Express {
+export function createApp({ db, config, contract, logger, redis, metrics, stopping = () => false }: AppDeps): Express {
   if (config.passwordHashConcurrency) passwordHashing.setLimit(config.passwordHashConcurrency);
   const app = express();
   app.disable('x-powered-by');
@@ -63,11 +66,11 @@ export function createApp({ db, config, contract, logger, redis, stopping = () =
       return isFresh(this, this.res as Response);
     },
   });
-  app.use(requestLogger(logger));
+  app.use(requestLogger(logger, metrics));
   app.use(securityHeaders);
   // Before the limit, so that a 429 reaches the browser's script and preflights cost nothing.
   if (config.corsOrigins) app.use('/api', crossOrigin(config.corsOrigins));
-  const limits = createRateLimits(config.rateLimits, { redis, logger });
+  const limits = createRateLimits(config.rateLimits, { redis, logger, metrics });
   app.use('/api', limits.requests);
 
   app.use(docsRoutes(contract));
@@ -75,7 +78,7 @@ export function createApp({ db, config, contract, logger, redis, stopping = () =
   app.use('/api', cacheHeaders);
   app.use(CONTRACT_PATHS, headAsGet);
   app.use(jsonBodies(contract.document(), BODY_LIMIT));
-  app.use(contractValidator({ contract, validateResponses: config.validateResponses, securityHandlers: securityHandlers(db, limits.logins) }));
+  app.use(contractValidator({ contract, validateResponses: config.validateResponses, securityHandlers: securityHandlers(db, limits.logins, metrics) }));
   app.use('/api', plainIntegers);
   app.use(CONTRACT_PATHS, requireJsonAcceptable);
 

@@ -17,8 +17,8 @@ export interface DbOptions {
   logger?: Logger;
 }
 
-/** The pool of each Db, which queryRows uses directly. */
-const pools = new WeakMap<Knex, pg.Pool>();
+/** The pool of each Db, which queryRows uses directly, and its size. */
+const pools = new WeakMap<Knex, { pool: pg.Pool; max: number }>();
 
 /**
  * Opens the database: a pg pool, through which knex runs its queries and queryRows its own.
@@ -46,7 +46,7 @@ export function openDb({ url, poolMax = 10, connectTimeoutMs = 3000, logger }: D
       },
     }),
   });
-  pools.set(knex, pool);
+  pools.set(knex, { pool, max: poolMax });
   // knex leaves a pool it was given open: close it with knex.
   const client = knex.client as { destroy(callback?: (err?: unknown) => void): Promise<void> };
   const destroyClient = client.destroy.bind(client);
@@ -68,7 +68,7 @@ export function openDb({ url, poolMax = 10, connectTimeoutMs = 3000, logger }: D
  * Only for a Db, never inside a transaction.
  */
 export async function queryRows<R>(db: Db, sql: string, values: unknown[]): Promise<R[]> {
-  const pool = pools.get(db);
+  const pool = pools.get(db)?.pool;
   if (!pool) throw new Error('queryRows needs a Db made by openDb');
   // The events knex's own runner sends, so its listeners (logging, the statement-count test) see these too.
   const query = { sql, bindings: values, method: 'raw' };
@@ -81,6 +81,25 @@ export async function queryRows<R>(db: Db, sql: string, values: unknown[]): Prom
     db.client.emit('query-error', err, query);
     throw err;
   }
+}
+
+export interface PoolUsage {
+  /** The most connections the pool opens. */
+  max: number;
+  /** Connections open and checked out. */
+  inUse: number;
+  /** Connections open and free. */
+  idle: number;
+  /** Checkouts waiting for a connection to come free. */
+  waiting: number;
+}
+
+/** How the Db's pool is used at this moment. */
+export function poolUsage(db: Db): PoolUsage {
+  const entry = pools.get(db);
+  if (!entry) throw new Error('poolUsage needs a Db made by openDb');
+  const { pool, max } = entry;
+  return { max, inUse: pool.totalCount - pool.idleCount, idle: pool.idleCount, waiting: pool.waitingCount };
 }
 
 const MIGRATION_LOCK = 0x6d6963726f; // "micro": any constant shared by every instance

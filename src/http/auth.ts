@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { UserRow } from '../db/tables.js';
 import { tokensRepository } from '../db/tokens.js';
 import { usersRepository } from '../db/users.js';
+import type { Metrics } from '../metrics.js';
 import { verifyPassword } from '../security/passwords.js';
 import { hashToken } from '../security/tokens.js';
 import { HttpError, toHttpError, unauthorized } from './errors.js';
@@ -35,7 +36,7 @@ type SecurityHandler = (req: Request) => Promise<boolean>;
  * Handlers for the contract's security schemes, run by express-openapi-validator before
  * request validation, so an anonymous caller learns nothing about the input rules.
  */
-export function securityHandlers(db: Knex, loginLimits: LoginLimits): Record<'basic' | 'bearer', SecurityHandler> {
+export function securityHandlers(db: Knex, loginLimits: LoginLimits, metrics?: Metrics): Record<'basic' | 'bearer', SecurityHandler> {
   return {
     bearer: guarded(async (req) => {
       const token = credentials(req, 'bearer');
@@ -59,7 +60,10 @@ export function securityHandlers(db: Knex, loginLimits: LoginLimits): Record<'ba
       const lookup = login.length <= 120 && !login.includes('\0');
       const user = lookup ? await usersRepository.findByLogin(db, login) : undefined;
       const ok = await verifyPassword(user?.password_hash, password.slice(0, 1024));
-      if (!user || !ok) throw unauthorized(req);
+      if (!user || !ok) {
+        metrics?.loginFailed();
+        throw unauthorized(req);
+      }
       await attempt.succeeded();
       req.auth = await withLastSeen(db, user, null);
     }),

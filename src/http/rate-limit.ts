@@ -4,6 +4,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { RateLimitConfig } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import type { Redis } from '../redis.js';
 import { HttpError } from './errors.js';
 
@@ -43,7 +44,10 @@ export interface RateLimits {
  * in this process's memory. When Redis fails, each limiter counts in memory until it is back:
  * limits then hold per instance, and no request fails because of Redis.
  */
-export function createRateLimits(config: RateLimitConfig, { redis, logger }: { redis?: Redis; logger: Logger }): RateLimits {
+export function createRateLimits(
+  config: RateLimitConfig,
+  { redis, logger, metrics }: { redis?: Redis; logger: Logger; metrics?: Metrics },
+): RateLimits {
   const policy = (name: string, quota: number, windowSeconds: number): Policy | undefined => {
     if (quota === 0) return undefined;
     const options = { points: quota, duration: windowSeconds };
@@ -57,6 +61,7 @@ export function createRateLimits(config: RateLimitConfig, { redis, logger }: { r
           insuranceLimiter: memory,
         })
       : memory;
+    metrics?.rateLimitDeclared(name);
     return { name, quota, windowSeconds, limiter };
   };
   const requests = policy('requests', config.requests, config.windowSeconds);
@@ -65,8 +70,9 @@ export function createRateLimits(config: RateLimitConfig, { redis, logger }: { r
 
   /** A limiter that fails (not a refusal) lets the request through: better unlimited than down. */
   const failedOpen = (err: unknown, name: string) => logger.error({ err, limit: name }, 'rate limiter failed; request let through');
-  /** Logged once per key and window: the first refusal. The address is the client's, under TRUST_PROXY. */
+  /** Counted every time; logged once per key and window, at the first refusal. The address is the client's, under TRUST_PROXY. */
   const refused = (req: Request, policy: Policy, refusal: RateLimiterRes) => {
+    metrics?.rateLimitRefused(policy.name);
     if (refusal.consumedPoints !== policy.quota + 1) return;
     logger.warn({ reqId: req.id, ip: req.ip, limit: policy.name, retryAfter: secondsUntil(refusal) }, 'rate limit reached');
   };
