@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * System tests: the server as separate processes behind real infrastructure (nginx, Redis,
- * PgBouncer).
+ * PgBouncer, Prometheus).
  * They need Debian packages a fresh machine lacks, so `.ci/run` installs those and runs
  * `npm run test:system`; `npm test` stays runnable anywhere.
  */

@@ -12,6 +12,7 @@ import { startDaemon, type Daemon } from '../support/daemon.js';
 import { uniqueName } from '../support/factories.js';
 import { freePort } from '../support/ports.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
+import { until } from '../support/wait.js';
 
 /**
  * The server through a real PgBouncer (Debian's `pgbouncer`) in transaction mode, where
@@ -128,14 +129,6 @@ max_client_conn = 200
     }
   }
 
-  /** Polls `probe` until it holds (state in another process, with nothing to wait on). */
-  async function until(probe: () => Promise<boolean>, timeoutMs = START_WITHIN_MS): Promise<void> {
-    for (const started = Date.now(); !(await probe()); ) {
-      if (Date.now() - started > timeoutMs) throw new Error(`not so within ${timeoutMs} ms: ${probe.toString()}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-
   /** Rejects when `work` takes longer than `ms`, naming `what`. */
   function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
@@ -162,7 +155,7 @@ max_client_conn = 200
     await admin('PAUSE starting');
     const starting = startInstances('starting', 2, { DATABASE_CONNECT_TIMEOUT_MS: String(START_WITHIN_MS) });
     starting.catch(() => undefined); // awaited below, after RESUME
-    await until(async () => (await admin<{ database: string; cl_waiting: number }>('SHOW POOLS')).some((p) => p.database === 'starting' && Number(p.cl_waiting) >= 2));
+    await until('both instances waiting on PgBouncer', async () => (await admin<{ database: string; cl_waiting: number }>('SHOW POOLS')).some((p) => p.database === 'starting' && Number(p.cl_waiting) >= 2));
     await admin('RESUME starting');
     const [first, second] = await starting;
     const applied = [...(first?.lines ?? []), ...(second?.lines ?? [])].filter((l) => l.msg === 'migrations applied');
