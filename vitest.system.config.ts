@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * System tests: the server as separate processes behind real infrastructure (nginx, Redis).
+ * System tests: the server as separate processes behind real infrastructure (nginx, Redis,
+ * PgBouncer, Prometheus).
  * They need Debian packages a fresh machine lacks, so `.ci/run` installs those and runs
  * `npm run test:system`; `npm test` stays runnable anywhere.
  */

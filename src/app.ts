@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import type { Contract } from './contract.js';
 import type { Db } from './db/database.js';
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 import type { Redis } from './redis.js';
 import { securityHandlers } from './http/auth.js';
 import { jsonBodies } from './http/body.js';
@@ -35,6 +36,8 @@ export interface AppDeps {
   redis?: Redis;
   /** A worker of this server's cluster: its rate limits are counted in the primary, shared by the workers. */
   clusterWorker?: boolean;
+  /** What requests, refusals and failed logins are counted in (for Prometheus); none when absent. */
+  metrics?: Metrics;
   /** True once the process is shutting down: readiness then answers 503. */
   stopping?: () => boolean;
 }
@@ -52,7 +55,7 @@ const CONTRACT_PATHS = ['/api', '/healthz', '/readyz'];
  * contract validation (404/405, security, request) → integers as plain digits → 406 → the
  * resource's route → the error handler.
  */
-export function createApp({ db, config, contract, logger, redis, clusterWorker, stopping = () => false }: AppDeps): Express {
+export function createApp({ db, config, contract, logger, redis, clusterWorker, metrics, stopping = () => false }: AppDeps): Express {
   if (config.passwordHashConcurrency) passwordHashing.setLimit(config.passwordHashConcurrency);
   const app = express();
   app.disable('x-powered-by');
@@ -68,12 +71,12 @@ export function createApp({ db, config, contract, logger, redis, clusterWorker, 
       return isFresh(this, this.res as Response);
     },
   });
-  app.use(requestLogger(logger));
+  app.use(requestLogger(logger, metrics));
   app.use(securityHeaders);
   app.use(wellFormedHost);
   // Before the limit, so that a 429 reaches the browser's script and preflights cost nothing.
   if (config.corsOrigins) app.use('/api', crossOrigin(config.corsOrigins));
-  const limits = createRateLimits(config.rateLimits, { redis, clusterWorker, logger });
+  const limits = createRateLimits(config.rateLimits, { redis, clusterWorker, logger, metrics });
   app.use('/api', limits.requests);
 
   app.use(docsRoutes(contract));
@@ -82,7 +85,7 @@ export function createApp({ db, config, contract, logger, redis, clusterWorker, 
   app.use(CONTRACT_PATHS, headAsGet);
   app.use(jsonBodies(contract.document(), BODY_LIMIT));
   app.use(decodablePathParameters(contract.document()));
-  app.use(contractValidator({ contract, validateResponses: config.validateResponses, securityHandlers: securityHandlers(db, limits.logins) }));
+  app.use(contractValidator({ contract, validateResponses: config.validateResponses, securityHandlers: securityHandlers(db, limits.logins, metrics) }));
   app.use('/api', plainIntegers);
   app.use(CONTRACT_PATHS, requireJsonAcceptable);
 

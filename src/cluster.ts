@@ -2,7 +2,9 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Config } from './config.js';
 import { prepareDatabase } from './db/connect.js';
 import { countRateLimitsForWorkers } from './http/rate-limit.js';
+import { startMetricsServer } from './http/metrics.js';
 import type { Logger } from './logger.js';
+import { clusterMetrics } from './metrics.js';
 
 const FIRST_RESTART_DELAY_MS = 250;
 const MAX_RESTART_DELAY_MS = 30_000;
@@ -17,7 +19,8 @@ const HEALTHY_AFTER_MS = 30_000;
  * counts of all of them (without Redis, one count per machine). A worker that dies is
  * replaced after a delay that doubles while crashes repeat. SIGTERM or SIGINT is passed on
  * to every worker, which drains as a single server would; the primary exits 0 once all
- * have exited cleanly.
+ * have exited cleanly. With METRICS_PORT, the primary serves /metrics: every worker's,
+ * added up.
  *
  * Returns true in the primary of a cluster (which never serves itself), false where the
  * caller should serve: in a worker, or when WEB_CONCURRENCY is 1.
@@ -25,6 +28,15 @@ const HEALTHY_AFTER_MS = 30_000;
 export async function startClusterPrimary(config: Config, logger: Logger): Promise<boolean> {
   if (config.webConcurrency <= 1 || !cluster.isPrimary) return false;
   const { url, embedded } = await prepareDatabase(config, logger, { role: 'server', migrate: config.migrateOnStart });
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  if (config.metrics) {
+    try {
+      metricsServer = await startMetricsServer(clusterMetrics(), config.metrics, logger);
+    } catch (err) {
+      await embedded?.stop();
+      throw err;
+    }
+  }
 
   const env = { DATABASE_URL: url, MIGRATE_ON_START: 'false' };
   countRateLimitsForWorkers();
@@ -66,6 +78,8 @@ export async function startClusterPrimary(config: Config, logger: Logger): Promi
   });
 
   const finish = async () => {
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
     await embedded?.stop();
     logger.info('stopped');
     process.exit(failed ? 1 : 0);

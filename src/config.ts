@@ -98,6 +98,8 @@ const schema = z.object({
   CORS_ORIGINS: corsOrigins.optional(),
   WEB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+  METRICS_PORT: port.min(1).optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
 });
 
 export type Env = z.input<typeof schema>;
@@ -138,6 +140,8 @@ export interface Config {
   passwordHashConcurrency: number;
   /** Server processes (node:cluster workers); 1 serves from this process. */
   webConcurrency: number;
+  /** Where GET /metrics is served, on a listener of its own; undefined turns metrics off. */
+  metrics: { port: number; host: string } | undefined;
 }
 
 /** A limit of 0 is off. */
@@ -175,6 +179,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       `invalid DATABASE_QUERY_TIMEOUT_MS=${JSON.stringify(env.DATABASE_QUERY_TIMEOUT_MS ?? '')}: must be longer than DATABASE_STATEMENT_TIMEOUT_MS (${e.DATABASE_STATEMENT_TIMEOUT_MS})`,
     );
+  }
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT === e.PORT) {
+    throw new ConfigError(`invalid METRICS_PORT=${JSON.stringify(env.METRICS_PORT ?? '')}: must differ from PORT, which serves the API`);
   }
   return {
     env: e.NODE_ENV,
@@ -219,5 +226,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: e.CORS_ORIGINS,
     webConcurrency: e.WEB_CONCURRENCY,
     passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
+    metrics: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST },
   };
 }

@@ -1,18 +1,18 @@
+import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
 import { isClusterWorker, startClusterPrimary } from './cluster.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig } from './config.js';
 import { loadContract } from './contract.js';
 import { DatabaseStartError, prepareDatabase } from './db/connect.js';
-import { openDb, type Db } from './db/database.js';
+import { openDb, poolUsage, type Db } from './db/database.js';
 import { EmbeddedPostgresError } from './db/embedded.js';
 import { idempotencyRepository } from './db/idempotency.js';
+import { startMetricsServer } from './http/metrics.js';
 import { createLogger, type Logger } from './logger.js';
-import { createHttpServer } from './server.js';
+import { createMetrics, reportToPrimary } from './metrics.js';
+import { createHttpServer, listen, ListenError } from './server.js';
 import { openRedis } from './redis.js';
-
-/** A start that cannot go on, for a reason the message names in one line. */
-class StartError extends Error {}
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -40,7 +40,12 @@ async function main(): Promise<void> {
     logger,
   });
   const redis = config.rateLimits.redisUrl ? openRedis(config.rateLimits.redisUrl, logger) : undefined;
+  const metrics = config.metrics ? createMetrics() : undefined;
+  metrics?.watchPool(() => poolUsage(db));
+  let metricsServer: Server | undefined;
   const releaseAll = async () => {
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
     await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     redis?.disconnect();
     await database.embedded?.stop();
@@ -48,7 +53,12 @@ async function main(): Promise<void> {
 
   let http: ReturnType<typeof createHttpServer>;
   try {
-    const app = createApp({ db, config, contract: loadContract(), logger, redis, clusterWorker: isClusterWorker(config), stopping: () => http.stopping() });
+    // A cluster's workers leave METRICS_PORT to the primary, which adds up their metrics.
+    if (metrics && cluster.isWorker) reportToPrimary(metrics);
+    else if (metrics && config.metrics) {
+      metricsServer = await startMetricsServer({ contentType: metrics.registry.contentType, render: () => metrics.registry.metrics() }, config.metrics, logger);
+    }
+    const app = createApp({ db, config, contract: loadContract(), logger, redis, clusterWorker: isClusterWorker(config), metrics, stopping: () => http.stopping() });
     http = createHttpServer(app, config.http);
     warnOnRefusedConnections(http.server, config.http.maxConnections, logger);
     await listen(http.server, config);
@@ -81,21 +91,6 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
-function listen(server: Server, config: Pick<Config, 'port' | 'host'>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      const where = `${config.host ?? ''}:${config.port}`;
-      if (err.code === 'EADDRINUSE') reject(new StartError(`port ${where} is already in use: stop what holds it, or set PORT`));
-      else if (err.code === 'EACCES') reject(new StartError(`no permission to listen on ${where}: set PORT above 1023`));
-      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new StartError(`cannot listen on ${where}: no such local address (HOST)`));
-      else reject(err);
-    });
-    if (config.host) server.listen(config.port, config.host);
-    else server.listen(config.port);
-  });
-}
-
 /** Connections closed for MAX_CONNECTIONS: the first at once, then at most one line a minute. */
 function warnOnRefusedConnections(server: Server, maxConnections: number, logger: Logger): void {
   let refused = 0;
@@ -122,7 +117,7 @@ function sweepIdempotencyKeys(db: Db, logger: Logger): NodeJS.Timeout {
 }
 
 main().catch((err: unknown) => {
-  const known = err instanceof ConfigError || err instanceof StartError || err instanceof DatabaseStartError || err instanceof EmbeddedPostgresError;
+  const known = err instanceof ConfigError || err instanceof ListenError || err instanceof DatabaseStartError || err instanceof EmbeddedPostgresError;
   const message = (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' | ');
   process.stderr.write(`microblog-api: ${known ? message : `cannot start: ${message}`}\n`);
   process.exit(1);

@@ -153,6 +153,28 @@ export function createHttpServer(app: RequestListener, limits: HttpLimits): Http
   return { server, stopping: () => stopping, shutdown };
 }
 
+/** A listen that failed for a reason its message names in one line, with the setting to change. */
+export class ListenError extends Error {}
+
+/**
+ * Listens on `port` (and `host`, else every interface); rejects with a ListenError naming
+ * the variables `names` gives when the port is taken, privileged, or the address unknown.
+ */
+export function listen(server: Server, { port, host }: { port: number; host?: string | undefined }, names = { port: 'PORT', host: 'HOST' }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const where = `${host ?? ''}:${port}`;
+      if (err.code === 'EADDRINUSE') reject(new ListenError(`port ${where} is already in use: stop what holds it, or set ${names.port}`));
+      else if (err.code === 'EACCES') reject(new ListenError(`no permission to listen on ${where}: set ${names.port} above 1023`));
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new ListenError(`cannot listen on ${where}: no such local address (${names.host})`));
+      else reject(err);
+    });
+    if (host) server.listen(port, host);
+    else server.listen(port);
+  });
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

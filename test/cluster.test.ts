@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { LogLine } from './support/logs.js';
+import { parseMetrics, valueOf } from './support/metrics.js';
 import { freePort } from './support/ports.js';
 import { startServerProcess, type ServerProcess } from './support/process.js';
 
@@ -38,8 +39,9 @@ describe('WEB_CONCURRENCY=2', () => {
     if (primary?.exitCode === null) primary.kill('SIGKILL');
   });
 
-  it('serves from two workers, replaces one that dies, and exits 0 after they drain on SIGTERM', async () => {
+  it('serves from two workers, adds up their metrics, replaces one that dies, and exits 0 after they drain on SIGTERM', async () => {
     const port = await freePort();
+    const metricsPort = await freePort();
     const base = `http://127.0.0.1:${port}`;
     primary = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       env: {
@@ -50,6 +52,8 @@ describe('WEB_CONCURRENCY=2', () => {
         PORT: String(port),
         HOST: '127.0.0.1',
         LOG_LEVEL: 'info',
+        METRICS_PORT: String(metricsPort),
+        DATABASE_POOL_MAX: '7',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -71,6 +75,13 @@ describe('WEB_CONCURRENCY=2', () => {
     expect(workers).toHaveLength(2);
     const answers = await Promise.all(Array.from({ length: 8 }, () => fetch(`${base}/api`)));
     expect(answers.map((r) => r.status)).toEqual(Array(8).fill(200));
+    // The primary's /metrics adds up both workers': their requests, and their pools' sizes.
+    const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(scrape.status).toBe(200);
+    const samples = parseMetrics(await scrape.text());
+    expect(valueOf(samples, 'microblog_http_requests_total', { method: 'GET', route: '/api', status: '200' })).toBe(8);
+    expect(valueOf(samples, 'microblog_db_pool_max_connections')).toBe(2 * 7);
+    expect((await fetch(`${base}/metrics`)).status).toBe(404);
 
     process.kill(workers[0] as number, 'SIGKILL');
     await until(() => `a replacement worker listening; stderr: ${stderr}`, () => listening() === 3);

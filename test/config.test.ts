@@ -21,7 +21,14 @@ describe('configuration', () => {
       http: { keepAliveTimeoutMs: 65_000, headersTimeoutMs: 10_000, requestTimeoutMs: 70_000, maxConnections: 1000 },
       webConcurrency: 1,
       passwordHashConcurrency: 1,
+      metrics: undefined,
     });
+  });
+
+  it('serves metrics on METRICS_PORT, on 127.0.0.1 unless METRICS_HOST says otherwise, never on PORT', () => {
+    expect(loadConfig({ METRICS_PORT: '9464' }).metrics).toEqual({ port: 9464, host: '127.0.0.1' });
+    expect(loadConfig({ METRICS_PORT: '9464', METRICS_HOST: '10.0.0.5' }).metrics).toEqual({ port: 9464, host: '10.0.0.5' });
+    expect(() => loadConfig({ PORT: '8080', METRICS_PORT: '8080' })).toThrow(/^invalid METRICS_PORT="8080": must differ from PORT/);
   });
 
   it('goes on serving for five seconds after SIGTERM in production, long enough for a balancer to notice', () => {
@@ -133,6 +140,8 @@ describe('configuration', () => {
     ['WEB_CONCURRENCY', '0'],
     ['WEB_CONCURRENCY', 'many'],
     ['PASSWORD_HASH_CONCURRENCY', '0'],
+    ['METRICS_PORT', '0'],
+    ['METRICS_PORT', 'metrics'],
   ])('rejects %s=%s with a one-line message naming it', (name, value) => {
     let error: unknown;
     try {

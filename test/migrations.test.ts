@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
-import { migrateLatest, openDb, pendingMigrations } from '../src/db/database.js';
+import { migrateLatest, openDb, pendingMigrations, type Db } from '../src/db/database.js';
 import { migrationSource } from '../db/migrations/index.js';
 import { createScratchDatabase } from './support/databases.js';
 
@@ -13,6 +13,12 @@ describe('migrations', () => {
       const applied = await Promise.all(instances.map((db) => migrateLatest(db)));
       expect(applied.flat()).toEqual(await migrationSource.getMigrations([]));
       for (const db of instances) expect(await pendingMigrations(db)).toEqual([]);
+      // The lock went with each run's transaction: nothing is left for the next start to wait on.
+      const [db] = instances as [Db];
+      const locks = await db.raw(
+        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+      );
+      expect(locks.rows).toEqual([{ n: 0 }]);
     } finally {
       await Promise.all(instances.map((db) => db.destroy()));
       await scratch.drop();

@@ -68,8 +68,8 @@ export function isQueryTimeout(err: unknown): boolean {
   return err instanceof Error && err.message === 'Query read timeout';
 }
 
-/** The pool of each Db, which queryRows uses directly. */
-const pools = new WeakMap<Knex, pg.Pool>();
+/** The pool of each Db, which queryRows uses directly, and its size. */
+const pools = new WeakMap<Knex, { pool: pg.Pool; max: number }>();
 
 /**
  * Opens the database: a pg pool, through which knex runs its queries and queryRows its own.
@@ -110,7 +110,7 @@ export function openDb({ url, poolMax = 10, connectTimeoutMs = 3000, timeouts, k
       },
     }),
   });
-  pools.set(knex, pool);
+  pools.set(knex, { pool, max: poolMax });
   // knex leaves a pool it was given open: close it with knex.
   const client = knex.client as { destroy(callback?: (err?: unknown) => void): Promise<void> };
   const destroyClient = client.destroy.bind(client);
@@ -132,7 +132,7 @@ export function openDb({ url, poolMax = 10, connectTimeoutMs = 3000, timeouts, k
  * Only for a Db, never inside a transaction.
  */
 export async function queryRows<R>(db: Db, sql: string, values: unknown[]): Promise<R[]> {
-  const pool = pools.get(db);
+  const pool = pools.get(db)?.pool;
   if (!pool) throw new Error('queryRows needs a Db made by openDb');
   // The events knex's own runner sends, so its listeners (logging, the statement-count test) see these too.
   const query = { sql, bindings: values, method: 'raw' };
@@ -147,22 +147,40 @@ export async function queryRows<R>(db: Db, sql: string, values: unknown[]): Prom
   }
 }
 
+export interface PoolUsage {
+  /** The most connections the pool opens. */
+  max: number;
+  /** Connections open and checked out. */
+  inUse: number;
+  /** Connections open and free. */
+  idle: number;
+  /** Checkouts waiting for a connection to come free. */
+  waiting: number;
+}
+
+/** How the Db's pool is used at this moment. */
+export function poolUsage(db: Db): PoolUsage {
+  const entry = pools.get(db);
+  if (!entry) throw new Error('poolUsage needs a Db made by openDb');
+  const { pool, max } = entry;
+  return { max, inUse: pool.totalCount - pool.idleCount, idle: pool.idleCount, waiting: pool.waitingCount };
+}
+
 const MIGRATION_LOCK = 0x6d6963726f; // "micro": any constant shared by every instance
 
 /**
- * Applies pending migrations. Instances starting together wait for each other on a
- * PostgreSQL advisory lock instead of failing on knex's own migration lock.
+ * Applies pending migrations in one transaction that first takes a transaction-scoped
+ * advisory lock, so instances starting together wait for each other. The lock ends with the
+ * transaction, on the connection that took it: through a transaction pooler (PgBouncer in
+ * transaction mode) each transaction may run on another server connection, which left a
+ * session lock taken on one and its unlock sent to another. A commit that fails rejects.
  */
 export async function migrateLatest(db: Db): Promise<string[]> {
-  const connection = await db.client.acquireConnection();
-  try {
-    await db.raw('SELECT pg_advisory_lock(?)', [MIGRATION_LOCK]).connection(connection);
-    const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+  return db.transaction(async (trx) => {
+    await trx.raw('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
+    const [, applied] = (await trx.migrate.latest({ migrationSource })) as [number, string[]];
     return applied;
-  } finally {
-    await db.raw('SELECT pg_advisory_unlock(?)', [MIGRATION_LOCK]).connection(connection).catch(() => undefined);
-    await db.client.releaseConnection(connection);
-  }
+  });
 }
 
 /** The migrations not yet applied to the database. */

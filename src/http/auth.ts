@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import type { UserRow } from '../db/tables.js';
 import { tokensRepository } from '../db/tokens.js';
 import { usersRepository } from '../db/users.js';
+import type { Metrics } from '../metrics.js';
 import { checkPassword, hashPassword } from '../security/passwords.js';
 import { hashToken } from '../security/tokens.js';
 import { HttpError, toHttpError, UNAUTHORIZED, unauthorized } from './errors.js';
@@ -36,7 +37,7 @@ type SecurityHandler = (req: Request) => Promise<boolean>;
  * Handlers for the contract's security schemes, run by express-openapi-validator before
  * request validation, so an anonymous caller learns nothing about the input rules.
  */
-export function securityHandlers(db: Knex, loginLimits: LoginLimits): Record<'basic' | 'bearer', SecurityHandler> {
+export function securityHandlers(db: Knex, loginLimits: LoginLimits, metrics?: Metrics): Record<'basic' | 'bearer', SecurityHandler> {
   return {
     bearer: guarded(async (req) => {
       const token = credentials(req, 'bearer');
@@ -69,7 +70,10 @@ export function securityHandlers(db: Knex, loginLimits: LoginLimits): Record<'ba
         outdated = check.outdated;
         return check.valid;
       });
-      if (!user || !ok) throw unauthorized(req, UNAUTHORIZED.wrongLogin);
+      if (!user || !ok) {
+        metrics?.loginFailed();
+        throw unauthorized(req, UNAUTHORIZED.wrongLogin);
+      }
       if (outdated) await usersRepository.update(db, user.id, { password_hash: await hashPassword(password) });
       req.auth = await withLastSeen(db, user, null);
     }),

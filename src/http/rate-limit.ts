@@ -11,6 +11,7 @@ import {
 } from 'rate-limiter-flexible';
 import type { RateLimitConfig } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import type { Redis } from '../redis.js';
 import { HttpError } from './errors.js';
 
@@ -72,6 +73,8 @@ export interface RateLimitStores {
   /** This process is a worker of a cluster whose primary counts (countRateLimitsForWorkers). */
   clusterWorker?: boolean;
   logger: Logger;
+  /** Where refusals are counted, for Prometheus. */
+  metrics?: Metrics;
 }
 
 /**
@@ -80,7 +83,7 @@ export interface RateLimitStores {
  * When Redis fails, each limiter counts in the machine's memory until it is back: limits
  * then hold per instance, and no request fails because of Redis.
  */
-export function createRateLimits(config: RateLimitConfig, { redis, clusterWorker = false, logger }: RateLimitStores): RateLimits {
+export function createRateLimits(config: RateLimitConfig, { redis, clusterWorker = false, logger, metrics }: RateLimitStores): RateLimits {
   const policy = (name: string, quota: number, windowSeconds: number): Policy | undefined => {
     if (quota === 0) return undefined;
     const options = { points: quota, duration: windowSeconds, keyPrefix: name };
@@ -94,6 +97,7 @@ export function createRateLimits(config: RateLimitConfig, { redis, clusterWorker
           insuranceLimiter: machine,
         })
       : machine;
+    metrics?.rateLimitDeclared(name);
     return { name, quota, windowSeconds, limiter };
   };
   const requests = policy('requests', config.requests, config.windowSeconds);
@@ -121,8 +125,9 @@ export function createRateLimits(config: RateLimitConfig, { redis, clusterWorker
 
   /** A limiter that fails (not a refusal) lets the request through: better unlimited than down. */
   const failedOpen = (err: unknown, name: string) => logger.error({ err, limit: name }, 'rate limiter failed; request let through');
-  /** Logged once per key and window: the first refusal. The address is the client's, under TRUST_PROXY. */
+  /** Counted every time; logged once per key and window, at the first refusal. The address is the client's, under TRUST_PROXY. */
   const refused = (req: Request, policy: Policy, refusal: RateLimiterRes) => {
+    metrics?.rateLimitRefused(policy.name);
     if (refusal.consumedPoints === policy.quota + 1) reachedLog(req, policy, refusal);
   };
   /** Logged once per key and window: the failure that used the last of the quota. */
@@ -166,6 +171,7 @@ export function createRateLimits(config: RateLimitConfig, { redis, clusterWorker
         const failed = failures?.consumedPoints ?? 0;
         if (failures && failed >= policy.quota) {
           await leave(login, key, false);
+          metrics?.rateLimitRefused(policy.name);
           throw tooManyRequests(
             req.res as Response,
             [policy, failures],

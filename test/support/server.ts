@@ -4,8 +4,9 @@ import { createMicroblogClient, type MicroblogClient } from '../../sdk/typescrip
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { loadContract } from '../../src/contract.js';
-import { openDb, type Db } from '../../src/db/database.js';
+import { openDb, poolUsage, type Db } from '../../src/db/database.js';
 import { createLogger, type Logger } from '../../src/logger.js';
+import type { Metrics } from '../../src/metrics.js';
 import { openRedis } from '../../src/redis.js';
 import { createHttpServer } from '../../src/server.js';
 
@@ -26,6 +27,8 @@ export interface TestServer {
 export interface ServerOptions {
   /** Where the app logs (default: nowhere, or TEST_LOG_LEVEL on stdout). */
   logger?: Logger;
+  /** Where the app counts requests, refusals, failed logins and its pool's use. */
+  metrics?: Metrics;
 }
 
 /**
@@ -51,7 +54,8 @@ export function useServer(env: Record<string, string> = {}, options: ServerOptio
     const logger = options.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
     const db = openDb({ url: inject('databaseUrl'), poolMax: 20, logger });
     const redis = config.rateLimits.redisUrl ? openRedis(config.rateLimits.redisUrl, logger) : undefined;
-    const app = createApp({ db, config, contract: loadContract(), logger, redis });
+    options.metrics?.watchPool(() => poolUsage(db));
+    const app = createApp({ db, config, contract: loadContract(), logger, redis, metrics: options.metrics });
     // The server main.ts runs (its answers to what Node refuses early, its timeouts), not app.listen's.
     const { server: http } = createHttpServer(app, config.http);
     http.listen(0, '127.0.0.1');
