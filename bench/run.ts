@@ -6,13 +6,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
+import { freePort } from '../src/ports.js';
 import type { LoadResult, LoadSpec } from './load.js';
 import { budgets, medianOf, render, type Results, type Row } from './report.js';
 import { startStatementCounter } from './sqlcount.js';
@@ -118,17 +118,6 @@ async function cleanup(): Promise<void> {
 
 function log(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Runs node with `args` to its end; its stdout, or an error with its stderr. `onLine` sees each stderr line. */

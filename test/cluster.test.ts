@@ -5,22 +5,13 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { LogLine } from './support/logs.js';
 import { parseMetrics, valueOf } from './support/metrics.js';
 import { freePort } from './support/ports.js';
-import { startServerProcess, type ServerProcess } from './support/process.js';
+import { isAlive, startServerProcess, type ServerProcess } from './support/process.js';
 
 function childrenOf(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -93,7 +84,7 @@ describe('WEB_CONCURRENCY=2', () => {
 
     primary.kill('SIGTERM');
     expect(await exited).toBe(0);
-    for (const worker of now) expect(alive(worker)).toBe(false);
+    for (const worker of now) expect(isAlive(worker)).toBe(false);
     expect(messages.filter((m) => m === 'stopped')).toHaveLength(3);
   }, 180_000);
 });

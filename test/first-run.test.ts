@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName } from './support/factories.js';
-import { startServerProcess, type ServerProcess } from './support/process.js';
+import { isAlive, startServerProcess, type ServerProcess } from './support/process.js';
 import { freePort } from './support/ports.js';
 
 /**
@@ -38,7 +38,7 @@ afterAll(async () => {
   // A database left running by a failed test would keep its folder busy.
   for (const dir of dataDirs) {
     const pid = await postmasterPid(dir);
-    if (pid && alive(pid)) process.kill(pid, 'SIGQUIT');
+    if (pid && isAlive(pid)) process.kill(pid, 'SIGQUIT');
   }
   await rm(path.dirname(clone), { recursive: true, force: true });
   for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
@@ -73,15 +73,6 @@ async function postmasterPid(dataDir: string): Promise<number | undefined> {
     return Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
   } catch {
     return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -143,7 +134,7 @@ describe('npm start in a fresh clone in a private folder', () => {
   it('drains on Ctrl-C: 40 requests in flight all complete, then the server and its database exit', async () => {
     const server = await npmStart();
     const postgres = (await databaseOf(server)).pid;
-    expect(alive(postgres)).toBe(true);
+    expect(isAlive(postgres)).toBe(true);
 
     const answers = Array.from({ length: 40 }, () =>
       fetch(`${server.baseUrl}/api/users`, registration()).then(
@@ -159,7 +150,7 @@ describe('npm start in a fresh clone in a private folder', () => {
     // npm reports the SIGINT it got itself (130); the server's own exit is in its log.
     expect([0, 130]).toContain(code);
     expect(server.lines.find((line) => line.msg === 'stopped')).toMatchObject({ drained: true });
-    expect(alive(postgres)).toBe(false);
+    expect(isAlive(postgres)).toBe(false);
     expect(() => process.kill(group(server), 0)).toThrow(); // nothing of the group is left
   });
 
@@ -169,7 +160,7 @@ describe('npm start in a fresh clone in a private folder', () => {
     server.child.kill('SIGINT');
     await server.exited;
     expect(server.lines.find((line) => line.msg === 'stopped')).toMatchObject({ drained: true });
-    expect(alive(postgres)).toBe(false);
+    expect(isAlive(postgres)).toBe(false);
   });
 
   it('says in one line that a server of this clone already runs, and where, when started twice', async () => {
@@ -223,7 +214,7 @@ describe('npm start in a fresh clone in a private folder', () => {
       const started = databaseLine(server);
       expect(started).toBeDefined();
       const pid = started && (await postmasterPid(started.dataDir));
-      expect(pid === undefined || !alive(pid)).toBe(true);
+      expect(pid === undefined || !isAlive(pid)).toBe(true);
     } finally {
       holder.close();
     }

@@ -138,3 +138,13 @@ function groupAlive(pgid: number): boolean {
     return false;
   }
 }
+
+/** Whether a process of this pid exists (a zombie counts). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

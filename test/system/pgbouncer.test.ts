@@ -7,7 +7,7 @@ import { createMicroblogClient, type MicroblogClient } from '../../sdk/typescrip
 import { migrationSource } from '../../db/migrations/index.js';
 import { prepareDatabase } from '../../src/db/connect.js';
 import { createLogger } from '../../src/logger.js';
-import { createScratchDatabase } from '../support/databases.js';
+import { createScratchDatabase, runSql } from '../support/databases.js';
 import { startDaemon, type Daemon } from '../support/daemon.js';
 import { uniqueName } from '../support/factories.js';
 import { freePort } from '../support/ports.js';
@@ -47,8 +47,8 @@ describe('through PgBouncer in transaction mode', () => {
       scratch.set(name, database);
       // What docs/operations.md has operators do: PgBouncer refuses these as startup
       // parameters, so the database carries them (the instances send none, below).
-      await onDatabase(database.url, `ALTER DATABASE "${new URL(database.url).pathname.slice(1)}" SET statement_timeout = '4s'`);
-      await onDatabase(database.url, `ALTER DATABASE "${new URL(database.url).pathname.slice(1)}" SET idle_in_transaction_session_timeout = '10s'`);
+      await runSql(database.url, `ALTER DATABASE "${new URL(database.url).pathname.slice(1)}" SET statement_timeout = '4s'`);
+      await runSql(database.url, `ALTER DATABASE "${new URL(database.url).pathname.slice(1)}" SET idle_in_transaction_session_timeout = '10s'`);
       const target = new URL(database.url);
       const connection = [
         `host=${target.hostname}`,
@@ -275,12 +275,3 @@ max_client_conn = 200
   }, TEST_TIMEOUT_MS);
 });
 
-async function onDatabase(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
