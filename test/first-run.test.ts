@@ -173,13 +173,16 @@ describe('npm start in a fresh clone in a private folder', () => {
     expect((await fetch(`${first.baseUrl}/api`)).status).toBe(200);
   });
 
-  it('lets db:seed, db:url and db:reset use the running server\'s database', async () => {
+  it('lets db:migrate, db:seed, db:url and db:reset use the running server\'s database', async () => {
     const server = await npmStart();
     const { url } = await databaseOf(server);
 
     const printed = await npmRun('db:url');
     expect(printed).toMatchObject({ code: 0, stdout: `${url}\n` });
 
+    const migrated = await npmRun('db:migrate');
+    expect(migrated).toMatchObject({ code: 0 });
+    expect(migrated.stdout).toContain('the database is up to date');
     expect(await npmRun('db:seed', ['--users', '7', '--follows', '5', '--posts', '9'])).toMatchObject({ code: 0 });
     const client = new pg.Client({ connectionString: url });
     await client.connect();
