@@ -165,3 +165,37 @@ describe('WEB_CONCURRENCY=2: rate limits', () => {
     expect(servedBy.size).toBe(2);
   }, 180_000);
 });
+
+describe('WEB_CONCURRENCY=2: failed logins', () => {
+  it('counts the checks under way in the primary too: of 20 concurrent wrong guesses spread over both workers, exactly 3 are checked', async () => {
+    const server = await startServerProcess({ WEB_CONCURRENCY: '2', DATABASE_URL: inject('databaseUrl'), RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT: '3' });
+    try {
+      await until(() => 'two workers listening', () => server.lines.filter((l) => l.msg.startsWith('Microblog API on')).length === 2);
+      const username = `guessed_${Date.now()}`;
+      const created = await fetch(`${server.baseUrl}/api/users`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ username, email: `${username}@example.com`, password: 'correct horse battery staple' }),
+      });
+      expect(created.status).toBe(201);
+      const guess = () =>
+        new Promise<number>((resolve, reject) => {
+          const req = http.request(
+            `${server.baseUrl}/api/tokens`,
+            { method: 'POST', agent: false, headers: { Authorization: `Basic ${Buffer.from(`${username}:wrong guess`).toString('base64')}`, Connection: 'close' } },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.statusCode ?? 0));
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+      const statuses = await Promise.all(Array.from({ length: 20 }, guess));
+      expect(statuses.filter((s) => s === 401)).toHaveLength(3);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(17);
+    } finally {
+      await server.kill();
+    }
+  });
+});

@@ -106,7 +106,7 @@ export function createRateLimits(config: RateLimitConfig, { redis, clusterWorker
     return (
       limit && {
         policy: limit,
-        underWay: underWayCounter(`${name}-under-way`, redis, config.redisPrefix),
+        underWay: underWayCounter(`${name}-under-way`, { redis, clusterWorker }, config.redisPrefix),
         whose,
       }
     );
@@ -149,6 +149,7 @@ export function createRateLimits(config: RateLimitConfig, { redis, clusterWorker
   const enter = async (req: Request, login: LoginPolicy, key: string): Promise<boolean> => {
     const { policy, underWay, whose } = login;
     const watch = endings.watch(`${policy.name}:${key}`);
+    const giveUpAt = Date.now() + LOGIN_WAIT_MS;
     try {
       for (;;) {
         // Before counting itself in, so that no check that ends in between goes unnoticed.
@@ -182,6 +183,14 @@ export function createRateLimits(config: RateLimitConfig, { redis, clusterWorker
         // Checks under way hold the rest: count again once one has ended (here, or in
         // another instance, which only counting again can tell).
         await leave(login, key, false);
+        if (Date.now() >= giveUpAt) {
+          metrics?.rateLimitRefused(policy.name);
+          throw tooManyRequests(
+            req.res as Response,
+            [policy, new RateLimiterRes(0, 1000, policy.quota + 1)],
+            `too many logins at once ${whose}; try again in a second`,
+          );
+        }
         await watch.after(mark, RECOUNT_MS);
       }
     } finally {
@@ -270,6 +279,8 @@ export function createRateLimits(config: RateLimitConfig, { redis, clusterWorker
 
 /** How often an attempt waiting for checks under way looks again, for those in other instances. */
 const RECOUNT_MS = 100;
+/** How long an attempt waits for checks under way to make room before it is refused. */
+const LOGIN_WAIT_MS = 5000;
 
 /**
  * How long the count of checks under way for a key lives from its first check: far longer
@@ -279,13 +290,17 @@ const RECOUNT_MS = 100;
 const UNDER_WAY_SECONDS = 60;
 
 /** Limiters with no limit of their own: counts of password checks under way, per key. */
+/**
+ * Where checks under way are counted: with the failures they are weighed against (Redis,
+ * the cluster's primary, or this process), or workers would each admit the quota.
+ */
 function underWayCounter(
   name: string,
-  redis: Redis | undefined,
+  { redis, clusterWorker }: Pick<RateLimitStores, 'redis' | 'clusterWorker'>,
   redisPrefix: string,
 ): RateLimiterAbstract {
-  const options = { points: Number.MAX_SAFE_INTEGER, duration: UNDER_WAY_SECONDS };
-  const memory = new RateLimiterMemory({ ...options, keyPrefix: name });
+  const options = { points: Number.MAX_SAFE_INTEGER, duration: UNDER_WAY_SECONDS, keyPrefix: name };
+  const memory = clusterWorker ? new RateLimiterCluster({ ...options, timeoutMs: CLUSTER_TIMEOUT_MS }) : new RateLimiterMemory(options);
   if (!redis) return memory;
   return new RateLimiterRedis({
     ...options,
