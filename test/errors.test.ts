@@ -243,6 +243,9 @@ describe('400 Bad Request', () => {
     ['an escaped lone surrogate in a member name', Buffer.from('{"\\udc00":"x"}'), /lone surrogate/],
     ['a member name twice', Buffer.from('{"about_me":"first","about_me":"second"}'), /^the body has the member "about_me" twice in one object$/],
     ['a member name twice in a nested object', Buffer.from('{"about_me":"x","_links":{"self":"a","self":"b"}}'), /"self" twice/],
+    // An outside review: 5,000 levels (25 KB) overflowed the duplicate scan's recursion, a 403.
+    ['objects nested 5,000 deep', Buffer.from(`{"about_me":"x","a":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`), /^the body is nested more than 64 levels deep$/],
+    ['arrays nested 65 deep', Buffer.from(`{"about_me":"x","a":${'['.repeat(64)}${']'.repeat(64)}}`), /nested more than 64 levels/],
   ])('answers a body with %s with 400 and changes nothing', async (_what, body, message) => {
     const before = await send(`/api/users/${viewer.id}`, { headers: viewer.auth });
     const res = await send(`/api/users/${viewer.id}`, { method: 'PUT', headers: viewer.auth, body });

@@ -40,13 +40,35 @@ function refuseUnclear(_req: unknown, _res: unknown, body: Buffer, encoding: str
   if (encoding !== 'utf-8') throw Object.assign(new Error(`the body is ${encoding}`), { type: 'charset.unsupported' });
   if (body.length === 0) throw Object.assign(new Error('the body is empty'), { type: 'entity.parse.failed' });
   if (!isUtf8(body)) throw unclear('the body is not valid UTF-8');
-  const problem = ambiguity(body.toString('utf8'));
+  const text = body.toString('utf8');
+  // The contract's bodies are a level or two deep; the scan below recurses once per level.
+  if (nesting(text) > MAX_NESTING) throw unclear(`the body is nested more than ${MAX_NESTING} levels deep`);
+  const problem = ambiguity(text);
   if (problem) throw unclear(problem);
 }
 
 /** An error the error handler answers with a 400 that carries its message. */
 function unclear(message: string): Error {
   return Object.assign(new Error(message), { type: 'entity.parse.unclear' });
+}
+
+const MAX_NESTING = 64;
+
+/** How deep objects and arrays nest in `text` (brackets inside strings aside). */
+function nesting(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return deepest;
 }
 
 // With the u flag, a surrogate matches only when it is not half of a pair.
