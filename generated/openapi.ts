@@ -689,11 +689,11 @@ export interface components {
         /** @description The outcome of each readiness check. */
         ReadinessChecks: {
             /**
-             * @description Whether the database answered `select 1` in time.
+             * @description Whether the database answered `select 1` in time; `unknown` when not asked (the instance is stopping).
              * @example ok
              * @enum {string}
              */
-            database: "ok" | "unavailable";
+            database: "ok" | "unavailable" | "unknown";
             /**
              * @description `pending` when a migration this version needs is not applied; `unknown` when the database could not tell.
              * @example ok

@@ -162,14 +162,21 @@ export class ListenError extends Error {}
  */
 export function listen(server: Server, { port, host }: { port: number; host?: string | undefined }, names = { port: 'PORT', host: 'HOST' }): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', (err: NodeJS.ErrnoException) => {
+    // Only the listen's own outcome: later errors are the server's to handle, not this promise's.
+    const listening = () => {
+      server.removeListener('error', failed);
+      resolve();
+    };
+    const failed = (err: NodeJS.ErrnoException) => {
+      server.removeListener('listening', listening);
       const where = `${host ?? ''}:${port}`;
       if (err.code === 'EADDRINUSE') reject(new ListenError(`port ${where} is already in use: stop what holds it, or set ${names.port}`));
       else if (err.code === 'EACCES') reject(new ListenError(`no permission to listen on ${where}: set ${names.port} above 1023`));
       else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new ListenError(`cannot listen on ${where}: no such local address (${names.host})`));
       else reject(err);
-    });
+    };
+    server.once('listening', listening);
+    server.once('error', failed);
     if (host) server.listen(port, host);
     else server.listen(port);
   });

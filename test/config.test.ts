@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { maskPassword } from '../src/db/connect.js';
 
 describe('configuration', () => {
   it('has working defaults', () => {
@@ -166,5 +167,14 @@ describe('starting with a bad variable', () => {
     expect(run.status).toBe(1);
     expect(run.stderr.trim()).toMatch(/^microblog-api: invalid PORT="eighty": .+$/);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('maskPassword', () => {
+  it('masks the password of a database URL wherever pg reads one: user info and query string', () => {
+    expect(maskPassword('postgres://app:s3cret@db:5432/microblog')).toBe('postgres://app:****@db:5432/microblog');
+    expect(maskPassword('postgres://app@db/microblog?password=s3cret&sslmode=require&sslpassword=k3y')).toBe(
+      'postgres://app@db/microblog?password=****&sslmode=require&sslpassword=****',
+    );
   });
 });

@@ -132,7 +132,7 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('on %s', (signal) => {
     expect(ready.status).toBe(503);
     expect(ready.headers.get('connection')).toBe('close');
     expect(ready.headers.get('retry-after')).toBe('5');
-    expect(await ready.json()).toEqual({ status: 'stopping', checks: { database: 'ok', migrations: 'ok' } });
+    expect(await ready.json()).toEqual({ status: 'stopping', checks: { database: 'unknown', migrations: 'unknown' } });
     const served = await fetch(`${server.baseUrl}/api/users/${user.id}`, { headers: user.auth });
     expect(served.status).toBe(200);
     expect(served.headers.get('connection')).toBe('close');

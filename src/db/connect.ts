@@ -72,6 +72,8 @@ export function maskPassword(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '****';
+    // pg also reads a password from the query string.
+    for (const name of ['password', 'sslpassword']) if (parsed.searchParams.has(name)) parsed.searchParams.set(name, '****');
     return parsed.toString();
   } catch {
     return '(not a URL)';

@@ -23,15 +23,16 @@ export function healthRoutes(db: Db, stopping: () => boolean, readinessTimeoutMs
   router.get(
     '/readyz',
     operation('getReadiness', async (_req, res) => {
-      const state = await readiness(db, readinessTimeoutMs);
-      const checks = { database: state.database ? 'ok' : 'unavailable', migrations: state.migrations } as const;
-      const ready = checks.database === 'ok' && checks.migrations === 'ok';
       res.set('Cache-Control', 'no-store');
+      // At once, whatever the database does: balancers must see it before the delay is up.
       if (stopping()) {
-        const body: ResponseBody<'getReadiness', 503> = { status: 'stopping', checks };
+        const body: ResponseBody<'getReadiness', 503> = { status: 'stopping', checks: { database: 'unknown', migrations: 'unknown' } };
         res.status(503).set('Retry-After', RETRY_AFTER_SECONDS).json(body);
         return;
       }
+      const state = await readiness(db, readinessTimeoutMs);
+      const checks = { database: state.database ? 'ok' : 'unavailable', migrations: state.migrations } as const;
+      const ready = checks.database === 'ok' && checks.migrations === 'ok';
       if (ready) {
         const body: ResponseBody<'getReadiness', 200> = { status: 'ready', checks };
         res.json(body);
