@@ -67,6 +67,21 @@ describe('embedded PostgreSQL', () => {
     }
   });
 
+  it('lets a server and a db:* command started at the same moment on a new folder share one database, started once', async () => {
+    const dataDir = path.join(await tempDir(), 'pg');
+    const [server, tool] = await Promise.all([
+      startEmbeddedPostgres({ dataDir, database: 'together', role: 'server' }),
+      new Promise((resolve) => setTimeout(resolve, 50)).then(() => startEmbeddedPostgres({ dataDir, database: 'together', role: 'tool' })),
+    ]);
+    try {
+      expect({ server: server.owned, tool: tool.owned, samePort: server.port === tool.port }).toEqual({ server: true, tool: false, samePort: true });
+      expect(await query(tool.url, 'SELECT 1 AS ok')).toEqual([{ ok: 1 }]);
+    } finally {
+      await tool.stop();
+      await server.stop();
+    }
+  });
+
   it('says which port is taken when it cannot listen', async () => {
     const blocker = (await import('node:net')).createServer();
     const port = await new Promise<number>((resolve) =>

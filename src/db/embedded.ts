@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,6 +51,8 @@ export class EmbeddedPostgresError extends Error {}
 const USER = 'postgres';
 const PASSWORD = 'postgres';
 const STOP_TIMEOUT_MS = 10_000;
+/** How long a start waits for another start of the same data folder (a first initdb included). */
+const LOCK_TIMEOUT_MS = 120_000;
 const exec = promisify(execFile);
 
 interface Owner {
@@ -60,9 +62,22 @@ interface Owner {
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedPostgres> {
+  const wanted = path.resolve(options.dataDir);
+  const dataDir = usableDataDir(wanted);
+  await fs.mkdir(path.dirname(dataDir), { recursive: true, mode: 0o755 });
+  if (dataDir !== wanted) assertTrusted(path.dirname(dataDir));
+  // One start at a time per data folder: the check of who runs it and the start are one step.
+  const release = await lock(`${dataDir}.lock`);
+  try {
+    return await start(options, dataDir);
+  } finally {
+    release();
+  }
+}
+
+async function start(options: EmbeddedOptions, dataDir: string): Promise<EmbeddedPostgres> {
   const role = options.role ?? 'server';
   const log = options.onLog ?? (() => undefined);
-  const dataDir = usableDataDir(path.resolve(options.dataDir));
   const ownerFile = `${dataDir}.owner.json`;
 
   const running = runningServer(dataDir);
@@ -87,12 +102,13 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     await createDatabaseIfMissing(server.port, options.database);
   } catch (err) {
     await server?.stop();
-    rmSync(ownerFile, { force: true });
+    removeOwnerIfOurs(ownerFile);
     throw err;
   }
   const { port, pid, stop } = server;
   let stopped: Promise<void> | undefined;
-  // However this process ends, short of SIGKILL, the database is told to stop too.
+  // However this process ends, short of SIGKILL or a signal it has no handler for (the
+  // server's and the db:* commands' handlers exit through here), the database is told to stop too.
   const onExit = () => {
     if (isAlive(pid)) process.kill(pid, 'SIGINT');
   };
@@ -104,9 +120,43 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     stop: () =>
       (stopped ??= stop().finally(() => {
         process.removeListener('exit', onExit);
-        rmSync(ownerFile, { force: true });
+        removeOwnerIfOurs(ownerFile);
       })),
   };
+}
+
+/** Takes `file` as a lock (it holds the pid); one left by a dead process is taken over. */
+async function lock(file: string): Promise<() => void> {
+  for (let waited = 0; ; waited += 100) {
+    try {
+      await fs.writeFile(file, `${process.pid}\n`, { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number(readFileSync(file, 'utf8').trim() || 0);
+    if (!isAlive(holder)) {
+      rmSync(file, { force: true });
+      continue;
+    }
+    if (waited >= LOCK_TIMEOUT_MS) throw new EmbeddedPostgresError(`the embedded database is being started by process ${holder}; try again when it has started`);
+    await sleep(100);
+  }
+}
+
+function removeOwnerIfOurs(file: string): void {
+  if (readOwner(file)?.pid === process.pid) rmSync(file, { force: true });
+}
+
+/**
+ * A folder root uses under /var/tmp, which anyone may write to: someone else could have made
+ * it first, to have root run their binaries or write where they point. Root's own only.
+ */
+function assertTrusted(dir: string): void {
+  const st = lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) {
+    throw new EmbeddedPostgresError(`${dir} is not a folder of root's that only root can write to; remove it and start again`);
+  }
 }
 
 /** The URL of the embedded server running on `dataDir`, if one runs. */
@@ -143,7 +193,7 @@ function runningServer(dataDir: string): { pid: number; port: number } | undefin
   }
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !isPostgres(pid)) return undefined;
+  if (!Number.isInteger(pid) || pid <= 0 || !signallable(pid) || !servesDataDir(pid, dataDir)) return undefined;
   return { pid, port };
 }
 
@@ -235,7 +285,10 @@ async function reachableBinaries(root: string, user: PostgresUser): Promise<stri
   if (!user || reachable(root, user)) return root;
   const version = packageVersion(root);
   const cache = path.join('/var/tmp', `microblog-api-postgres-${version}-${os.platform()}-${os.arch()}`);
-  if (existsSync(path.join(cache, 'bin', 'postgres'))) return cache;
+  if (existsSync(path.join(cache, 'bin', 'postgres'))) {
+    assertTrusted(cache);
+    return cache;
+  }
   const temporary = `${cache}.${process.pid}`;
   await fs.rm(temporary, { recursive: true, force: true });
   await fs.cp(root, temporary, { recursive: true, verbatimSymlinks: true });
@@ -245,6 +298,7 @@ async function reachableBinaries(root: string, user: PostgresUser): Promise<stri
     await fs.rm(temporary, { recursive: true, force: true });
     if (!existsSync(path.join(cache, 'bin', 'postgres'))) throw err;
   });
+  assertTrusted(cache);
   return cache;
 }
 
@@ -427,10 +481,25 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** A pid in postmaster.pid may be reused by another program after a reboot. */
-function isPostgres(pid: number): boolean {
+/** Alive, and ours to signal (a process of another user is not a server this clone started). */
+function signallable(pid: number): boolean {
   try {
-    return /postgres/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A pid in postmaster.pid may be reused after a reboot, by any program: only a postgres
+ * serving this very folder is one to attach to or stop. (Where there is no /proc, trusted.)
+ */
+function servesDataDir(pid: number, dataDir: string): boolean {
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const flag = args.indexOf('-D');
+    return flag >= 0 && args[flag + 1] === dataDir;
   } catch {
     return os.platform() !== 'linux';
   }
