@@ -4,6 +4,7 @@ import { prepareDatabase } from './db/connect.js';
 import { countRateLimitsForWorkers } from './http/rate-limit.js';
 import { startMetricsServer } from './http/metrics.js';
 import type { Logger } from './logger.js';
+import { STOP_SIGNALS } from './signals.js';
 import { clusterMetrics } from './metrics.js';
 
 const FIRST_RESTART_DELAY_MS = 250;
@@ -92,8 +93,7 @@ export async function startClusterPrimary(config: Config, logger: Logger): Promi
     if (started.size === 0) void finish();
     for (const worker of started.keys()) worker.process.kill('SIGTERM');
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  for (const signal of STOP_SIGNALS) process.on(signal, () => shutdown(signal));
 
   for (let i = 0; i < config.webConcurrency; i++) fork();
   logger.info({ workers: config.webConcurrency }, `cluster of ${config.webConcurrency} workers starting`);

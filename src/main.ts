@@ -13,11 +13,13 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetrics, reportToPrimary } from './metrics.js';
 import { createHttpServer, listen, ListenError } from './server.js';
 import { openRedis } from './redis.js';
+import { exitOnStopSignals, STOP_SIGNALS } from './signals.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  if (await startClusterPrimary(config, logger)) return;
+  const starting = exitOnStopSignals();
+  if (await startClusterPrimary(config, logger)) return starting();
 
   const database = await prepareDatabase(config, logger, { role: 'server', migrate: config.migrateOnStart });
   // Logged as JSON with the stack rather than left to Node's default print and exit; the
@@ -87,8 +89,8 @@ async function main(): Promise<void> {
     logger.info({ drained }, 'stopped');
     process.exit(drained ? 0 : 1);
   };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  for (const signal of STOP_SIGNALS) process.on(signal, () => void shutdown(signal));
+  starting();
 }
 
 /** Connections closed for MAX_CONNECTIONS: the first at once, then at most one line a minute. */

@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { chmod, cp, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,9 +68,11 @@ function npmRun(script: string, args: string[] = [], env: Record<string, string>
   );
 }
 
+/** The pid of the postmaster serving `dataDir` (not initdb's bootstrap one, written negative). */
 async function postmasterPid(dataDir: string): Promise<number | undefined> {
   try {
-    return Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    const pid = Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    return pid > 0 ? pid : undefined;
   } catch {
     return undefined;
   }
@@ -205,6 +207,25 @@ describe('npm start in a fresh clone in a private folder', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('stops the database a db:* command started when Ctrl-C ends that command', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'microblog-seed-'));
+    await chmod(dataDir, 0o755);
+    dataDirs.add(dataDir);
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', EMBEDDED_PG_DATA_DIR: path.join(dataDir, 'pg') };
+    const seeding = spawn('npm', ['run', 'db:seed', '--', '--users', '200000', '--follows', '2000000', '--posts', '2000000'], { cwd: clone, env, detached: true, stdio: 'ignore' });
+    const ended = new Promise((resolve) => seeding.once('exit', resolve));
+    let postgres: number | undefined;
+    for (let tries = 0; tries < 600 && !postgres; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      postgres = await postmasterPid(path.join(dataDir, 'pg'));
+    }
+    expect(postgres).toBeDefined();
+    process.kill(-(seeding.pid ?? 0), 'SIGINT');
+    await ended;
+    for (let tries = 0; tries < 100 && postgres && isAlive(postgres); tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(postgres && isAlive(postgres)).toBe(false);
   });
 
   it('stops its database and says so in one line when its port is taken', async () => {

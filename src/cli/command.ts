@@ -3,6 +3,7 @@ import { DatabaseStartError, prepareDatabase } from '../db/connect.js';
 import { openDb, type Db } from '../db/database.js';
 import { EmbeddedPostgresError } from '../db/embedded.js';
 import { createLogger, type Logger } from '../logger.js';
+import { exitOnStopSignals } from '../signals.js';
 
 /**
  * Runs a db:* command on the database the server uses: DATABASE_URL, or this clone's
@@ -13,6 +14,7 @@ export async function withDatabase(
   name: string,
   work: (db: Db, context: { config: Config; logger: Logger }) => Promise<void>,
 ): Promise<void> {
+  exitOnStopSignals();
   try {
     const config = loadConfig();
     const logger = createLogger(config.logLevel);

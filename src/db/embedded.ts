@@ -105,23 +105,13 @@ async function start(options: EmbeddedOptions, dataDir: string): Promise<Embedde
     removeOwnerIfOurs(ownerFile);
     throw err;
   }
-  const { port, pid, stop } = server;
+  const { port, stop } = server;
   let stopped: Promise<void> | undefined;
-  // However this process ends, short of SIGKILL or a signal it has no handler for (the
-  // server's and the db:* commands' handlers exit through here), the database is told to stop too.
-  const onExit = () => {
-    if (isAlive(pid)) process.kill(pid, 'SIGINT');
-  };
-  process.on('exit', onExit);
   return {
     ...attached(port, options.database, dataDir),
     owned: true,
     announce: (api) => writeOwner(ownerFile, { pid: process.pid, role, api }),
-    stop: () =>
-      (stopped ??= stop().finally(() => {
-        process.removeListener('exit', onExit);
-        removeOwnerIfOurs(ownerFile);
-      })),
+    stop: () => (stopped ??= stop().finally(() => removeOwnerIfOurs(ownerFile))),
   };
 }
 
@@ -410,7 +400,6 @@ class PortTaken extends EmbeddedPostgresError {}
 
 interface RunningServer {
   port: number;
-  pid: number;
   stop(): Promise<void>;
 }
 
@@ -427,6 +416,12 @@ function startPostgres(
     { ...user, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // From its first moment, however this process ends (short of SIGKILL, or a signal it has
+  // no handler for: the server's and the db:* commands' handlers exit through here), the
+  // database is told to stop too.
+  const onExit = () => child.exitCode === null && child.signalCode === null && child.kill('SIGINT');
+  process.on('exit', onExit);
+  child.once('exit', () => process.removeListener('exit', onExit));
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGINT');
@@ -440,7 +435,7 @@ function startPostgres(
       const text = chunk.toString();
       for (const line of text.split('\n')) if (line.trim()) log(line.trim());
       if (output.length < 64_000) output += text;
-      if (text.includes('ready to accept connections') && child.pid) resolve({ port, pid: child.pid, stop });
+      if (text.includes('ready to accept connections')) resolve({ port, stop });
     });
     child.once('error', (err) => reject(new EmbeddedPostgresError(`could not run ${child.spawnfile}: ${err.message}`)));
     child.once('exit', (code, signal) => {
