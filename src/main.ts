@@ -20,6 +20,10 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const starting = exitOnStopSignals();
   if (await startClusterPrimary(config, logger)) return starting();
+  const metrics = config.metrics ? createMetrics() : undefined;
+  // A cluster's workers leave METRICS_PORT to the primary, which adds up their metrics; they
+  // answer it from the start, so that a worker still starting does not fail the scrape.
+  if (metrics && cluster.isWorker) reportToPrimary(metrics);
 
   const database = await prepareDatabase(config, logger, { role: 'server', migrate: config.migrateOnStart });
   // Logged as JSON with the stack rather than left to Node's default print and exit; the
@@ -42,7 +46,6 @@ async function main(): Promise<void> {
     logger,
   });
   const redis = config.rateLimits.redisUrl ? openRedis(config.rateLimits.redisUrl, logger) : undefined;
-  const metrics = config.metrics ? createMetrics() : undefined;
   metrics?.watchPool(() => poolUsage(db));
   let metricsServer: Server | undefined;
   const releaseAll = async () => {
@@ -55,9 +58,7 @@ async function main(): Promise<void> {
 
   let http: ReturnType<typeof createHttpServer>;
   try {
-    // A cluster's workers leave METRICS_PORT to the primary, which adds up their metrics.
-    if (metrics && cluster.isWorker) reportToPrimary(metrics);
-    else if (metrics && config.metrics) {
+    if (metrics && config.metrics && !cluster.isWorker) {
       metricsServer = await startMetricsServer({ contentType: metrics.registry.contentType, render: () => metrics.registry.metrics() }, config.metrics, logger);
     }
     const app = createApp({ db, config, contract: loadContract(), logger, redis, clusterWorker: isClusterWorker(config), metrics, stopping: () => http.stopping() });

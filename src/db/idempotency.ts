@@ -36,8 +36,20 @@ export const idempotencyRepository = {
       .update({ status: answer.status, headers: answer.headers, body: JSON.stringify(answer.body) });
   },
 
-  /** Forgets answers older than 24 hours. */
-  async deleteExpired(db: Knex): Promise<number> {
-    return db('idempotency_keys').whereRaw("created_at < now() - interval '24 hours'").delete();
+  /**
+   * Forgets answers older than 24 hours, `batch` rows per statement: one statement for a
+   * large backlog would run into the statement timeout, fail every hour, and let it grow.
+   */
+  async deleteExpired(db: Knex, batch = 5000): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const { rowCount } = await db.raw<{ rowCount: number }>(
+        `DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
+           SELECT ctid FROM idempotency_keys WHERE created_at < now() - interval '24 hours' LIMIT ?))`,
+        [batch],
+      );
+      deleted += rowCount;
+      if (rowCount < batch) return deleted;
+    }
   },
 };
