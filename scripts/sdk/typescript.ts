@@ -9,6 +9,7 @@
  */
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import {
+  chmodSync,
   cpSync,
   mkdirSync,
   mkdtempSync,
@@ -68,6 +69,7 @@ say(`sdk:typescript: built sdk/typescript/dist: ${built.join(' ')}`);
 
 // 2. Pack, and install the tarball where nothing of this repository is in reach.
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'microblog-sdk-ts-'));
+chmodSync(scratch, 0o755); // the server's data folder below must be reachable by the postgres user when running as root
 const tarball = run('npm', ['pack', '--silent', '--pack-destination', scratch], { cwd: sdk })
   .trim()
   .split('\n')
