@@ -9,7 +9,7 @@
 
 import Foundation
 import XCTest
-@testable import Microblog
+import Microblog
 
 final class MicroblogFlowTests: XCTestCase {
     private let baseURL = ProcessInfo.processInfo.environment["MICROBLOG_BASE_URL"] ?? "http://localhost:5000"
