@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   createMicroblogClient,
+  etagOf,
+  ifMatch,
+  ifNoneMatch,
+  isMicroblogApiError,
+  isNotModified,
   MicroblogApiError,
   unwrap,
   type MicroblogClient,
@@ -247,6 +252,146 @@ describe('createMicroblogClient: paging', () => {
       error: 'Not Found',
       message: `user ${missing} does not exist`,
     });
+  });
+});
+
+describe('createMicroblogClient: retries of a POST under one Idempotency-Key', () => {
+  /** A client whose fetch fails its first tries as `faults` says, recording each try's key. */
+  function flaky(token: string, faults: ('lost answer' | 'refused' | '503')[]) {
+    const tries: { method: string; path: string; key: string | null }[] = [];
+    const api = createMicroblogClient({
+      baseUrl: server.baseUrl,
+      token,
+      retry: { attempts: 3, baseDelayMs: 0 },
+      fetch: async (request) => {
+        tries.push({
+          method: request.method,
+          path: new URL(request.url).pathname,
+          key: request.headers.get('Idempotency-Key'),
+        });
+        const fault = faults[tries.length - 1];
+        if (fault === 'lost answer') {
+          await fetch(request);
+          throw new TypeError('fetch failed');
+        }
+        if (fault === 'refused') throw new TypeError('fetch failed');
+        if (fault === '503') return new Response('busy', { status: 503, headers: { 'Retry-After': '0' } });
+        return fetch(request);
+      },
+    });
+    return { api, tries };
+  }
+
+  async function postsBy(author: TestUser, body: string): Promise<number> {
+    let count = 0;
+    for await (const post of client({ token: author.token }).paginate('/api/users/{id}/posts', {
+      params: { path: { id: author.id } },
+    }))
+      if (post.body === body) count += 1;
+    return count;
+  }
+
+  it('retries after a lost answer and a 503 under one generated key, and the server posts once', async () => {
+    const susan = await createUser(server);
+    const body = uniqueName('retried');
+    const { api, tries } = flaky(susan.token, ['lost answer', '503']);
+
+    const { response, data } = await api.POST('/api/posts', { body: { body } });
+
+    expect(response.status).toBe(201);
+    expect(response.headers.get('Idempotent-Replayed')).toBe('true');
+    expect(data?.body).toBe(body);
+    expect(tries).toHaveLength(3);
+    expect(tries[0]?.key).toMatch(/^[0-9a-f-]{36}$/);
+    expect(new Set(tries.map((t) => t.key)).size).toBe(1);
+    expect(await postsBy(susan, body)).toBe(1);
+  });
+
+  it("keeps the caller's own key across its retries", async () => {
+    const susan = await createUser(server);
+    const { api, tries } = flaky(susan.token, ['refused']);
+
+    const { response } = await api.POST('/api/posts', {
+      body: { body: uniqueName('keyed') },
+      headers: { 'Idempotency-Key': 'my-key-1' },
+    });
+
+    expect(response.status).toBe(201);
+    expect(tries.map((t) => t.key)).toEqual(['my-key-1', 'my-key-1']);
+  });
+
+  it('gives up after the attempts allowed: the last 503 is the answer', async () => {
+    const susan = await createUser(server);
+    const { api, tries } = flaky(susan.token, ['503', '503', '503']);
+
+    const { response } = await api.POST('/api/posts', { body: { body: uniqueName('never') } });
+
+    expect(response.status).toBe(503);
+    expect(tries).toHaveLength(3);
+  });
+
+  it('sends other requests once, with no key: a login, a PUT', async () => {
+    const susan = await createUser(server);
+    const david = await createUser(server);
+    const { api, tries } = flaky(susan.token, ['refused', 'refused']);
+
+    await expect(api.login(susan.username, susan.password)).rejects.toThrow(TypeError);
+    await expect(
+      api.PUT('/api/users/{id}/followed/{target_id}', {
+        params: { path: { id: susan.id, target_id: david.id } },
+      }),
+    ).rejects.toThrow(TypeError);
+
+    expect(tries).toEqual([
+      { method: 'POST', path: '/api/tokens', key: null },
+      { method: 'PUT', path: `/api/users/${susan.id}/followed/${david.id}`, key: null },
+    ]);
+  });
+
+  it('with retry: false sends a POST once, as given', async () => {
+    const susan = await createUser(server);
+    const seen: (string | null)[] = [];
+    const api = createMicroblogClient({
+      baseUrl: server.baseUrl,
+      token: susan.token,
+      retry: false,
+      fetch: (request) => {
+        seen.push(request.headers.get('Idempotency-Key'));
+        return fetch(request);
+      },
+    });
+
+    expect((await api.POST('/api/posts', { body: { body: uniqueName('once') } })).response.status).toBe(201);
+    expect(seen).toEqual([null]);
+  });
+});
+
+describe('ETag helpers', () => {
+  it('a conditional GET with the ETag gets a 304; a PUT with a stale one a 412', async () => {
+    const susan = await createUser(server);
+    const api = client({ token: susan.token });
+    const post = await writePost(susan, uniqueName('versioned'));
+    const read = await api.GET('/api/posts/{id}', { params: { path: { id: post.id } } });
+    const etag = etagOf(read);
+    expect(etag).toMatch(/^(W\/)?"/);
+
+    const again = await api.GET('/api/posts/{id}', {
+      params: { path: { id: post.id } },
+      headers: ifNoneMatch(etag ?? ''),
+    });
+    expect(isNotModified(again)).toBe(true);
+    expect(again.data).toBeUndefined();
+
+    const edit = (body: string) =>
+      api.PUT('/api/posts/{id}', {
+        params: { path: { id: post.id } },
+        body: { body },
+        headers: ifMatch(etag ?? ''),
+      });
+    expect((await edit('edited')).response.status).toBe(200);
+    const { error } = await unwrapError(edit('lost update'));
+    expect(isMicroblogApiError(error, 412)).toBe(true);
+    expect(error.body).toMatchObject({ error: 'Precondition Failed' });
   });
 });
 

@@ -64,7 +64,8 @@ export function useServer(env: Record<string, string> = {}, options: ServerOptio
     Object.assign(server, {
       baseUrl,
       db,
-      api: createMicroblogClient({ baseUrl }),
+      // Each request as the test wrote it: no Idempotency-Key added, no retry hiding a 503.
+      api: createMicroblogClient({ baseUrl, retry: false }),
       fetch: (path: string, init?: RequestInit) => fetch(baseUrl + path, init),
     });
     close = async () => {

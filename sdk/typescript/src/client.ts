@@ -1,5 +1,6 @@
 import createClient, { type Client, type FetchOptions, type Middleware } from 'openapi-fetch';
 import { unwrap, type CallResult } from './errors.js';
+import { withRetries, type RetryOptions } from './retry.js';
 import type { paths, Token } from './schema.js';
 
 export interface MicroblogClientOptions {
@@ -9,6 +10,12 @@ export interface MicroblogClientOptions {
   token?: string | undefined;
   /** The fetch to use (a test double, a fetch with retries…); `globalThis.fetch` by default. */
   fetch?: ((input: Request) => Promise<Response>) | undefined;
+  /**
+   * Retries of `POST /api/users` and `POST /api/posts` after a network error or a 503, each
+   * under one `Idempotency-Key` (the caller's, else a new UUID per call) so that the server
+   * acts at most once. On by default; `false` sends each request once, as given.
+   */
+  retry?: RetryOptions | false | undefined;
 }
 
 type JsonOk<Operation> = Operation extends {
@@ -80,9 +87,10 @@ export interface MicroblogClient extends Client<paths> {
  * MicroblogApiError. A network failure rejects with fetch's own error.
  */
 export function createMicroblogClient(options: MicroblogClientOptions): MicroblogClient {
+  const fetchOnce = options.fetch ?? ((request: Request) => globalThis.fetch(request));
   const client = createClient<paths>({
     baseUrl: options.baseUrl,
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    fetch: options.retry === false ? fetchOnce : withRetries(fetchOnce, options.retry ?? {}),
   });
   let token = options.token;
 

@@ -14,6 +14,8 @@ export class MicroblogApiError extends Error {
   readonly errors: ValidationError[];
   /** The server's X-Request-Id for this request: quote it when reporting a problem. */
   readonly requestId: string | undefined;
+  /** The body as received: the API's error object, or the text of another page (a proxy's). */
+  readonly body: unknown;
 
   constructor(init: {
     status: number;
@@ -21,12 +23,14 @@ export class MicroblogApiError extends Error {
     message?: string | undefined;
     errors?: ValidationError[] | undefined;
     requestId?: string | undefined;
+    body?: unknown;
   }) {
     super(init.message ?? init.error);
     this.status = init.status;
     this.error = init.error;
     this.errors = init.errors ?? [];
     this.requestId = init.requestId;
+    this.body = init.body;
   }
 
   /**
@@ -37,13 +41,14 @@ export class MicroblogApiError extends Error {
     const requestId = response.headers.get('X-Request-Id') ?? undefined;
     const reason = response.statusText || `HTTP ${response.status}`;
     if (!isErrorBody(body))
-      return new MicroblogApiError({ status: response.status, error: reason, requestId });
+      return new MicroblogApiError({ status: response.status, error: reason, requestId, body });
     return new MicroblogApiError({
       status: response.status,
       error: body.error,
       message: body.message,
       errors: body.errors,
       requestId,
+      body,
     });
   }
 }
@@ -73,4 +78,9 @@ export interface CallResult<T> {
 export function unwrap<T>(result: CallResult<T>): T {
   if (!result.response.ok) throw MicroblogApiError.from(result.response, result.error);
   return result.data as T;
+}
+
+/** Whether `error` is a MicroblogApiError, with the given status if one is given. */
+export function isMicroblogApiError(error: unknown, status?: number): error is MicroblogApiError {
+  return error instanceof MicroblogApiError && (status === undefined || error.status === status);
 }

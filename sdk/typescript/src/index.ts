@@ -7,5 +7,7 @@ export {
   type PageInit,
   type PageOf,
 } from './client.js';
-export { MicroblogApiError, unwrap, type CallResult } from './errors.js';
+export { MicroblogApiError, isMicroblogApiError, unwrap, type CallResult } from './errors.js';
+export { etagOf, ifMatch, ifNoneMatch, isNotModified } from './etag.js';
+export type { RetryOptions } from './retry.js';
 export type * from './schema.js';

@@ -1,0 +1,200 @@
+// The steps of flow.ts, from plain JavaScript: what a web app without TypeScript sees of
+// the packed SDK (`npm run sdk:typescript` runs it with Node as it is).
+/* global fetch, Response */
+import {
+  createMicroblogClient,
+  etagOf,
+  ifMatch,
+  ifNoneMatch,
+  isMicroblogApiError,
+  isNotModified,
+  unwrap,
+} from '@microblog/sdk';
+
+const PASSWORD = 'correct horse battery staple';
+
+function check(condition, what) {
+  if (!condition) throw new Error(`expected ${what}`);
+}
+
+/** What a promise rejects with, as a MicroblogApiError of the given status. */
+async function apiError(promise, status) {
+  try {
+    await promise;
+  } catch (error) {
+    if (isMicroblogApiError(error, status)) return error;
+    throw error;
+  }
+  throw new Error(`expected a MicroblogApiError ${status}, got a success`);
+}
+
+export async function flow(baseUrl, step) {
+  const tag = Math.random().toString(36).slice(2, 10);
+  const anonymous = createMicroblogClient({ baseUrl });
+  const register = async (name) =>
+    unwrap(
+      await anonymous.POST('/api/users', {
+        body: {
+          username: `${name}_${tag}`,
+          email: `${name}_${tag}@example.com`,
+          password: PASSWORD,
+        },
+      }),
+    );
+  const ann = await register('ann');
+  const bob = await register('bob');
+  step('register: 201 twice, users typed');
+
+  const api = createMicroblogClient({ baseUrl });
+  const token = await api.login(ann.username, PASSWORD);
+  check(api.token === token.token && token.user_id === ann.id, 'login to keep the token for ann');
+  step('log in with Basic: the bearer token goes with every later call');
+
+  let pages = 0;
+  let total = 0;
+  const ids = [];
+  for await (const page of api.pages('/api/users', { params: { query: { per_page: 1 } } })) {
+    pages += 1;
+    total = page._meta.total_items;
+    ids.push(...page.items.map((user) => user.id));
+  }
+  check(pages === total && ids.length === total, `${total} pages of 1 user, got ${pages}`);
+  check(ids.includes(ann.id) && ids.includes(bob.id), 'both new users listed');
+  let items = 0;
+  for await (const user of api.paginate('/api/users', { params: { query: { per_page: 2 } } })) {
+    check(typeof user.username === 'string', 'users');
+    items += 1;
+  }
+  check(items === total, `paginate to yield ${total} users, got ${items}`);
+  step(`page users to the end by _links.next: ${pages} pages`);
+
+  const once = createMicroblogClient({ baseUrl, token: token.token, retry: false });
+  const plain = await once.POST('/api/posts', { body: { body: 'without a key' } });
+  check(
+    plain.response.status === 201 && !plain.response.headers.has('Idempotent-Replayed'),
+    'a 201',
+  );
+  const key = `flow-${tag}`;
+  const keyed = unwrap(
+    await api.POST('/api/posts', {
+      body: { body: 'with a key' },
+      headers: { 'Idempotency-Key': key },
+    }),
+  );
+  const again = await api.POST('/api/posts', {
+    body: { body: 'with a key' },
+    headers: { 'Idempotency-Key': key },
+  });
+  check(unwrap(again).id === keyed.id, 'the retry to get the first post back');
+  check(again.response.headers.get('Idempotent-Replayed') === 'true', 'Idempotent-Replayed: true');
+  step('post without and with an Idempotency-Key; the retry with the key gets the same post');
+
+  // The network drops the answer to the first try (the server did act), then a proxy answers 503.
+  const keys = [];
+  const flaky = createMicroblogClient({
+    baseUrl,
+    token: token.token,
+    retry: { attempts: 3, baseDelayMs: 1 },
+    fetch: async (request) => {
+      keys.push(request.headers.get('Idempotency-Key'));
+      if (keys.length === 1) {
+        await fetch(request);
+        throw new TypeError('fetch failed');
+      }
+      if (keys.length === 2) return new Response('busy', { status: 503 });
+      return fetch(request);
+    },
+  });
+  const retried = await flaky.POST('/api/posts', { body: { body: `retried ${tag}` } });
+  check(retried.response.status === 201, `201 after retries, got ${retried.response.status}`);
+  check(
+    keys.length === 3 && keys[0] !== null && keys.every((k) => k === keys[0]),
+    'one generated key on 3 tries',
+  );
+  check(
+    retried.response.headers.get('Idempotent-Replayed') === 'true',
+    "the first try's post answered",
+  );
+  let copies = 0;
+  for await (const post of api.paginate('/api/users/{id}/posts', {
+    params: { path: { id: ann.id } },
+  }))
+    if (post.body === `retried ${tag}`) copies += 1;
+  check(copies === 1, `one post after a lost answer and a 503, got ${copies}`);
+  step('the SDK retries a POST after a network error and a 503 under one generated key: 1 post');
+
+  const follow = await api.PUT('/api/users/{id}/followed/{target_id}', {
+    params: { path: { id: ann.id, target_id: bob.id } },
+  });
+  check(follow.response.status === 204, `follow: 204, got ${follow.response.status}`);
+  step('follow: 204');
+  const follows = await api.GET('/api/users/{id}/followed/{target_id}', {
+    params: { path: { id: ann.id, target_id: bob.id } },
+  });
+  const followed = await api.GET('/api/users/{id}/followed/{target_id}', {
+    params: { path: { id: bob.id, target_id: ann.id } },
+  });
+  check(
+    follows.response.status === 204 && followed.response.status === 404,
+    'follow checks: 204, 404',
+  );
+  step('check the follow: 204, and the other way 404');
+
+  const read = await api.GET('/api/posts/{id}', { params: { path: { id: keyed.id } } });
+  const etag = etagOf(read);
+  check(etag !== undefined, 'an ETag');
+  const unchanged = await api.GET('/api/posts/{id}', {
+    params: { path: { id: keyed.id } },
+    headers: ifNoneMatch(etag),
+  });
+  check(isNotModified(unchanged) && unchanged.data === undefined, 'a 304 with no data');
+  step('conditional GET: 304');
+
+  const edited = await api.PUT('/api/posts/{id}', {
+    params: { path: { id: keyed.id } },
+    body: { body: 'edited' },
+    headers: ifMatch(etag),
+  });
+  const post = unwrap(edited);
+  check(post.body === 'edited', 'the edit');
+  const stale = await apiError(
+    api
+      .PUT('/api/posts/{id}', {
+        params: { path: { id: keyed.id } },
+        body: { body: 'lost update' },
+        headers: ifMatch(etag),
+      })
+      .then(unwrap),
+    412,
+  );
+  check(stale.error === 'Precondition Failed', `412's reason, got ${stale.error}`);
+  step('update with If-Match: 200; with the stale ETag a typed 412');
+
+  const removed = await api.DELETE('/api/posts/{id}', {
+    params: { path: { id: keyed.id } },
+    headers: ifMatch(etagOf(edited) ?? '*'),
+  });
+  check(removed.response.status === 204, `delete: 204, got ${removed.response.status}`);
+  const gone = await apiError(
+    api.GET('/api/posts/{id}', { params: { path: { id: keyed.id } } }).then(unwrap),
+    404,
+  );
+  check(gone.status === 404, 'gone');
+  step('delete: 204, then 404');
+
+  await api.logout();
+  check(api.token === undefined, 'no token after logout');
+  // `once` still holds the revoked token.
+  const revoked = await apiError(
+    once.GET('/api/users/{id}/feed', { params: { path: { id: ann.id } } }).then(unwrap),
+    401,
+  );
+  check(revoked.status === 401 && typeof revoked.message === 'string', 'a 401 with a message');
+  check(
+    typeof revoked.body === 'object' && revoked.body !== null && 'error' in revoked.body,
+    'the error body',
+  );
+  step(
+    `log out; the next call is a typed 401: ${revoked.status} ${revoked.error}: ${revoked.message}`,
+  );
+}

@@ -1,0 +1,167 @@
+// The flow of issue 13 through the generated SDK only, against a running server:
+//
+//   npm start                                   # in the API's repository: http://localhost:5000
+//   MICROBLOG_BASE_URL=http://localhost:5000 swift test   # here, on a Mac with Xcode 16+
+//
+// Written by hand, kept by `npm run sdk:swift`, which checks that it parses and that it
+// calls every operation of the contract. It has not been compiled: no Swift toolchain
+// reaches the machines this repository is built on (see docs/sdks.md).
+
+import Foundation
+import XCTest
+import Microblog
+
+final class MicroblogFlowTests: XCTestCase {
+    private let baseURL = ProcessInfo.processInfo.environment["MICROBLOG_BASE_URL"] ?? "http://localhost:5000"
+    private let password = "correct horse battery staple"
+
+    /// The status an SDK call failed with, or -1 for an error that is not an ErrorResponse.
+    private func status(of error: any Error) -> Int {
+        (error as? ErrorResponse)?.statusCode ?? -1
+    }
+
+    /// The query items of a `_links.next` link (root-relative: `/api/users?page=2&per_page=1`).
+    private func query(_ link: String) -> [String: String] {
+        var items: [String: String] = [:]
+        for item in URLComponents(string: link)?.queryItems ?? [] {
+            items[item.name] = item.value
+        }
+        return items
+    }
+
+    func testFlow() async throws {
+        let tag = String(UUID().uuidString.prefix(8)).lowercased()
+        let anonymous = MicroblogAPIConfiguration.anonymous(basePath: baseURL)
+
+        // The entry point and the probes need no credentials.
+        let root = try await ApiAPI.getApi(apiConfiguration: anonymous)
+        XCTAssertFalse(root.links.users.isEmpty)
+        let health = try await OperationsAPI.getHealth(apiConfiguration: anonymous)
+        XCTAssertEqual(health.status, .ok)
+        _ = try await OperationsAPI.getReadiness(apiConfiguration: anonymous)
+
+        // Register.
+        func register(_ name: String) async throws -> User {
+            try await UsersAPI.createUser(
+                newUser: NewUser(username: "\(name)_\(tag)", email: "\(name)_\(tag)@example.com", password: password),
+                apiConfiguration: anonymous
+            )
+        }
+        let ann = try await register("ann")
+        let bob = try await register("bob")
+
+        // Log in with Basic; the token goes with every later call.
+        let token = try await TokensAPI.createToken(
+            apiConfiguration: .basic(basePath: baseURL, login: ann.username, password: password)
+        )
+        XCTAssertEqual(token.userId, ann.id)
+        let api = MicroblogAPIConfiguration.bearer(basePath: baseURL, token: token.token)
+        let annAsSeen = try await UsersAPI.getUser(id: ann.id, apiConfiguration: api)
+        XCTAssertEqual(annAsSeen.email, ann.email)
+
+        // Page users to the end by _links.next, one user a page.
+        var page = try await UsersAPI.listUsers(perPage: 1, apiConfiguration: api)
+        var pages = 1
+        var ids = page.items.map(\.id)
+        while let next = page.links.next {
+            let link = query(next)
+            page = try await UsersAPI.listUsers(
+                page: link["page"].flatMap { Int($0) },
+                perPage: link["per_page"].flatMap { Int($0) },
+                cursor: link["cursor"],
+                apiConfiguration: api
+            )
+            pages += 1
+            ids += page.items.map(\.id)
+        }
+        XCTAssertEqual(Int64(pages), page.meta.totalItems)
+        XCTAssertEqual(Int64(ids.count), page.meta.totalItems)
+        XCTAssertTrue(ids.contains(ann.id) && ids.contains(bob.id))
+
+        // Post without, then with an Idempotency-Key; the retry with the key gets the same post.
+        let plain = try await PostsAPI.createPost(newPost: NewPost(body: "without a key"), apiConfiguration: api)
+        XCTAssertEqual(plain.author, ann.id)
+        let key = "flow-\(tag)"
+        let first = try await PostsAPI.createPostWithRequestBuilder(
+            newPost: NewPost(body: "with a key"), idempotencyKey: key, apiConfiguration: api
+        ).execute()
+        XCTAssertEqual(first.statusCode, 201)
+        let retry = try await PostsAPI.createPostWithRequestBuilder(
+            newPost: NewPost(body: "with a key"), idempotencyKey: key, apiConfiguration: api
+        ).execute()
+        XCTAssertEqual(retry.body.id, first.body.id)
+        XCTAssertEqual(retry.headerValue("Idempotent-Replayed"), "true")
+        let post = first.body
+
+        // Follow (204), check it (204), and the other way round (404).
+        try await FollowsAPI.followUser(id: ann.id, targetId: bob.id, apiConfiguration: api)
+        try await FollowsAPI.getFollow(id: ann.id, targetId: bob.id, apiConfiguration: api)
+        do {
+            try await FollowsAPI.getFollow(id: bob.id, targetId: ann.id, apiConfiguration: api)
+            XCTFail("expected 404: bob does not follow ann")
+        } catch {
+            XCTAssertEqual(status(of: error), 404)
+        }
+        // (XCTAssert's autoclosures cannot await: each answer is read first.)
+        let followed = try await FollowsAPI.listFollowed(id: ann.id, apiConfiguration: api)
+        XCTAssertTrue(followed.items.contains { $0.id == bob.id })
+        let followers = try await FollowsAPI.listFollowers(id: bob.id, apiConfiguration: api)
+        XCTAssertTrue(followers.items.contains { $0.id == ann.id })
+        let annsPosts = try await PostsAPI.listUserPosts(id: ann.id, apiConfiguration: api)
+        XCTAssertTrue(annsPosts.items.contains { $0.id == post.id })
+        let everyonesPosts = try await PostsAPI.listPosts(apiConfiguration: api)
+        XCTAssertTrue(everyonesPosts.items.contains { $0.id == post.id })
+        _ = try await PostsAPI.getFeed(id: bob.id, apiConfiguration: api)
+
+        // Conditional GET: the ETag sent back in If-None-Match gets a 304.
+        let read = try await PostsAPI.getPostWithRequestBuilder(id: post.id, apiConfiguration: api).execute()
+        let etag = try XCTUnwrap(read.headerValue("ETag"))
+        do {
+            _ = try await PostsAPI.getPost(id: post.id, ifNoneMatch: etag, apiConfiguration: api)
+            XCTFail("expected 304")
+        } catch {
+            XCTAssertEqual(status(of: error), 304)
+        }
+
+        // Update with If-Match; with the stale ETag a typed 412.
+        let edited = try await PostsAPI.updatePostWithRequestBuilder(
+            id: post.id, postUpdate: PostUpdate(body: "edited"), ifMatch: etag, apiConfiguration: api
+        ).execute()
+        XCTAssertEqual(edited.body.body, "edited")
+        do {
+            _ = try await PostsAPI.updatePost(
+                id: post.id, postUpdate: PostUpdate(body: "lost update"), ifMatch: etag, apiConfiguration: api
+            )
+            XCTFail("expected 412")
+        } catch {
+            XCTAssertEqual(status(of: error), 412)
+            XCTAssertEqual((error as? ErrorResponse)?.apiError?.error, "Precondition Failed")
+        }
+        let me = try await UsersAPI.getUserWithRequestBuilder(id: ann.id, apiConfiguration: api).execute()
+        let updated = try await UsersAPI.updateUser(
+            id: ann.id, userUpdate: UserUpdate(aboutMe: "testing the Swift SDK"),
+            ifMatch: me.headerValue("ETag"), apiConfiguration: api
+        )
+        XCTAssertEqual(updated.aboutMe, "testing the Swift SDK")
+
+        // Unfollow, delete (204), then the post is gone (404).
+        try await FollowsAPI.unfollowUser(id: ann.id, targetId: bob.id, apiConfiguration: api)
+        try await PostsAPI.deletePost(id: post.id, ifMatch: edited.headerValue("ETag"), apiConfiguration: api)
+        do {
+            _ = try await PostsAPI.getPost(id: post.id, apiConfiguration: api)
+            XCTFail("expected 404")
+        } catch {
+            XCTAssertEqual(status(of: error), 404)
+        }
+
+        // Log out; the next call with the token is a typed 401 with the error body.
+        try await TokensAPI.revokeToken(apiConfiguration: api)
+        do {
+            _ = try await PostsAPI.getFeed(id: ann.id, apiConfiguration: api)
+            XCTFail("expected 401")
+        } catch {
+            XCTAssertEqual(status(of: error), 401)
+            XCTAssertEqual((error as? ErrorResponse)?.apiError?.error, "Unauthorized")
+        }
+    }
+}
