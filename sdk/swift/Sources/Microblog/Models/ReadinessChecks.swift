@@ -13,13 +13,14 @@ public struct ReadinessChecks: Sendable, Codable, Hashable {
     public enum Database: String, Sendable, Codable, CaseIterable {
         case ok = "ok"
         case unavailable = "unavailable"
+        case unknown = "unknown"
     }
     public enum Migrations: String, Sendable, Codable, CaseIterable {
         case ok = "ok"
         case pending = "pending"
         case unknown = "unknown"
     }
-    /** Whether the database answered `select 1` in time. */
+    /** Whether the database answered `select 1` in time; `unknown` when not asked (the instance is stopping). */
     public var database: Database
     /** `pending` when a migration this version needs is not applied; `unknown` when the database could not tell. */
     public var migrations: Migrations
