@@ -362,7 +362,11 @@ export interface components {
         Username: string;
         /**
          * Format: email
-         * @description An email address; unique without regard to case.
+         * @description An email address; unique without regard to case. A dot-atom local part (letters,
+         *     digits, ``!#$%&'*+/=?^_`{|}~-`` and single dots between them), `@`, and a domain
+         *     name of at least two labels. Refused although RFC 5321 allows them: quoted local
+         *     parts (`"a b"@example.com`), address literals (`a@[127.0.0.1]`) and dotless domains
+         *     (`dotless@localhost`).
          * @example susan@example.com
          */
         Email: string;
