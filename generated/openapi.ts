@@ -362,11 +362,7 @@ export interface components {
         Username: string;
         /**
          * Format: email
-         * @description An email address; unique without regard to case. A dot-atom local part (letters,
-         *     digits, ``!#$%&'*+/=?^_`{|}~-`` and single dots between them), `@`, and a domain
-         *     name of at least two labels. Refused although RFC 5321 allows them: quoted local
-         *     parts (`"a b"@example.com`), address literals (`a@[127.0.0.1]`) and dotless domains
-         *     (`dotless@localhost`).
+         * @description An email address; unique without regard to case.
          * @example susan@example.com
          */
         Email: string;
