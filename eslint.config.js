@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'sdk/typescript/dist/', 'generated/', 'node_modules/', 'coverage/', '.data/'] },
+  { ignores: ['dist/', 'sdk/typescript/dist/', 'generated/', 'node_modules/', 'coverage/', '.data/', '.venv-contract/'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

@@ -12,6 +12,11 @@ import { useServer } from './support/server.js';
  * mutated requests must get exactly the 4xx their fault calls for; edge cases must get
  * a declared answer. Every answer must be declared and match its schema, and none may be
  * a 5xx. FUZZ_RUNS sets the runs per property; FUZZ_SEED replays a run.
+ *
+ * Kept beside Schemathesis (`npm run test:contract`) for what that does not check: the
+ * exact 4xx each fault calls for (it accepts any 4xx), refusals confirmed in the database,
+ * many users with real tokens and follows, and inputs it does not make: bodies over 64 KB,
+ * malformed JSON, lone surrogates and RTL marks, malformed Authorization headers.
  */
 
 function positiveInteger(name: string, fallback: number): number {
