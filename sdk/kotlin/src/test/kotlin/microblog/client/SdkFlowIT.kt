@@ -7,7 +7,7 @@ import java.util.Collections
 import java.util.UUID
 import java.util.concurrent.TimeUnit
 import kotlinx.coroutines.runBlocking
-import microblog.client.apis.ApiApi
+import microblog.client.apis.DiscoveryApi
 import microblog.client.apis.FollowsApi
 import microblog.client.apis.OperationsApi
 import microblog.client.apis.PostsApi
@@ -66,7 +66,7 @@ class SdkFlowIT {
     @Volatile private var token: String? = null
 
     private fun <T : ApiClient> T.withSession(): T = apply { accessTokenProvider = { token } }
-    private lateinit var api: ApiApi
+    private lateinit var api: DiscoveryApi
     private lateinit var operations: OperationsApi
     private lateinit var users: UsersApi
     private lateinit var follows: FollowsApi
@@ -104,7 +104,7 @@ class SdkFlowIT {
         server = builder.start()
         baseUrl = "http://127.0.0.1:$port"
 
-        api = ApiApi(baseUrl, http).withSession()
+        api = DiscoveryApi(baseUrl, http).withSession()
         operations = OperationsApi(baseUrl, http)
         users = UsersApi(baseUrl, http).withSession()
         follows = FollowsApi(baseUrl, http).withSession()
