@@ -44,6 +44,7 @@ export interface paths {
          *     without a token: the user just created.
          *     Send an `Idempotency-Key` to retry safely: a retry with the same key and body
          *     within 24 hours gets the first answer instead of a `400` for a taken username.
+         *     Another body under the same key is another registration.
          */
         post: operations["createUser"];
         delete?: never;
@@ -1091,8 +1092,10 @@ export interface components {
         Cursor: string;
         /**
          * @description A value unique to this request, such as a new UUID, that makes it safe to retry: a
-         *     retry with the same key and body within 24 hours gets the first answer; the same key
-         *     with another body gets `422`.
+         *     retry with the same key and body within 24 hours gets the first answer. With a
+         *     token, the same key with another body gets `422`; without one (registration), a key
+         *     is no client's own, so another body under the same key is another request. 1 to 255
+         *     visible ASCII characters.
          */
         IdempotencyKey: string;
         /**
@@ -1270,8 +1273,10 @@ export interface operations {
             header?: {
                 /**
                  * @description A value unique to this request, such as a new UUID, that makes it safe to retry: a
-                 *     retry with the same key and body within 24 hours gets the first answer; the same key
-                 *     with another body gets `422`.
+                 *     retry with the same key and body within 24 hours gets the first answer. With a
+                 *     token, the same key with another body gets `422`; without one (registration), a key
+                 *     is no client's own, so another body under the same key is another request. 1 to 255
+                 *     visible ASCII characters.
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -1321,7 +1326,6 @@ export interface operations {
             406: components["responses"]["NotAcceptable"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalServerError"];
@@ -1682,8 +1686,10 @@ export interface operations {
             header?: {
                 /**
                  * @description A value unique to this request, such as a new UUID, that makes it safe to retry: a
-                 *     retry with the same key and body within 24 hours gets the first answer; the same key
-                 *     with another body gets `422`.
+                 *     retry with the same key and body within 24 hours gets the first answer. With a
+                 *     token, the same key with another body gets `422`; without one (registration), a key
+                 *     is no client's own, so another body under the same key is another request. 1 to 255
+                 *     visible ASCII characters.
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };

@@ -159,12 +159,12 @@ describe('the example check', () => {
   it('catches a parameter example that breaks its schema', () => {
     expect(
       problemsAfter((doc) => {
-        at(doc, 'components', 'parameters', 'IdempotencyKey').example = '';
+        at(doc, 'components', 'parameters', 'IdempotencyKey').example = 'two words';
       }),
     ).toEqual([
       {
         pointer: '#/components/parameters/IdempotencyKey/example',
-        message: 'example must NOT have fewer than 1 characters',
+        message: 'example must match pattern "^[\\x21-\\x7E]+$"',
       },
     ]);
   });

@@ -416,13 +416,30 @@ describe('POST /api/users with an Idempotency-Key', () => {
     expect(await userRows(username)).toHaveLength(1);
   });
 
-  it('answers 422 to the same key with a different body and registers nothing', async () => {
+  it("registers both of two different registrations under one key: without a token a key is no client's own", async () => {
     const key = randomUUID();
-    const first = await register(newAccount(), key);
+    const firstAccount = newAccount();
+    const first = await register(firstAccount, key);
     expectCreated(first, `/api/users/${first.body.id}`);
-    const other = newAccount();
-    expectError(await register(other, key), 422);
-    expect(await userRows(other.username)).toEqual([]);
+    const otherAccount = newAccount();
+    const other = await register(otherAccount, key);
+    expectCreated(other, `/api/users/${other.body.id}`);
+    expect(other.body.id).not.toBe(first.body.id);
+    expect(other.body.username).toBe(otherAccount.username);
+
+    expectReplayOf(await register(firstAccount, key), first);
+    expectReplayOf(await register(otherAccount, key), other);
+    expect(await userRows(firstAccount.username)).toEqual([{ id: first.body.id }]);
+    expect(await userRows(otherAccount.username)).toEqual([{ id: other.body.id }]);
+  });
+
+  it('registers everyone who sends the text "null" as the key, as an old generated client does', async () => {
+    const accounts = [newAccount(), newAccount(), newAccount()];
+    for (const account of accounts) {
+      const res = await register(account, 'null');
+      expectCreated(res, `/api/users/${res.body.id}`);
+      expect(res.body.username).toBe(account.username);
+    }
   });
 
   it('answers 10 concurrent identical registrations under one key all with 201 and the same user', async () => {
@@ -465,5 +482,18 @@ describe('POST /api/users with an Idempotency-Key', () => {
     const account = newAccount();
     expectError(await register(account, 'k'.repeat(256)), 400);
     expect(await userRows(account.username)).toEqual([]);
+  });
+
+  it('answers 400 to a key that is not all visible ASCII characters and registers nobody', async () => {
+    const account = newAccount();
+    for (const key of ['two words', 'tab\there', 'caf\u00e9']) {
+      const error = expectError(await register(account, key), 400);
+      expect(error.message, JSON.stringify(key)).toMatch(/idempotency-key/i);
+    }
+    expect(await userRows(account.username)).toEqual([]);
+    expect(await keyRows(0, 'two words')).toEqual([]);
+
+    const ok = await register(account, '!~"visible-ASCII_only:0123456789');
+    expectCreated(ok, `/api/users/${ok.body.id}`);
   });
 });

@@ -372,12 +372,14 @@ describe('POST /api/users', () => {
     expect(Number(rows[0]?.count)).toBe(1);
   });
 
-  it('answers 422 to the same Idempotency-Key with a different body', async () => {
+  it("registers a different body sent under another client's Idempotency-Key", async () => {
     const key = uniqueName('idem');
-    const first = await request('POST', '/api/users', { json: newAccount(), headers: { 'Idempotency-Key': key } });
+    const first = await request<User>('POST', '/api/users', { json: newAccount(), headers: { 'Idempotency-Key': key } });
     expect(first.status).toBe(201);
-    const other = await request<ApiError>('POST', '/api/users', { json: newAccount(), headers: { 'Idempotency-Key': key } });
-    expectError(other, 422, 'Unprocessable Entity');
+    const other = await request<User>('POST', '/api/users', { json: newAccount(), headers: { 'Idempotency-Key': key } });
+    expect(other.status).toBe(201);
+    expect(other.headers.get('idempotent-replayed')).toBeNull();
+    expect(other.body.id).not.toBe(first.body.id);
   });
 
   describe('with PASSWORD_MIN_LENGTH=12', () => {

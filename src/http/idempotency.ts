@@ -16,10 +16,15 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+/** Who sent an Idempotency-Key: a user's id, or `ANONYMOUS` for a request without a token. */
+export const ANONYMOUS = 0;
+
 /**
  * Runs a creating request at most once per Idempotency-Key: `create` runs in a
  * transaction that also records its answer, and a retry with the same key and request
- * gets that answer back. `principal` scopes keys to a user (0 for anonymous requests).
+ * gets that answer back. `principal` scopes keys to a user. Anonymous keys are scoped to
+ * the request as well: anyone can send any key without a token, so another body under
+ * the same key is another client's request, never a reuse to refuse.
  */
 export async function idempotent(
   db: Knex,
@@ -27,9 +32,10 @@ export async function idempotent(
   principal: number,
   create: (db: Knex) => Promise<Answer>,
 ): Promise<Answer> {
-  const key = req.headers['idempotency-key'];
-  if (typeof key !== 'string') return create(db);
+  const sent = req.headers['idempotency-key'];
+  if (typeof sent !== 'string') return create(db);
   const fingerprint = createHash('sha256').update(`${req.method} ${req.path}\n${canonical(req.body)}`).digest();
+  const key = principal === ANONYMOUS ? `${fingerprint.toString('base64url')} ${sent}` : sent;
   return db.transaction(async (trx) => {
     const stored = await idempotencyRepository.claim(trx, principal, key, fingerprint);
     if (stored) {

@@ -5,14 +5,11 @@ import { usersRepository, type UserChanges } from '../db/users.js';
 import { authOf } from '../http/auth.js';
 import { checkIfMatch, etagOf } from '../http/caching.js';
 import { badRequest, forbidden, notFound } from '../http/errors.js';
-import { idempotent, sendAnswer } from '../http/idempotency.js';
+import { ANONYMOUS, idempotent, sendAnswer } from '../http/idempotency.js';
 import { idCollection, idPageRequest, readPage } from '../http/pagination.js';
 import { operation } from '../http/typed.js';
 import { links, toUser } from '../representations.js';
 import { hashPassword, verifyPassword } from '../security/passwords.js';
-
-/** Idempotency keys of requests made without a token. */
-const ANONYMOUS = 0;
 
 export interface UserRoutesOptions {
   passwordMinLength: number;

@@ -1,0 +1,340 @@
+package microblog.client
+
+import java.io.File
+import java.net.ServerSocket
+import java.nio.file.Files
+import java.util.Collections
+import java.util.UUID
+import java.util.concurrent.TimeUnit
+import kotlinx.coroutines.runBlocking
+import microblog.client.apis.DiscoveryApi
+import microblog.client.apis.FollowsApi
+import microblog.client.apis.OperationsApi
+import microblog.client.apis.PostsApi
+import microblog.client.apis.TokensApi
+import microblog.client.apis.UsersApi
+import microblog.client.infrastructure.ApiClient
+import microblog.client.infrastructure.ClientException
+import microblog.client.infrastructure.Redirection
+import microblog.client.infrastructure.ResponseType
+import microblog.client.infrastructure.Success
+import microblog.client.models.NewPost
+import microblog.client.models.NewUser
+import microblog.client.models.Post
+import microblog.client.models.PostUpdate
+import microblog.client.models.User
+import microblog.client.models.UserUpdate
+import okhttp3.OkHttpClient
+import okio.Buffer
+import org.junit.jupiter.api.AfterAll
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertNotEquals
+import org.junit.jupiter.api.Assertions.assertNotNull
+import org.junit.jupiter.api.Assertions.assertNull
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.BeforeAll
+import org.junit.jupiter.api.MethodOrderer
+import org.junit.jupiter.api.Order
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.TestInstance
+import org.junit.jupiter.api.TestMethodOrder
+import org.junit.jupiter.api.assertThrows
+import org.yaml.snakeyaml.LoaderOptions
+import org.yaml.snakeyaml.Yaml
+
+/**
+ * The SDK against the real server (embedded PostgreSQL, a free port, a fresh data folder):
+ * the flow an Android app goes through, one step per test, in order. The last step fails
+ * when an operation of openapi.yaml was called by no step, or when any request carried
+ * the text `null` for a value it should have left out.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation::class)
+class SdkFlowIT {
+    private val root = File(System.getProperty("microblog.root") ?: "../..").canonicalFile
+    private lateinit var server: Process
+    private lateinit var dataDir: File
+    private lateinit var baseUrl: String
+
+    /** Every request the SDK sent, as it went on the wire. */
+    private val sent: MutableList<okhttp3.Request> = Collections.synchronizedList(mutableListOf())
+    private val http = OkHttpClient.Builder()
+        .addNetworkInterceptor { chain -> sent.add(chain.request()); chain.proceed(chain.request()) }
+        .build()
+
+    /** The app's session: every API object reads the token from here on each call. */
+    @Volatile private var token: String? = null
+
+    private fun <T : ApiClient> T.withSession(): T = apply { accessTokenProvider = { token } }
+    private lateinit var api: DiscoveryApi
+    private lateinit var operations: OperationsApi
+    private lateinit var users: UsersApi
+    private lateinit var follows: FollowsApi
+    private lateinit var posts: PostsApi
+    private lateinit var tokens: TokensApi
+
+    private val password = "correct horse battery staple"
+    private lateinit var susan: User
+    private lateinit var david: User
+    private val others = mutableListOf<User>()
+    private lateinit var keyedPost: Post
+
+    @BeforeAll
+    fun startServer() {
+        val main = File(root, "dist/src/main.js")
+        check(main.isFile) { "no $main: build the server first (npm run build)" }
+        val port = ServerSocket(0).use { it.localPort }
+        dataDir = Files.createTempDirectory("microblog-kotlin-sdk").toFile()
+        // Reachable by the postgres user that the embedded PostgreSQL runs as under root.
+        dataDir.setReadable(true, false)
+        dataDir.setExecutable(true, false)
+        // Its own process group (setsid), so that SIGINT reaches the database it starts too.
+        val builder = ProcessBuilder("setsid", "node", main.path)
+            .directory(root)
+            .redirectErrorStream(true)
+            .redirectOutput(File(dataDir, "server.log"))
+        builder.environment().apply {
+            remove("DATABASE_URL")
+            put("PORT", port.toString())
+            put("HOST", "127.0.0.1")
+            put("EMBEDDED_PG_DATA_DIR", File(dataDir, "pg").path)
+            put("RESPONSE_VALIDATION", "true")
+            put("LOG_LEVEL", "warn")
+        }
+        server = builder.start()
+        baseUrl = "http://127.0.0.1:$port"
+
+        api = DiscoveryApi(baseUrl, http).withSession()
+        operations = OperationsApi(baseUrl, http)
+        users = UsersApi(baseUrl, http).withSession()
+        follows = FollowsApi(baseUrl, http).withSession()
+        posts = PostsApi(baseUrl, http).withSession()
+        tokens = TokensApi(baseUrl, http).withSession()
+
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90)
+        while (true) {
+            check(server.isAlive) { "the server exited:\n${File(dataDir, "server.log").readText()}" }
+            val ready = runCatching { runBlocking { operations.getReadiness() } }
+            if (ready.isSuccess) break
+            check(System.nanoTime() < deadline) { "the server was not ready in 90 s:\n${File(dataDir, "server.log").readText()}" }
+            Thread.sleep(250)
+        }
+    }
+
+    @AfterAll
+    fun stopServer() {
+        if (!::server.isInitialized) return
+        ProcessBuilder("kill", "-INT", "--", "-${server.pid()}").inheritIO().start().waitFor()
+        if (!server.waitFor(30, TimeUnit.SECONDS)) server.destroyForcibly()
+        dataDir.deleteRecursively()
+    }
+
+    @Test @Order(1)
+    fun `the entry point and the probes answer without a token`() = runBlocking {
+        val entry = api.getApi()
+        assertEquals("/api/users", entry.links.users)
+        assertEquals("ok", operations.getHealth().status.value)
+        assertEquals("ready", operations.getReadiness().status.value)
+    }
+
+    @Test @Order(2)
+    fun `register sends no null for omitted optionals, and a key retry replays the first answer`() = runBlocking {
+        val key = UUID.randomUUID().toString()
+        val body = NewUser(username = "susan", email = "susan@example.com", password = password)
+        val first = users.createUserWithHttpInfo(body, key)
+        assertEquals(201, first.statusCode)
+        susan = (first as Success<*>).data as User
+        assertNull(susan.aboutMe)
+        assertEquals("/api/users/${susan.id}", first.header("Location"))
+        assertNotNull(first.header("ETag"))
+
+        val retry = users.createUserWithHttpInfo(body, key)
+        assertEquals(201, retry.statusCode)
+        assertEquals("true", retry.header("Idempotent-Replayed"))
+        assertEquals(susan.id, ((retry as Success<*>).data as User).id)
+
+        val registration = sent.last { it.method == "POST" && it.url.encodedPath == "/api/users" }
+        assertEquals("""{"username":"susan","email":"susan@example.com","password":"$password"}""", bodyOf(registration))
+    }
+
+    @Test @Order(3)
+    fun `two different registrations under one Idempotency-Key are both registered`() = runBlocking {
+        val shared = UUID.randomUUID().toString()
+        david = users.createUser(NewUser("david", "david@example.com", "another long password", "Hi, I am David"), shared)
+        val other = users.createUser(NewUser("mary", "mary@example.com", "yet another password"), shared)
+        assertNotEquals(david.id, other.id)
+        others += other
+        for (name in listOf("ana", "ben")) others += users.createUser(NewUser(name, "$name@example.com", "a long password"))
+    }
+
+    @Test @Order(4)
+    fun `log in with Basic set after construction, then use the token as Bearer`() = runBlocking {
+        val refused = assertThrows<ClientException> { runBlocking { users.getUser(susan.id) } }
+        assertEquals(401, refused.statusCode)
+
+        tokens.userCredentialsProvider = { "susan" to password }
+        val issued = tokens.createToken()
+        tokens.userCredentialsProvider = { null to null }
+        assertEquals(susan.id, issued.userId)
+        token = issued.token
+
+        val me = users.getUser(susan.id)
+        assertEquals("susan@example.com", me.email)
+        val login = sent.last { it.url.encodedPath == "/api/tokens" }
+        assertTrue(login.header("Authorization")!!.startsWith("Basic "))
+        assertEquals("Bearer ${issued.token}", sent.last().header("Authorization"))
+    }
+
+    @Test @Order(5)
+    fun `pages of users followed to the end by _links next`() = runBlocking {
+        var page = users.listUsers(perPage = 2)
+        val seen = page.items.map { it.id }.toMutableList()
+        var pages = 1
+        while (true) {
+            val next = pageRequestOf(page.links.next ?: break)
+            page = users.listUsers(page = next.page, perPage = next.perPage, cursor = next.cursor)
+            seen += page.items.map { it.id }
+            pages++
+        }
+        val everyone = listOf(susan, david) + others
+        assertEquals(everyone.map { it.id }.sorted(), seen.sorted())
+        assertEquals(everyone.size.toLong(), page.meta.totalItems)
+        assertEquals(3, pages)
+    }
+
+    @Test @Order(6)
+    fun `post without a key, with one, and a retry with the same key makes no second post`() = runBlocking {
+        val plain = posts.createPostWithHttpInfo(NewPost("Hello, world!"), null)
+        assertEquals(201, plain.statusCode)
+        assertNull(sent.last().header("Idempotency-Key"))
+
+        val key = UUID.randomUUID().toString()
+        val first = posts.createPostWithHttpInfo(NewPost("Sent over a flaky network"), key)
+        assertEquals(201, first.statusCode)
+        assertNull(first.header("Idempotent-Replayed"))
+        keyedPost = (first as Success<*>).data as Post
+        assertEquals("/api/posts/${keyedPost.id}", first.header("Location"))
+
+        val retry = posts.createPostWithHttpInfo(NewPost("Sent over a flaky network"), key)
+        assertEquals(201, retry.statusCode)
+        assertEquals("true", retry.header("Idempotent-Replayed"))
+        assertEquals(keyedPost, (retry as Success<*>).data)
+        assertEquals(2L, users.getUser(susan.id).postCount)
+        assertEquals(2L, posts.listUserPosts(susan.id).meta.totalItems)
+    }
+
+    @Test @Order(7)
+    fun `follow answers 204 without throwing, and the follow is checked 204 or 404`() = runBlocking {
+        follows.followUser(susan.id, david.id)
+        assertEquals(204, follows.followUserWithHttpInfo(susan.id, david.id).statusCode)
+        assertEquals(204, follows.getFollowWithHttpInfo(susan.id, david.id).statusCode)
+        val notFollowing = assertThrows<ClientException> { runBlocking { follows.getFollow(david.id, susan.id) } }
+        assertEquals(404, notFollowing.statusCode)
+        assertEquals("Not Found", notFollowing.error?.error)
+
+        assertEquals(listOf(david.id), follows.listFollowed(susan.id).items.map { it.id })
+        assertEquals(listOf(susan.id), follows.listFollowers(david.id).items.map { it.id })
+        assertTrue(posts.getFeed(susan.id).items.any { it.id == keyedPost.id })
+        assertTrue(posts.listPosts(perPage = 100).items.any { it.id == keyedPost.id })
+
+        follows.unfollowUser(susan.id, david.id)
+        assertEquals(404, assertThrows<ClientException> { runBlocking { follows.getFollow(susan.id, david.id) } }.statusCode)
+    }
+
+    @Test @Order(8)
+    fun `a conditional GET with the ETag is answered 304`() = runBlocking {
+        val first = users.getUserWithHttpInfo(susan.id, null)
+        val etag = first.header("ETag")
+        assertNotNull(etag)
+        val again = users.getUserWithHttpInfo(susan.id, etag)
+        assertEquals(ResponseType.Redirection, again.responseType)
+        assertEquals(304, (again as Redirection<*>).statusCode)
+        assertEquals(etag, again.header("ETag"))
+
+        val postTag = posts.getPostWithHttpInfo(keyedPost.id, null).header("ETag")
+        assertEquals(304, posts.getPostWithHttpInfo(keyedPost.id, postTag).statusCode)
+    }
+
+    @Test @Order(9)
+    fun `update with If-Match the ETag read, and a stale one is a typed 412`() = runBlocking {
+        val read = users.getUserWithHttpInfo(susan.id, null)
+        val etag = read.header("ETag")!!
+        val changed = users.updateUserWithHttpInfo(susan.id, UserUpdate(aboutMe = "Hi, I am Susan"), etag)
+        assertEquals(200, changed.statusCode)
+        assertEquals("Hi, I am Susan", ((changed as Success<*>).data as User).aboutMe)
+        assertEquals("""{"about_me":"Hi, I am Susan"}""", bodyOf(sent.last()))
+        assertNotEquals(etag, changed.header("ETag"))
+
+        val stale = assertThrows<ClientException> {
+            runBlocking { users.updateUser(susan.id, UserUpdate(aboutMe = "Lost update"), etag) }
+        }
+        assertEquals(412, stale.statusCode)
+        assertEquals("Precondition Failed", stale.error?.error)
+        assertEquals("Hi, I am Susan", users.getUser(susan.id).aboutMe)
+
+        val postTag = posts.getPostWithHttpInfo(keyedPost.id, null).header("ETag")!!
+        keyedPost = posts.updatePost(keyedPost.id, PostUpdate(body = "Edited"), postTag)
+        assertEquals("Edited", keyedPost.body)
+        assertEquals(412, assertThrows<ClientException> {
+            runBlocking { posts.updatePost(keyedPost.id, PostUpdate(body = "Again"), postTag) }
+        }.statusCode)
+    }
+
+    @Test @Order(10)
+    fun `delete answers 204 without throwing, and the post is then 404`() = runBlocking {
+        val etag = posts.getPostWithHttpInfo(keyedPost.id, null).header("ETag")!!
+        posts.deletePost(keyedPost.id, etag)
+        val gone = assertThrows<ClientException> { runBlocking { posts.getPost(keyedPost.id) } }
+        assertEquals(404, gone.statusCode)
+    }
+
+    @Test @Order(11)
+    fun `log out answers 204, and the next call is a typed 401 with status and error body`() = runBlocking {
+        assertEquals(204, tokens.revokeTokenWithHttpInfo().statusCode)
+        val refused = assertThrows<ClientException> { runBlocking { users.getUser(susan.id) } }
+        assertEquals(401, refused.statusCode)
+        val error = refused.error
+        assertNotNull(error)
+        assertEquals("Unauthorized", error!!.error)
+        assertTrue(error.message.isNotBlank())
+    }
+
+    @Test @Order(12)
+    fun `every operation of the contract was called, and no request sent the text null`() {
+        val called = sent.mapNotNull { request -> operationOf(request) }.toSet()
+        val missing = contractOperations.map { it.id }.toSet() - called
+        assertTrue(missing.isEmpty()) { "operations of openapi.yaml that no step calls: ${missing.sorted()}" }
+
+        val nulls = sent.flatMap { request ->
+            request.headers.filter { it.second == "null" }.map { "${request.method} ${request.url}: header ${it.first}" } +
+                request.url.queryParameterNames.filter { request.url.queryParameter(it) == "null" }
+                    .map { "${request.method} ${request.url}: query $it" }
+        }
+        assertTrue(nulls.isEmpty()) { "requests that sent the text null: $nulls" }
+    }
+
+    private data class Operation(val id: String, val method: String, val path: Regex)
+
+    /** The operations of openapi.yaml, each with its method and path template as a pattern. */
+    private val contractOperations: List<Operation> by lazy {
+        val yaml = Yaml(LoaderOptions().apply { codePointLimit = 16 * 1024 * 1024 })
+        @Suppress("UNCHECKED_CAST")
+        val doc = File(root, "openapi.yaml").reader().use { yaml.load<Map<String, Any>>(it) }
+        @Suppress("UNCHECKED_CAST")
+        val paths = doc["paths"] as Map<String, Map<String, Any>>
+        paths.flatMap { (template, item) ->
+            val pattern = Regex(template.split(Regex("\\{[^}]+}")).joinToString("[^/]+") { Regex.escape(it) })
+            item.filterKeys { it in setOf("get", "put", "post", "delete", "patch", "head", "options") }
+                .map { (method, op) ->
+                    @Suppress("UNCHECKED_CAST")
+                    Operation((op as Map<String, Any>)["operationId"] as String, method.uppercase(), pattern)
+                }
+        }
+    }
+
+    private fun operationOf(request: okhttp3.Request): String? =
+        contractOperations.firstOrNull { it.method == request.method && it.path.matches(request.url.encodedPath) }?.id
+
+    private fun bodyOf(request: okhttp3.Request): String =
+        Buffer().also { request.body?.writeTo(it) }.readUtf8()
+}
