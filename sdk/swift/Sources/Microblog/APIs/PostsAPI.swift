@@ -13,7 +13,7 @@ open class PostsAPI {
      Write a post
      
      - parameter newPost: (body)  
-     - parameter idempotencyKey: (header) A value unique to this request, such as a new UUID, that makes it safe to retry: a retry with the same key and body within 24 hours gets the first answer; the same key with another body gets &#x60;422&#x60;.  (optional)
+     - parameter idempotencyKey: (header) A value unique to this request, such as a new UUID, that makes it safe to retry: a retry with the same key and body within 24 hours gets the first answer. With a token, the same key with another body gets &#x60;422&#x60;; without one (registration), a key is no client&#39;s own, so another body under the same key is another request. 1 to 255 visible ASCII characters.  (optional)
      - parameter apiConfiguration: The configuration for the http request.
      - returns: Post
      */
@@ -30,7 +30,7 @@ open class PostsAPI {
        - name: bearer
      - responseHeaders: [Location(String), Idempotent-Replayed(String), ETag(String), RateLimit(String), RateLimit-Policy(String)]
      - parameter newPost: (body)  
-     - parameter idempotencyKey: (header) A value unique to this request, such as a new UUID, that makes it safe to retry: a retry with the same key and body within 24 hours gets the first answer; the same key with another body gets &#x60;422&#x60;.  (optional)
+     - parameter idempotencyKey: (header) A value unique to this request, such as a new UUID, that makes it safe to retry: a retry with the same key and body within 24 hours gets the first answer. With a token, the same key with another body gets &#x60;422&#x60;; without one (registration), a key is no client&#39;s own, so another body under the same key is another request. 1 to 255 visible ASCII characters.  (optional)
      - parameter apiConfiguration: The configuration for the http request.
      - returns: RequestBuilder<Post> 
      */

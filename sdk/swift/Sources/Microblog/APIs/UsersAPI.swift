@@ -13,7 +13,7 @@ open class UsersAPI {
      Register a new user
      
      - parameter newUser: (body)  
-     - parameter idempotencyKey: (header) A value unique to this request, such as a new UUID, that makes it safe to retry: a retry with the same key and body within 24 hours gets the first answer; the same key with another body gets &#x60;422&#x60;.  (optional)
+     - parameter idempotencyKey: (header) A value unique to this request, such as a new UUID, that makes it safe to retry: a retry with the same key and body within 24 hours gets the first answer. With a token, the same key with another body gets &#x60;422&#x60;; without one (registration), a key is no client&#39;s own, so another body under the same key is another request. 1 to 255 visible ASCII characters.  (optional)
      - parameter apiConfiguration: The configuration for the http request.
      - returns: User
      */
@@ -24,10 +24,10 @@ open class UsersAPI {
     /**
      Register a new user
      - POST /api/users
-     - Creates an account. Username and email are unique without regard to case. The answer is the only representation of another user's email a client gets without a token: the user just created. Send an `Idempotency-Key` to retry safely: a retry with the same key and body within 24 hours gets the first answer instead of a `400` for a taken username. 
+     - Creates an account. Username and email are unique without regard to case. The answer is the only representation of another user's email a client gets without a token: the user just created. Send an `Idempotency-Key` to retry safely: a retry with the same key and body within 24 hours gets the first answer instead of a `400` for a taken username. Another body under the same key is another registration. 
      - responseHeaders: [Location(String), Idempotent-Replayed(String), ETag(String), RateLimit(String), RateLimit-Policy(String)]
      - parameter newUser: (body)  
-     - parameter idempotencyKey: (header) A value unique to this request, such as a new UUID, that makes it safe to retry: a retry with the same key and body within 24 hours gets the first answer; the same key with another body gets &#x60;422&#x60;.  (optional)
+     - parameter idempotencyKey: (header) A value unique to this request, such as a new UUID, that makes it safe to retry: a retry with the same key and body within 24 hours gets the first answer. With a token, the same key with another body gets &#x60;422&#x60;; without one (registration), a key is no client&#39;s own, so another body under the same key is another request. 1 to 255 visible ASCII characters.  (optional)
      - parameter apiConfiguration: The configuration for the http request.
      - returns: RequestBuilder<User> 
      */
