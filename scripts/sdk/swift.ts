@@ -288,6 +288,10 @@ for (const id of operations) {
       `the XCTest flow calls no ${id}: every operation of the contract must be in the flow`,
     );
 }
+// The flow names the API classes the generator makes (a renamed tag renames its class).
+for (const [, name] of flow.matchAll(/\b(\w+API)\.\w+\(/g)) {
+  if (!new RegExp(`open class ${name}\\b`).test(apis)) problems.push(`the XCTest flow calls ${name}, which the generator no longer makes`);
+}
 say(`sdk:swift: ${operations.length} operations, each an async method called by ${HANDWRITTEN[1]}`);
 
 // 7. Nothing sent for an omitted optional value.

@@ -34,7 +34,7 @@ final class MicroblogFlowTests: XCTestCase {
         let anonymous = MicroblogAPIConfiguration.anonymous(basePath: baseURL)
 
         // The entry point and the probes need no credentials.
-        let root = try await ApiAPI.getApi(apiConfiguration: anonymous)
+        let root = try await DiscoveryAPI.getApi(apiConfiguration: anonymous)
         XCTAssertFalse(root.links.users.isEmpty)
         let health = try await OperationsAPI.getHealth(apiConfiguration: anonymous)
         XCTAssertEqual(health.status, .ok)
