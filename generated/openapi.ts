@@ -352,7 +352,7 @@ export interface components {
     schemas: {
         /**
          * Format: int64
-         * @description A resource id.
+         * @description A resource id. In a path it is written as plain decimal digits (`123`, not `123.0`, `1.23e2` or `+123`); anything else gets 400.
          * @example 123
          */
         Id: number;

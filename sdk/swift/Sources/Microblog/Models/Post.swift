@@ -13,7 +13,7 @@ public struct Post: Sendable, Codable, Hashable {
     public static let idRule = NumericRule<Int64>(minimum: 1, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
     public static let bodyRule = StringRule(minLength: 1, maxLength: 140, pattern: "/\\S/")
     public static let authorRule = NumericRule<Int64>(minimum: 1, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
-    /** A resource id. */
+    /** A resource id. In a path it is written as plain decimal digits (`123`, not `123.0`, `1.23e2` or `+123`); anything else gets 400. */
     public var id: Int64
     /** The text, 1 to 140 characters once leading and trailing white space is removed. */
     public var body: String

@@ -15,7 +15,7 @@ public struct Token: Sendable, Codable, Hashable {
     public var token: String
     /** A time in UTC, ISO 8601, ending in `Z`. */
     public var expiresAt: Date
-    /** A resource id. */
+    /** A resource id. In a path it is written as plain decimal digits (`123`, not `123.0`, `1.23e2` or `+123`); anything else gets 400. */
     public var userId: Int64
 
     public init(token: String, expiresAt: Date, userId: Int64) {

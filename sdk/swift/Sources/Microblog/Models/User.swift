@@ -17,7 +17,7 @@ public struct User: Sendable, Codable, Hashable {
     public static let postCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
     public static let followerCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
     public static let followedCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
-    /** A resource id. */
+    /** A resource id. In a path it is written as plain decimal digits (`123`, not `123.0`, `1.23e2` or `+123`); anything else gets 400. */
     public var id: Int64
     /** Letters, digits, `_`, `.` and `-`; unique without regard to case. */
     public var username: String
