@@ -1,4 +1,3 @@
-import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
 import { isClusterWorker, startClusterPrimary } from './cluster.js';
@@ -23,7 +22,7 @@ async function main(): Promise<void> {
   const metrics = config.metrics ? createMetrics() : undefined;
   // A cluster's workers leave METRICS_PORT to the primary, which adds up their metrics; they
   // answer it from the start, so that a worker still starting does not fail the scrape.
-  if (metrics && cluster.isWorker) reportToPrimary(metrics);
+  if (metrics && isClusterWorker(config)) reportToPrimary(metrics);
 
   const database = await prepareDatabase(config, logger, { role: 'server', migrate: config.migrateOnStart });
   // Logged as JSON with the stack rather than left to Node's default print and exit; the
@@ -58,7 +57,7 @@ async function main(): Promise<void> {
 
   let http: ReturnType<typeof createHttpServer>;
   try {
-    if (metrics && config.metrics && !cluster.isWorker) {
+    if (metrics && config.metrics && !isClusterWorker(config)) {
       metricsServer = await startMetricsServer({ contentType: metrics.registry.contentType, render: () => metrics.registry.metrics() }, config.metrics, logger);
     }
     const app = createApp({ db, config, contract: loadContract(), logger, redis, clusterWorker: isClusterWorker(config), metrics, stopping: () => http.stopping() });
