@@ -363,7 +363,7 @@ export interface components {
         Username: string;
         /**
          * Format: email
-         * @description An email address; unique without regard to case.
+         * @description An email address with a dotted domain, such as `susan@example.com` (no quoted local part, no address literal; at most 64 characters before the `@`); unique without regard to case.
          * @example susan@example.com
          */
         Email: string;
@@ -387,7 +387,7 @@ export interface components {
         Timestamp: string;
         /**
          * Format: int64
-         * @description An exact count.
+         * @description An exact count (at most 2^53 − 1, which every JSON parser reads exactly).
          * @example 7
          */
         Count: number;

@@ -15,8 +15,10 @@ import { useServer } from './support/server.js';
  *
  * Kept beside Schemathesis (`npm run test:contract`) for what that does not check: the
  * exact 4xx each fault calls for (it accepts any 4xx), refusals confirmed in the database,
- * many users with real tokens and follows, and inputs it does not make: bodies over 64 KB,
- * malformed JSON, lone surrogates and RTL marks, malformed Authorization headers.
+ * many users with real tokens and follows, cursors the server could have made, and inputs
+ * it does not make: bodies over 64 KB, malformed JSON and UTF-8, lone surrogates and RTL
+ * marks, malformed Authorization headers. What Schemathesis covers is left to it:
+ * schema-shaped made-up cursors and bodies of other media types.
  */
 
 function positiveInteger(name: string, fallback: number): number {

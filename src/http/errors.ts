@@ -43,7 +43,7 @@ const UNIQUE_MESSAGES: Record<string, string> = {
 interface ValidatorError {
   status: number;
   message?: string;
-  errors?: { path?: string; message?: string }[];
+  errors?: { path?: string; message?: string; errorCode?: string }[];
   headers?: Record<string, string>;
 }
 interface PgError {
@@ -148,7 +148,10 @@ function fromValidator(err: ValidatorError, req: Request): HttpError {
   // The validator refuses before our handler runs only when no header of the scheme came.
   if (err.status === 401) return unauthorized(req, UNAUTHORIZED.noCredentials);
   if (err.status === 415) return new HttpError(415, 'the request body must be application/json');
-  const errors = (err.errors ?? []).map((e) => ({
+  // A format names what was expected; the pattern that spells the same rule out adds nothing.
+  const formatFailed = new Set((err.errors ?? []).filter((e) => e.errorCode === 'format.openapi.validation').map((e) => e.path));
+  const reported = (err.errors ?? []).filter((e) => !(e.errorCode === 'pattern.openapi.validation' && formatFailed.has(e.path)));
+  const errors = reported.map((e) => ({
     // The validator says "params" for what the contract calls the path.
     path: (e.path ?? '').replace(/^\.?/, '/').replace(/\./g, '/').replace(/^\/+/, '/').replace(/^\/params\//, '/path/'),
     message: (e.message ?? 'is invalid').replace(/^must have required property '.*'$/, 'is required'),

@@ -24,6 +24,7 @@ export function contractValidator({ contract, validateResponses, securityHandler
     validateApiSpec: true,
     validateRequests: { allowUnknownQueryParameters: false, allErrors: true },
     ajvFormats: { mode: 'full' },
+    formats: contract.formats,
     validateResponses,
     validateSecurity: { handlers: securityHandlers as never },
     // The contract takes JSON bodies only: no multipart parser on every request.

@@ -5,6 +5,7 @@
 # so that 429s do not hide answers. A real user and token authenticate the run.
 # CONTRACT_SEED replays a run; CONTRACT_MAX_EXAMPLES bounds it (the default keeps it under
 # five minutes on two cores). The server and its database are stopped whatever happens.
+# CONTRACT_API=http://host:port/api runs it against a server of one's own instead.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -24,43 +25,58 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "$wanted" >"$stamp"
 fi
 
-npm run build --silent
+token_of() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]]))' "$1"; }
 
-free_port() { node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-port=$(free_port)
-data=$(mktemp -d /tmp/microblog-contract-XXXXXX)
-chmod 755 "$data" # reachable by the postgres user when running as root
-log="$data/server.log"
-report="$data/report"
+if [ -n "${CONTRACT_API:-}" ]; then
+  # A server of one's own: nothing is started or stopped here.
+  api=${CONTRACT_API%/}
+  data=$(mktemp -d /tmp/microblog-contract-XXXXXX)
+  log=/dev/null
+  report="$data/report"
+  trap '[ -n "${KEEP_CONTRACT:-}" ] || rm -rf "$data"' EXIT
+else
+  npm run build --silent
 
-# Its own process group, so that SIGINT stops the server and its PostgreSQL as Ctrl-C would.
-NODE_ENV=production RESPONSE_VALIDATION=true PORT=$port HOST=127.0.0.1 \
-  EMBEDDED_PG_DATA_DIR="$data/pg" SHUTDOWN_DELAY_MS=0 \
-  RATE_LIMIT_REQUESTS=1000000000 RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT=1000000000 \
-  RATE_LIMIT_FAILED_LOGINS_PER_ADDRESS=1000000000 \
-  setsid node dist/src/main.js >"$log" 2>&1 &
-server=$!
-cleanup() {
-  kill -INT -- -"$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  [ -n "${KEEP_CONTRACT:-}" ] || rm -rf "$data"
-}
-trap cleanup EXIT
+  free_port() { node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+  port=$(free_port)
+  data=$(mktemp -d /tmp/microblog-contract-XXXXXX)
+  chmod 755 "$data" # reachable by the postgres user when running as root
+  log="$data/server.log"
+  report="$data/report"
 
-api="http://127.0.0.1:$port/api"
-for _ in $(seq 1 120); do
-  curl -fsS "$api" >/dev/null 2>&1 && break
-  kill -0 "$server" 2>/dev/null || { cat "$log"; echo "contract: the server exited"; exit 1; }
-  sleep 0.5
-done
+  # Its own process group, so that SIGINT stops the server and its PostgreSQL as Ctrl-C would.
+  NODE_ENV=production RESPONSE_VALIDATION=true PORT=$port HOST=127.0.0.1 \
+    EMBEDDED_PG_DATA_DIR="$data/pg" SHUTDOWN_DELAY_MS=0 \
+    RATE_LIMIT_REQUESTS=1000000000 RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT=1000000000 \
+    RATE_LIMIT_FAILED_LOGINS_PER_ADDRESS=1000000000 \
+    setsid node dist/src/main.js >"$log" 2>&1 &
+  server=$!
+  cleanup() {
+    kill -INT -- -"$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    [ -n "${KEEP_CONTRACT:-}" ] || rm -rf "$data"
+  }
+  trap cleanup EXIT
 
-export CONTRACT_USERNAME=contract CONTRACT_PASSWORD='contract tests password'
-user=$(curl -fsS -X POST "$api/users" -H 'Content-Type: application/json' \
-  -d "{\"username\": \"$CONTRACT_USERNAME\", \"email\": \"contract@example.com\", \"password\": \"$CONTRACT_PASSWORD\"}")
-CONTRACT_USER_ID=$(node -e 'console.log(JSON.parse(process.argv[1]).id)' "$user")
-CONTRACT_TOKEN=$(curl -fsS -X POST "$api/tokens" -u "$CONTRACT_USERNAME:$CONTRACT_PASSWORD" |
-  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).token))')
-export CONTRACT_USER_ID CONTRACT_TOKEN CONTRACT_API=$api CONTRACT_HOOKS=$PWD/$here/hooks.py
+  api="http://127.0.0.1:$port/api"
+  for _ in $(seq 1 120); do
+    curl -fsS "$api" >/dev/null 2>&1 && break
+    kill -0 "$server" 2>/dev/null || { cat "$log"; echo "contract: the server exited"; exit 1; }
+    sleep 0.5
+  done
+fi
+
+# A user of the run's own, which the run may change (its password too) and log out.
+CONTRACT_USERNAME="contract_$(node -e 'console.log(require("crypto").randomBytes(6).toString("hex"))')"
+CONTRACT_PASSWORD='contract tests password'
+curl -fsS -X POST "$api/users" -H 'Content-Type: application/json' >/dev/null \
+  -d "{\"username\": \"$CONTRACT_USERNAME\", \"email\": \"$CONTRACT_USERNAME@example.com\", \"password\": \"$CONTRACT_PASSWORD\"}" ||
+  { echo "contract: could not register a user at $api/users"; exit 1; }
+tokens=$(curl -fsS -X POST "$api/tokens" -u "$CONTRACT_USERNAME:$CONTRACT_PASSWORD") ||
+  { echo "contract: $CONTRACT_USERNAME could not log in at $api/tokens"; exit 1; }
+CONTRACT_TOKEN=$(printf %s "$tokens" | token_of token)
+CONTRACT_USER_ID=$(printf %s "$tokens" | token_of user_id)
+export CONTRACT_USERNAME CONTRACT_PASSWORD CONTRACT_USER_ID CONTRACT_TOKEN CONTRACT_API=$api CONTRACT_HOOKS=$PWD/$here/hooks.py
 
 echo "contract: Schemathesis $("$venv/bin/schemathesis" --version | awk '{print $NF}') against $api/openapi.json, seed $seed (CONTRACT_SEED=$seed npm run test:contract replays it)"
 status=0
@@ -71,7 +87,7 @@ status=0
 # Requests per phase, from the run's event stream.
 node "$here/requests-per-phase.mjs" "$report"/*.ndjson || true
 if [ "$status" -ne 0 ]; then
-  echo "contract: Schemathesis failed (exit $status); the server's log follows"
-  tail -n 50 "$log"
+  echo "contract: Schemathesis failed (exit $status)"
+  [ "$log" = /dev/null ] || { echo "contract: the server's log follows"; tail -n 50 "$log"; }
 fi
 exit "$status"

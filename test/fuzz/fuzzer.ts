@@ -544,21 +544,14 @@ export function buildFuzzer(contract: Contract, op: Operation): Fuzzer {
   ];
   if (queryParams.some((p) => p.name === 'cursor')) {
     edges.push(
+      // Cursors the server could have made, for any position. Schemathesis sends the
+      // schema-shaped strings, which the server has not made (400).
       fc
-        .oneof(
-          fc
-            .record({
-              ms: fc.integer({ min: 0, max: 999_999_999_999_999 }),
-              id: fc.maxSafeInteger(),
-            })
-            .map(({ ms, id }) => encodeCursor({ created_at: new Date(ms), id })),
-          fc.stringMatching(/^[A-Za-z0-9_-]{1,200}$/),
-          fc
-            .string({ unit: 'binary', maxLength: 40 })
-            .map((s) => Buffer.from(s).toString('base64url'))
-            .filter((s) => s.length > 0 && s.length <= 200),
-        )
-        .map((value) => ({ on: 'cursor' as const, value })),
+        .record({
+          ms: fc.integer({ min: 0, max: 999_999_999_999_999 }),
+          id: fc.maxSafeInteger(),
+        })
+        .map(({ ms, id }) => ({ on: 'cursor' as const, value: encodeCursor({ created_at: new Date(ms), id }) })),
     );
   }
   if (!bodySchema) {
@@ -581,7 +574,6 @@ export function buildFuzzer(contract: Contract, op: Operation): Fuzzer {
           on: 'raw' as const,
           body: [0x7b, 0x22, 0x62, 0x6f, 0x64, 0x79, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d],
         }, // {"body":"\xff"}
-        { on: 'raw' as const, body: '{"a":1}', contentType: 'application/merge-patch+json' },
         // UTF-8 bytes labelled UTF-16: body-parser decodes what the label says (400), where 415 would do as well.
         { on: 'raw' as const, body: '{"a":1}', contentType: 'application/json; charset=utf-16' },
       ),

@@ -11,12 +11,12 @@ import Foundation
 public struct NewUser: Sendable, Codable, Hashable {
 
     public static let usernameRule = StringRule(minLength: 1, maxLength: 64, pattern: "/^[A-Za-z0-9_.-]+$/")
-    public static let emailRule = StringRule(minLength: nil, maxLength: 120, pattern: nil)
+    public static let emailRule = StringRule(minLength: nil, maxLength: 120, pattern: "/^[A-Za-z0-9!#$%&'*+\\x2F=?^_`{|}~-]+(?:\\.[A-Za-z0-9!#$%&'*+\\x2F=?^_`{|}~-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/")
     public static let passwordRule = StringRule(minLength: 8, maxLength: 128, pattern: nil)
     public static let aboutMeRule = StringRule(minLength: nil, maxLength: 140, pattern: "/^[^\\u0000]*$/")
     /** Letters, digits, `_`, `.` and `-`; unique without regard to case. */
     public var username: String
-    /** An email address; unique without regard to case. */
+    /** An email address with a dotted domain, such as `susan@example.com` (no quoted local part, no address literal; at most 64 characters before the `@`); unique without regard to case. */
     public var email: String
     /** 8 to 128 characters (the server's configured minimum may be higher; a shorter password gets `400`). Compared in Unicode normalisation form C (NFC): an accented letter matches whether it is typed precomposed or with a combining mark.  */
     public var password: String

@@ -12,11 +12,11 @@ public struct User: Sendable, Codable, Hashable {
 
     public static let idRule = NumericRule<Int64>(minimum: 1, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
     public static let usernameRule = StringRule(minLength: 1, maxLength: 64, pattern: "/^[A-Za-z0-9_.-]+$/")
-    public static let emailRule = StringRule(minLength: nil, maxLength: 120, pattern: nil)
+    public static let emailRule = StringRule(minLength: nil, maxLength: 120, pattern: "/^[A-Za-z0-9!#$%&'*+\\x2F=?^_`{|}~-]+(?:\\.[A-Za-z0-9!#$%&'*+\\x2F=?^_`{|}~-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/")
     public static let aboutMeRule = StringRule(minLength: nil, maxLength: 140, pattern: "/^[^\\u0000]*$/")
-    public static let postCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
-    public static let followerCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
-    public static let followedCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
+    public static let postCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
+    public static let followerCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
+    public static let followedCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
     /** A resource id. In a path it is written as plain decimal digits (`123`, not `123.0`, `1.23e2` or `+123`); anything else gets 400. */
     public var id: Int64
     /** Letters, digits, `_`, `.` and `-`; unique without regard to case. */
@@ -27,11 +27,11 @@ public struct User: Sendable, Codable, Hashable {
     public var lastSeen: Date
     /** A few words about the user, without NUL characters; `null` when unset. */
     public var aboutMe: String?
-    /** An exact count. */
+    /** An exact count (at most 2^53 − 1, which every JSON parser reads exactly). */
     public var postCount: Int64
-    /** An exact count. */
+    /** An exact count (at most 2^53 − 1, which every JSON parser reads exactly). */
     public var followerCount: Int64
-    /** An exact count. */
+    /** An exact count (at most 2^53 − 1, which every JSON parser reads exactly). */
     public var followedCount: Int64
     public var links: UserLinks
 

@@ -11,17 +11,17 @@ import Foundation
 public struct UserUpdate: Sendable, Codable, Hashable {
 
     public static let usernameRule = StringRule(minLength: 1, maxLength: 64, pattern: "/^[A-Za-z0-9_.-]+$/")
-    public static let emailRule = StringRule(minLength: nil, maxLength: 120, pattern: nil)
+    public static let emailRule = StringRule(minLength: nil, maxLength: 120, pattern: "/^[A-Za-z0-9!#$%&'*+\\x2F=?^_`{|}~-]+(?:\\.[A-Za-z0-9!#$%&'*+\\x2F=?^_`{|}~-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/")
     public static let aboutMeRule = StringRule(minLength: nil, maxLength: 140, pattern: "/^[^\\u0000]*$/")
     public static let passwordRule = StringRule(minLength: 8, maxLength: 128, pattern: nil)
     public static let currentPasswordRule = StringRule(minLength: nil, maxLength: 128, pattern: nil)
     public static let idRule = NumericRule<Int64>(minimum: 1, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
-    public static let postCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
-    public static let followerCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
-    public static let followedCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
+    public static let postCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
+    public static let followerCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
+    public static let followedCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
     /** Letters, digits, `_`, `.` and `-`; unique without regard to case. */
     public var username: String?
-    /** An email address; unique without regard to case. */
+    /** An email address with a dotted domain, such as `susan@example.com` (no quoted local part, no address literal; at most 64 characters before the `@`); unique without regard to case. */
     public var email: String?
     /** A few words about the user, without NUL characters; `null` when unset. */
     public var aboutMe: String?
