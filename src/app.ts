@@ -5,15 +5,15 @@ import type { Db } from './db/database.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Redis } from './redis.js';
-import { securityHandlers } from './http/auth.js';
+import { authenticate } from './http/authentication.js';
 import { jsonBodies } from './http/body.js';
 import { cacheHeaders, isFresh } from './http/caching.js';
 import { errorHandler, lastResortHandler, notFoundHandler } from './http/errors.js';
 import { requestLogger } from './http/logging.js';
 import { crossOrigin, securityHeaders } from './http/hardening.js';
 import { wellFormedHost } from './http/host.js';
-import { plainIntegers } from './http/integers.js';
-import { decodablePathParameters } from './http/path-parameters.js';
+import { contractOperations, matchOperation } from './http/operations.js';
+import { plainIntegers } from './http/parameters.js';
 import { requireJsonAcceptable } from './http/negotiation.js';
 import { createRateLimits } from './http/rate-limit.js';
 import { contractValidator } from './http/validator.js';
@@ -83,9 +83,10 @@ export function createApp({ db, config, contract, logger, redis, clusterWorker, 
 
   app.use('/api', cacheHeaders);
   app.use(CONTRACT_PATHS, headAsGet);
-  app.use(jsonBodies(contract.document(), BODY_LIMIT));
-  app.use(decodablePathParameters(contract.document()));
-  app.use(contractValidator({ contract, validateResponses: config.validateResponses, securityHandlers: securityHandlers(db, limits.logins, metrics) }));
+  app.use(matchOperation(contractOperations(contract.document())));
+  app.use(jsonBodies(BODY_LIMIT));
+  app.use(authenticate(db, limits.logins, metrics));
+  app.use(contractValidator({ contract, validateResponses: config.validateResponses }));
   app.use('/api', plainIntegers);
   app.use(CONTRACT_PATHS, requireJsonAcceptable);
 

@@ -7,7 +7,7 @@ import { createHttpServer } from '../src/server.js';
 import { loadConfig } from '../src/config.js';
 import { loadContract } from '../src/contract.js';
 import { openDb, type Db } from '../src/db/database.js';
-import { HttpError } from '../src/http/errors.js';
+import { HttpError } from '../src/http/http-error.js';
 import { usersRepository } from '../src/db/users.js';
 import { createLogger } from '../src/logger.js';
 import { basic, createUser, login, uniqueName, type TestUser } from './support/factories.js';

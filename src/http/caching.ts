@@ -1,6 +1,6 @@
 import etag from 'etag';
 import type { Request, RequestHandler, Response } from 'express';
-import { HttpError } from './errors.js';
+import { HttpError } from './http-error.js';
 
 /**
  * Cache-Control and Vary for every /api answer: GETs may be stored but must be

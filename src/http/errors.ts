@@ -1,44 +1,21 @@
 import { STATUS_CODES } from 'node:http';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
-import { isQueryTimeout } from '../db/database.js';
+import { domainErrorOf } from '../db/errors.js';
+import {
+  ContentionError,
+  DatabaseUnavailableError,
+  DomainError,
+  IdempotencyKeyReusedError,
+  MissingReferenceError,
+  TakenError,
+  UnstorableValueError,
+} from '../errors.js';
+import { AUTH_REALM, HttpError } from './http-error.js';
 import { htmlErrorPage, wantsJson } from './negotiation.js';
-
-/** The one error type handlers throw; the error middleware turns it into the response. */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message?: string,
-    readonly headers: Record<string, string> = {},
-    readonly errors?: { path: string; message: string }[],
-    options?: ErrorOptions,
-  ) {
-    super(message ?? STATUS_CODES[status] ?? 'Error', options);
-  }
-}
-
-export const AUTH_REALM = 'Microblog API';
-
-/** What a 401 says, one sentence per cause, whichever scheme the operation takes. */
-export const UNAUTHORIZED = {
-  /** No Authorization header, or none of the operation's scheme that can be read. */
-  noCredentials: 'credentials are required',
-  invalidToken: 'the token is invalid or has expired',
-  wrongLogin: 'the username (or email address) or the password is wrong',
-} as const;
 
 /** A 500's own message could leak internals: the log has it, found by the request id. */
 const INTERNAL_ERROR_MESSAGE = 'something went wrong on the server; quote the X-Request-Id header when reporting it';
 const RETRY_AFTER_SECONDS = '5';
-
-export const notFound = (what: string) => new HttpError(404, `${what} does not exist`);
-export const forbidden = (message: string) => new HttpError(403, message);
-export const badRequest = (message: string) => new HttpError(400, message);
-
-/** Unique indexes whose violation means the client must choose another value. */
-const UNIQUE_MESSAGES: Record<string, string> = {
-  users_username_lower_key: 'please use a different username',
-  users_email_lower_key: 'please use a different email address',
-};
 
 interface ValidatorError {
   status: number;
@@ -46,22 +23,12 @@ interface ValidatorError {
   errors?: { path?: string; message?: string; errorCode?: string }[];
   headers?: Record<string, string>;
 }
-interface PgError {
-  code?: string;
-  constraint?: string;
-}
 
 /** Turns anything thrown into an HttpError; unknown errors become a 500 that keeps its cause. */
 export function toHttpError(err: unknown, req: Request): HttpError {
   if (err instanceof HttpError) return err;
-  const pg = err as PgError;
-  if (typeof pg.code === 'string' && /^[0-9A-Z]{5}$/.test(pg.code)) return fromPostgres(pg, err);
-  if (isQueryTimeout(err)) {
-    return new HttpError(503, 'the database did not answer in time; try again shortly', { 'Retry-After': RETRY_AFTER_SECONDS }, undefined, { cause: err });
-  }
-  if (isConnectionFailure(err)) {
-    return new HttpError(503, 'the database is unavailable; try again shortly', { 'Retry-After': RETRY_AFTER_SECONDS }, undefined, { cause: err });
-  }
+  const domain = err instanceof DomainError ? err : domainErrorOf(err);
+  if (domain) return fromDomain(domain);
   const bodyParser = err as { type?: string; status?: number; expose?: boolean };
   if (typeof bodyParser.type === 'string' && typeof bodyParser.status === 'number') {
     return fromBodyParser(bodyParser.type, bodyParser.status, err);
@@ -78,45 +45,26 @@ export function toHttpError(err: unknown, req: Request): HttpError {
   return new HttpError(500, undefined, {}, undefined, { cause: err });
 }
 
-function fromPostgres(pg: PgError, err: unknown): HttpError {
-  const cause = { cause: err };
-  if (pg.code === '23505') {
-    const message = UNIQUE_MESSAGES[pg.constraint ?? ''];
-    if (message) return new HttpError(400, message, {}, undefined, cause);
-    return new HttpError(409, 'this conflicts with an existing resource', {}, undefined, cause);
+/** The status and words each domain error gets. */
+function fromDomain(err: DomainError): HttpError {
+  const cause = { cause: err.cause ?? err };
+  if (err instanceof TakenError) {
+    if (err.what === 'other') return new HttpError(409, 'this conflicts with an existing resource', {}, undefined, cause);
+    // The tutorial's status for a taken username, kept by this API.
+    return new HttpError(400, `please use a different ${err.what === 'email' ? 'email address' : 'username'}`, {}, undefined, cause);
   }
-  if (pg.code === '23503') {
-    return new HttpError(404, 'a resource this refers to does not exist', {}, undefined, cause);
+  if (err instanceof MissingReferenceError) return new HttpError(404, err.message, {}, undefined, cause);
+  if (err instanceof UnstorableValueError) {
+    const message = err.reason === 'nul' ? 'a value contains a character that cannot be stored (NUL)' : 'a value is out of the range the API accepts';
+    return new HttpError(400, message, {}, undefined, cause);
   }
-  if (pg.code === '22021') {
-    return new HttpError(400, 'a value contains a character that cannot be stored (NUL)', {}, undefined, cause);
+  if (err instanceof ContentionError) return new HttpError(503, 'the request conflicted with another; try again', { 'Retry-After': '1' }, undefined, cause);
+  if (err instanceof DatabaseUnavailableError) {
+    const message = err.reason === 'timeout' ? 'the database did not answer in time; try again shortly' : 'the database is unavailable; try again shortly';
+    return new HttpError(503, message, { 'Retry-After': RETRY_AFTER_SECONDS }, undefined, cause);
   }
-  if (pg.code === '23514' || pg.code === '22001' || pg.code === '22003' || pg.code === '22P02') {
-    return new HttpError(400, 'a value is out of the range the API accepts', {}, undefined, cause);
-  }
-  if (pg.code === '40001' || pg.code === '40P01') {
-    return new HttpError(503, 'the request conflicted with another; try again', { 'Retry-After': '1' }, undefined, cause);
-  }
-  if (pg.code?.startsWith('08') || pg.code === '57P01' || pg.code === '57P02' || pg.code === '57P03' || pg.code === '53300') {
-    return new HttpError(503, 'the database is unavailable; try again shortly', { 'Retry-After': RETRY_AFTER_SECONDS }, undefined, cause);
-  }
-  // statement_timeout, and idle_in_transaction_session_timeout ending the session
-  if (pg.code === '57014' || pg.code === '25P03') {
-    return new HttpError(503, 'the database did not answer in time; try again shortly', { 'Retry-After': RETRY_AFTER_SECONDS }, undefined, cause);
-  }
+  if (err instanceof IdempotencyKeyReusedError) return new HttpError(422, 'this Idempotency-Key was used with a different request', {}, undefined, cause);
   return new HttpError(500, undefined, {}, undefined, cause);
-}
-
-function isConnectionFailure(err: unknown): boolean {
-  const e = err as { code?: string; name?: string; message?: string };
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE'].includes(e.code ?? '')) return true;
-  if (e.name === 'KnexTimeoutError') return true;
-  const message = e.message ?? '';
-  // pg 8.2x names a connection attempt it gave up on (connectionTimeoutMillis) just 'timeout expired'.
-  if (message === 'timeout expired') return true;
-  // pg's pool, when no connection came free in time ('timeout exceeded when trying to connect').
-  // pg's client once closed, as after a query timeout, to the rest of its transaction ('Client was closed and is not queryable').
-  return /Connection terminated|connection timeout|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect/i.test(message);
 }
 
 function fromBodyParser(type: string, status: number, err: unknown): HttpError {
@@ -145,8 +93,6 @@ function fromValidator(err: ValidatorError, req: Request): HttpError {
     return new HttpError(405, `${req.method} is not allowed here; use ${headers.Allow}`, headers);
   }
   if (err.status === 404) return new HttpError(404, `there is nothing at ${req.path}`);
-  // The validator refuses before our handler runs only when no header of the scheme came.
-  if (err.status === 401) return unauthorized(req, UNAUTHORIZED.noCredentials);
   if (err.status === 415) return new HttpError(415, 'the request body must be application/json');
   // A format names what was expected; the pattern that spells the same rule out adds nothing.
   const formatFailed = new Set((err.errors ?? []).filter((e) => e.errorCode === 'format.openapi.validation').map((e) => e.path));
@@ -171,8 +117,7 @@ function describePath(pointer: string): string {
 
 /** A 401 with the challenge of the scheme the operation takes. */
 export function unauthorized(req: Request, message: string): HttpError {
-  const security = (req as Request & { openapi?: { schema?: { security?: Record<string, unknown>[] } } }).openapi?.schema?.security;
-  const scheme = security?.some((s) => 'basic' in s) ? basicScheme(req) : 'Bearer';
+  const scheme = req.operation?.operation.schemes[0] === 'basic' ? basicScheme(req) : 'Bearer';
   return new HttpError(401, message, { 'WWW-Authenticate': `${scheme} realm="${AUTH_REALM}"` });
 }
 
@@ -193,9 +138,7 @@ export const notFoundHandler: RequestHandler = (req) => {
 
 /** The one place errors become responses. */
 export function errorHandler(): ErrorRequestHandler {
-  return (thrown, req, res, next) => {
-    // A failed authentication stashes its own error; the validator passes on only a copy.
-    const err = (res.locals.authError as HttpError | undefined) ?? thrown;
+  return (err, req, res, next) => {
     if (res.headersSent) return next(err);
     const error = toHttpError(err, req);
     // The request's log line carries it, with its stack (see requestLogger).

@@ -1,6 +1,6 @@
 import { isIPv6 } from 'node:net';
 import type { RequestHandler } from 'express';
-import { HttpError } from './errors.js';
+import { HttpError } from './http-error.js';
 
 /**
  * RFC 9112, section 3.2: a request with more than one Host field line, or with a Host that

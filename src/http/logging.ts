@@ -88,7 +88,7 @@ function aborted(req: LoggedRequest, res: ServerResponse): boolean {
 
 /** The route template (`/api/users/{id}`), as the contract names it where it matched. */
 function routeOf(req: LoggedRequest): string {
-  const contract = (req as { openapi?: { openApiRoute?: string } }).openapi?.openApiRoute;
+  const contract = req.operation?.operation.template;
   if (contract) return contract;
   const route = (req.route as { path?: unknown } | undefined)?.path;
   if (typeof route === 'string') return route;

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { HttpError } from './errors.js';
+import { HttpError } from './http-error.js';
 
 /** The quality the Accept header gives a media type: its most specific matching range. */
 export function quality(accept: string | undefined, type: string): number {

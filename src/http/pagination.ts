@@ -1,6 +1,6 @@
 import type { components } from '../../generated/openapi.js';
 import type { TimelineCursor } from '../db/posts.js';
-import { HttpError } from './errors.js';
+import { HttpError } from './http-error.js';
 
 type PageMeta = components['schemas']['PageMeta'];
 type PageLinks = components['schemas']['PageLinks'];

@@ -13,7 +13,7 @@ import type { RateLimitConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Redis } from '../redis.js';
-import { HttpError } from './errors.js';
+import { HttpError } from './http-error.js';
 
 /** A named limit: `quota` points per window of `windowSeconds`, counted per key. */
 interface Policy {

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { operation, type ResponseBody } from '../http/typed.js';
+import { operation, type ResponseBody } from '../http/operations.js';
 import { links } from '../representations.js';
 
 /** GET /api: the entry point. */

@@ -2,10 +2,10 @@ import { Router, type Response } from 'express';
 import type { Knex } from 'knex';
 import { followsRepository } from '../db/follows.js';
 import { usersRepository } from '../db/users.js';
-import { authOf } from '../http/auth.js';
-import { badRequest, forbidden, HttpError, notFound } from '../http/errors.js';
+import { authOf } from '../http/authentication.js';
+import { badRequest, forbidden, HttpError, notFound } from '../http/http-error.js';
 import { idCollection, idPageRequest, readPage } from '../http/pagination.js';
-import { operation, type ValidRequest } from '../http/typed.js';
+import { operation, type ValidRequest } from '../http/operations.js';
 import { links, toUser } from '../representations.js';
 
 /** /api/users/{id}/followers, /followed and /followed/{target_id}. */

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { readiness, type Db } from '../db/database.js';
-import { operation, type ResponseBody } from '../http/typed.js';
+import { operation, type ResponseBody } from '../http/operations.js';
 
 const RETRY_AFTER_SECONDS = '5';
 

@@ -2,12 +2,12 @@ import { Router } from 'express';
 import type { Knex } from 'knex';
 import { postsRepository } from '../db/posts.js';
 import { usersRepository } from '../db/users.js';
-import { authOf } from '../http/auth.js';
+import { authOf } from '../http/authentication.js';
 import { checkIfMatch, etagOf } from '../http/caching.js';
-import { forbidden, notFound } from '../http/errors.js';
-import { idempotent, sendAnswer } from '../http/idempotency.js';
+import { forbidden, notFound } from '../http/http-error.js';
+import { idempotent } from '../services/idempotency.js';
 import { readPage, timeline, timelineRequest } from '../http/pagination.js';
-import { operation } from '../http/typed.js';
+import { operation, sendAnswer } from '../http/operations.js';
 import { links, toPost } from '../representations.js';
 
 /** /api/posts, /api/posts/{id}, /api/users/{id}/posts and /api/users/{id}/feed. */

@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import type { Knex } from 'knex';
 import { tokensRepository } from '../db/tokens.js';
-import { authOf } from '../http/auth.js';
-import { operation, type ResponseBody } from '../http/typed.js';
+import { authOf } from '../http/authentication.js';
+import { operation, type ResponseBody } from '../http/operations.js';
 import { newToken } from '../security/tokens.js';
 
 /** POST /api/tokens (log in with Basic credentials), DELETE /api/tokens (log out). */

@@ -2,12 +2,12 @@ import { Router } from 'express';
 import type { Knex } from 'knex';
 import { tokensRepository } from '../db/tokens.js';
 import { usersRepository, type UserChanges } from '../db/users.js';
-import { authOf } from '../http/auth.js';
+import { authOf } from '../http/authentication.js';
 import { checkIfMatch, etagOf } from '../http/caching.js';
-import { badRequest, forbidden, notFound } from '../http/errors.js';
-import { ANONYMOUS, idempotent, sendAnswer } from '../http/idempotency.js';
+import { badRequest, forbidden, notFound } from '../http/http-error.js';
+import { ANONYMOUS, idempotent } from '../services/idempotency.js';
 import { idCollection, idPageRequest, readPage } from '../http/pagination.js';
-import { operation } from '../http/typed.js';
+import { operation, sendAnswer } from '../http/operations.js';
 import { links, toUser } from '../representations.js';
 import { hashPassword, verifyPassword } from '../security/passwords.js';
 

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { idempotencyRepository, type StoredAnswer } from '../db/idempotency.js';
-import { HttpError } from './errors.js';
+import { IdempotencyKeyReusedError } from '../errors.js';
 
 export type Answer = StoredAnswer;
 
@@ -28,7 +27,7 @@ export const ANONYMOUS = 0;
  */
 export async function idempotent(
   db: Knex,
-  req: Pick<Request, 'headers' | 'method' | 'path' | 'body'>,
+  req: { headers: Record<string, string | string[] | undefined>; method: string; path: string; body: unknown },
   principal: number,
   create: (db: Knex) => Promise<Answer>,
 ): Promise<Answer> {
@@ -40,7 +39,7 @@ export async function idempotent(
     const stored = await idempotencyRepository.claim(trx, principal, key, fingerprint);
     if (stored) {
       if (!stored.fingerprint.equals(fingerprint)) {
-        throw new HttpError(422, 'this Idempotency-Key was used with a different request');
+        throw new IdempotencyKeyReusedError('this Idempotency-Key was used with a different request');
       }
       return { status: stored.status, headers: { ...stored.headers, 'Idempotent-Replayed': 'true' }, body: stored.body };
     }
@@ -48,8 +47,4 @@ export async function idempotent(
     await idempotencyRepository.complete(trx, principal, key, answer);
     return answer;
   });
-}
-
-export function sendAnswer(res: Response, answer: Answer): void {
-  res.status(answer.status).set(answer.headers).json(answer.body);
 }
