@@ -24,12 +24,10 @@ import { healthRoutes } from './resources/health.js';
 import { postRoutes } from './resources/posts.js';
 import { tokenRoutes } from './resources/tokens.js';
 import { userRoutes } from './resources/users.js';
-import { passwordHashing } from './security/passwords.js';
 
 export interface AppDeps {
   db: Db;
-  config: Pick<Config, 'validateResponses' | 'tokenTtlSeconds' | 'passwordMinLength' | 'rateLimits' | 'trustProxy' | 'corsOrigins' | 'readinessTimeoutMs'> &
-    Partial<Pick<Config, 'passwordHashConcurrency'>>;
+  config: Pick<Config, 'validateResponses' | 'tokenTtlSeconds' | 'passwordMinLength' | 'rateLimits' | 'trustProxy' | 'corsOrigins' | 'readinessTimeoutMs'>;
   contract: Contract;
   logger: Logger;
   /** Where rate limits are counted when several instances share them; else in memory. */
@@ -56,7 +54,6 @@ const CONTRACT_PATHS = ['/api', '/healthz', '/readyz'];
  * resource's route → the error handler.
  */
 export function createApp({ db, config, contract, logger, redis, clusterWorker, metrics, stopping = () => false }: AppDeps): Express {
-  if (config.passwordHashConcurrency) passwordHashing.setLimit(config.passwordHashConcurrency);
   const app = express();
   app.disable('x-powered-by');
   // Paths are case sensitive (RFC 3986), as the contract's are and as the validator then

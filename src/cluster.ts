@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from './config.js';
-import { prepareDatabase } from './db/connect.js';
+import { openDatabase } from './db/open.js';
 import { countRateLimitsForWorkers } from './http/rate-limit.js';
 import { startMetricsServer } from './http/metrics.js';
 import type { Logger } from './logger.js';
@@ -28,13 +28,15 @@ const HEALTHY_AFTER_MS = 30_000;
  */
 export async function startClusterPrimary(config: Config, logger: Logger): Promise<boolean> {
   if (config.webConcurrency <= 1 || !cluster.isPrimary) return false;
-  const { url, embedded } = await prepareDatabase(config, logger, { role: 'server', migrate: config.migrateOnStart });
+  // The workers open their own pools; this one, which never connects, only closes with it.
+  const database = await openDatabase(config, logger, { role: 'server', migrate: config.migrateOnStart });
+  const { url, embedded } = database;
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   if (config.metrics) {
     try {
       metricsServer = await startMetricsServer(clusterMetrics(), config.metrics, logger);
     } catch (err) {
-      await embedded?.stop();
+      await database.close();
       throw err;
     }
   }
@@ -81,7 +83,7 @@ export async function startClusterPrimary(config: Config, logger: Logger): Promi
   const finish = async () => {
     metricsServer?.close();
     metricsServer?.closeAllConnections();
-    await embedded?.stop();
+    await database.close();
     logger.info('stopped');
     process.exit(failed ? 1 : 0);
   };

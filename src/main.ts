@@ -3,15 +3,16 @@ import { createApp } from './app.js';
 import { isClusterWorker, startClusterPrimary } from './cluster.js';
 import { ConfigError, loadConfig } from './config.js';
 import { loadContract } from './contract.js';
-import { DatabaseStartError, prepareDatabase } from './db/connect.js';
-import { openDb, poolUsage, type Db } from './db/database.js';
+import { poolUsage } from './db/database.js';
+import { DatabaseStartError, openDatabase } from './db/open.js';
 import { EmbeddedPostgresError } from './db/embedded.js';
-import { idempotencyRepository } from './db/idempotency.js';
 import { startMetricsServer } from './http/metrics.js';
+import { startJobs } from './jobs.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, reportToPrimary } from './metrics.js';
 import { createHttpServer, listen, ListenError } from './server.js';
 import { openRedis } from './redis.js';
+import { passwordHashing } from './security/passwords.js';
 import { exitOnStopSignals, STOP_SIGNALS } from './signals.js';
 
 async function main(): Promise<void> {
@@ -24,7 +25,9 @@ async function main(): Promise<void> {
   // answer it from the start, so that a worker still starting does not fail the scrape.
   if (metrics && isClusterWorker(config)) reportToPrimary(metrics);
 
-  const database = await prepareDatabase(config, logger, { role: 'server', migrate: config.migrateOnStart });
+  passwordHashing.concurrency = config.passwordHashConcurrency;
+  const database = await openDatabase(config, logger, { role: 'server', migrate: config.migrateOnStart });
+  const { db } = database;
   // Logged as JSON with the stack rather than left to Node's default print and exit; the
   // embedded database is stopped on the way out (see startEmbeddedPostgres).
   process.on('uncaughtException', (err) => {
@@ -36,23 +39,14 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  const db = openDb({
-    url: database.url,
-    poolMax: config.databasePoolMax,
-    connectTimeoutMs: config.databaseConnectTimeoutMs,
-    timeouts: config.databaseTimeouts,
-    keepAliveDelayMs: config.databaseKeepAliveDelayMs,
-    logger,
-  });
   const redis = config.rateLimits.redisUrl ? openRedis(config.rateLimits.redisUrl, logger) : undefined;
   metrics?.watchPool(() => poolUsage(db));
   let metricsServer: Server | undefined;
   const releaseAll = async () => {
     metricsServer?.close();
     metricsServer?.closeAllConnections();
-    await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     redis?.disconnect();
-    await database.embedded?.stop();
+    await database.close();
   };
 
   let http: ReturnType<typeof createHttpServer>;
@@ -75,16 +69,15 @@ async function main(): Promise<void> {
     `Microblog API on ${api}, docs on ${api}/docs${database.embedded ? `, database ${database.embedded.url}` : ''}`,
   );
 
-  const sweep = sweepIdempotencyKeys(db, logger);
+  const jobs = startJobs({ db, logger });
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    clearInterval(sweep);
+    jobs.stop();
     logger.info({ signal, delayMs: config.shutdownDelayMs, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: not ready, finishing requests');
     const drained = await http.shutdown({ delayMs: config.shutdownDelayMs, timeoutMs: config.shutdownTimeoutMs });
     if (!drained) logger.warn('requests still running after SHUTDOWN_TIMEOUT_MS were cut off');
-    // A request cut off may still hold a connection (waiting on a lock, say): don't wait for it.
     await releaseAll();
     logger.info({ drained }, 'stopped');
     process.exit(drained ? 0 : 1);
@@ -104,18 +97,6 @@ function warnOnRefusedConnections(server: Server, maxConnections: number, logger
     warnedAt = Date.now();
     refused = 0;
   });
-}
-
-/** Answers kept under an Idempotency-Key are forgotten after 24 hours. */
-function sweepIdempotencyKeys(db: Db, logger: Logger): NodeJS.Timeout {
-  const sweep = setInterval(() => {
-    idempotencyRepository
-      .deleteExpired(db)
-      .then((deleted) => deleted > 0 && logger.info({ deleted }, 'expired idempotency keys deleted'))
-      .catch((err: unknown) => logger.warn({ err }, 'could not delete expired idempotency keys'));
-  }, 3_600_000);
-  sweep.unref();
-  return sweep;
 }
 
 main().catch((err: unknown) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { maskPassword } from '../src/db/connect.js';
+import { maskPassword } from '../src/db/open.js';
 
 describe('configuration', () => {
   it('has working defaults', () => {

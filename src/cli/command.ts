@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { DatabaseStartError, prepareDatabase } from '../db/connect.js';
-import { openDb, type Db } from '../db/database.js';
+import type { Db } from '../db/database.js';
+import { DatabaseStartError, openDatabase } from '../db/open.js';
 import { EmbeddedPostgresError } from '../db/embedded.js';
 import { createLogger, type Logger } from '../logger.js';
 import { exitOnStopSignals } from '../signals.js';
@@ -18,13 +18,11 @@ export async function withDatabase(
   try {
     const config = loadConfig();
     const logger = createLogger(config.logLevel);
-    const { url, embedded } = await prepareDatabase(config, logger, { role: 'tool', migrate: true });
-    const db = openDb({ url, poolMax: 2, connectTimeoutMs: config.databaseConnectTimeoutMs, logger });
+    const database = await openDatabase(config, logger, { role: 'tool', migrate: true });
     try {
-      await work(db, { config, logger });
+      await work(database.db, { config, logger });
     } finally {
-      await db.destroy();
-      await embedded?.stop();
+      await database.close();
     }
   } catch (err) {
     fail(name, err);

@@ -1,5 +1,5 @@
 import { loadConfig } from '../config.js';
-import { DEFAULT_EMBEDDED_DATA_DIR } from '../db/connect.js';
+import { DEFAULT_EMBEDDED_DATA_DIR } from '../db/open.js';
 import { runningEmbeddedUrl } from '../db/embedded.js';
 import { fail } from './command.js';
 

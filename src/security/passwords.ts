@@ -1,5 +1,5 @@
 import { hash, verify, type Algorithm } from '@node-rs/argon2';
-import { createLimiter } from './limiter.js';
+import pLimit from 'p-limit';
 
 const ARGON2ID = 2 as Algorithm; // Algorithm.Argon2id, a const enum that isolated modules cannot read
 
@@ -10,9 +10,9 @@ const OPTIONS = { algorithm: ARGON2ID, memoryCost: 19_456, timeCost: 2, parallel
  * Hashes computed at once in this process; the others wait their turn. Each takes a core
  * for tens of milliseconds on libuv's thread pool (4 threads by default): unbounded, a
  * burst of logins would take every core from the event loop and stall every other request
- * (docs/performance.md). PASSWORD_HASH_CONCURRENCY sets it at start.
+ * (docs/performance.md). PASSWORD_HASH_CONCURRENCY sets it at start (`concurrency`).
  */
-export const passwordHashing = createLimiter(1);
+export const passwordHashing = pLimit(1);
 
 /**
  * Hashes on libuv's thread pool, never on the event loop. The password is normalised (NFC)
@@ -21,7 +21,7 @@ export const passwordHashing = createLimiter(1);
  */
 export function hashPassword(password: string): Promise<string> {
   const normalised = password.normalize('NFC');
-  return passwordHashing.run(() => hash(normalised, OPTIONS));
+  return passwordHashing(() => hash(normalised, OPTIONS));
 }
 
 // Verified against when the account does not exist, so that both cases cost the same.
@@ -36,7 +36,7 @@ export interface PasswordCheck {
 /** Checks a password against a stored hash, or spends the same time when there is none. */
 export async function checkPassword(storedHash: string | undefined, password: string): Promise<PasswordCheck> {
   const target = storedHash ?? (await unknownUserHash);
-  const matches = (candidate: string) => passwordHashing.run(() => verify(target, candidate)).catch(() => false);
+  const matches = (candidate: string) => passwordHashing(() => verify(target, candidate)).catch(() => false);
   const normalised = password.normalize('NFC');
   if (await matches(normalised)) return { valid: storedHash !== undefined, outdated: false };
   const outdated = normalised !== password && (await matches(password)) && storedHash !== undefined;

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createMicroblogClient, type MicroblogClient } from '../../sdk/typescript/src/index.js';
 import { migrationSource } from '../../db/migrations/index.js';
-import { prepareDatabase } from '../../src/db/connect.js';
+import { openDatabase } from '../../src/db/open.js';
 import { createLogger } from '../../src/logger.js';
 import { createScratchDatabase, runSql } from '../support/databases.js';
 import { startDaemon, type Daemon } from '../support/daemon.js';
@@ -148,11 +148,18 @@ max_client_conn = 200
     return Promise.race([work, late]).finally(() => clearTimeout(timer));
   }
 
-  it('lets start-ups that race through it (prepareDatabase, as the server, cluster and db:* run it) migrate once and leave no lock', async () => {
+  it('lets start-ups that race through it (openDatabase, as the server, cluster and db:* run it) migrate once and leave no lock', async () => {
     const logger = createLogger('silent');
-    const config = { databaseUrl: pooledUrl('racing'), embeddedPg: { dataDir: undefined, port: undefined }, databaseConnectTimeoutMs: 10_000 };
+    const config = {
+      databaseUrl: pooledUrl('racing'),
+      embeddedPg: { dataDir: undefined, port: undefined },
+      databaseConnectTimeoutMs: 10_000,
+      databasePoolMax: 2,
+      databaseTimeouts: { statementTimeoutMs: 0, queryTimeoutMs: 0, idleInTransactionTimeoutMs: 0 },
+      databaseKeepAliveDelayMs: 10_000,
+    };
     for (let round = 1; round <= 5; round++) {
-      const starts = Array.from({ length: 4 }, () => prepareDatabase(config, logger, { role: 'server', migrate: true }));
+      const starts = Array.from({ length: 4 }, () => openDatabase(config, logger, { role: 'server', migrate: true }).then((database) => database.close()));
       await within(START_WITHIN_MS, `round ${round} of four start-ups at once`, Promise.all(starts));
       expect(await advisoryLocks('racing')).toEqual([]);
     }

@@ -2,50 +2,85 @@ import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { projectRoot } from '../paths.js';
-import { migrateLatest, openDb } from './database.js';
+import { migrateLatest, openDb, type Db } from './database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.js';
 
 /** The database could not be reached or prepared; the message names the setting at fault. */
 export class DatabaseStartError extends Error {}
 
-export interface DatabaseLocation {
+interface DatabaseLocation {
   url: string;
   /** The embedded server, when DATABASE_URL is unset; `owned` when this process started it. */
   embedded?: EmbeddedPostgres;
 }
 
+/** An open database: its pool, where it is, and how to let it go. */
+export interface Database extends DatabaseLocation {
+  /** The pool, sized and bounded for `role`; it connects on its first query. */
+  db: Db;
+  /** Closes the pool, then stops the embedded PostgreSQL if this process started it. */
+  close(): Promise<void>;
+}
+
 /** Where the embedded database keeps its data when EMBEDDED_PG_DATA_DIR is unset: one per clone. */
 export const DEFAULT_EMBEDDED_DATA_DIR = path.join(projectRoot, '.data', 'postgres');
 
+type DatabaseConfig = Pick<
+  Config,
+  'databaseUrl' | 'embeddedPg' | 'databaseConnectTimeoutMs' | 'databasePoolMax' | 'databaseTimeouts' | 'databaseKeepAliveDelayMs'
+>;
+
 /**
- * Finds the database (DATABASE_URL, or the embedded one: started here, or the running one
- * of this clone for a `tool`), checks that it answers, and applies pending migrations when
- * `migrate` is set. The server, the cluster's primary and the db:* commands all start here.
+ * The one way to the database, for the server, the cluster's primary and the db:* commands:
+ * finds it (DATABASE_URL, or the embedded one: started here, or the running one of this
+ * clone for a `tool`), checks that it answers, applies pending migrations when `migrate`
+ * is set, and opens a pool: the server's bounds for a `server`, two unbounded connections
+ * for a `tool` (a migration or a seed may take long).
  */
-export async function prepareDatabase(
-  config: Pick<Config, 'databaseUrl' | 'embeddedPg' | 'databaseConnectTimeoutMs'>,
+export async function openDatabase(
+  config: DatabaseConfig,
   logger: Logger,
   { role, migrate }: { role: 'server' | 'tool'; migrate: boolean },
-): Promise<DatabaseLocation> {
+): Promise<Database> {
   const location = await locateDatabase(config, logger, role);
   try {
-    const db = openDb({ url: location.url, poolMax: 2, connectTimeoutMs: config.databaseConnectTimeoutMs, logger });
+    // Checked and migrated without the server's statement bounds, which a migration may outlast.
+    const check = openDb({ url: location.url, poolMax: 2, connectTimeoutMs: config.databaseConnectTimeoutMs, logger });
     try {
-      await db.raw('select 1').catch((err: unknown) => {
+      await check.raw('select 1').catch((err: unknown) => {
         throw new DatabaseStartError(`cannot connect to the database at ${describe(config, location.url)}: ${reason(err)}`);
       });
       if (migrate) {
-        const applied = await migrateLatest(db);
+        const applied = await migrateLatest(check);
         if (applied.length) logger.info({ applied }, 'migrations applied');
       }
     } finally {
-      await db.destroy();
+      await check.destroy();
     }
   } catch (err) {
     await location.embedded?.stop();
     throw err;
   }
-  return location;
+  const db =
+    role === 'server'
+      ? openDb({
+          url: location.url,
+          poolMax: config.databasePoolMax,
+          connectTimeoutMs: config.databaseConnectTimeoutMs,
+          timeouts: config.databaseTimeouts,
+          keepAliveDelayMs: config.databaseKeepAliveDelayMs,
+          logger,
+        })
+      : openDb({ url: location.url, poolMax: 2, connectTimeoutMs: config.databaseConnectTimeoutMs, logger });
+  return {
+    ...location,
+    db,
+    close: async () => {
+      // A request cut off at shutdown may still hold a connection (waiting on a lock, say): don't wait long for it.
+      await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      await location.embedded?.stop();
+    },
+  };
 }
 
 async function locateDatabase(
