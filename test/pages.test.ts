@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
-import { collection, MAX_PAGE_DEPTH } from '../src/http/pagination.js';
+import { collection, MAX_PAGE_DEPTH } from '../src/representations/collections.js';
 import { createUser, type TestUser } from './support/factories.js';
 import { readAnswer, type Answer } from './support/http.js';
 import { useServer } from './support/server.js';

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { operation, type ResponseBody } from '../http/operations.js';
-import { links } from '../representations.js';
+import { links } from '../representations/resources.js';
 
 /** GET /api: the entry point. */
 export function apiRoutes(): Router {

@@ -4,9 +4,11 @@ import { followsRepository } from '../db/follows.js';
 import { usersRepository } from '../db/users.js';
 import { authOf } from '../http/authentication.js';
 import { badRequest, forbidden, HttpError, notFound } from '../http/http-error.js';
-import { idCollection, idPageRequest, readPage } from '../http/pagination.js';
+import { readPage } from '../db/pages.js';
+import { idPageRequest } from '../http/pagination.js';
+import { idCollection } from '../representations/collections.js';
 import { operation, type ValidRequest } from '../http/operations.js';
-import { links, toUser } from '../representations.js';
+import { links, toUser } from '../representations/resources.js';
 
 /** /api/users/{id}/followers, /followed and /followed/{target_id}. */
 export function followRoutes(db: Knex): Router {

@@ -6,9 +6,11 @@ import { authOf } from '../http/authentication.js';
 import { checkIfMatch, etagOf } from '../http/caching.js';
 import { forbidden, notFound } from '../http/http-error.js';
 import { idempotent } from '../services/idempotency.js';
-import { readPage, timeline, timelineRequest } from '../http/pagination.js';
+import { readPage } from '../db/pages.js';
+import { timelineRequest } from '../http/pagination.js';
+import { timeline } from '../representations/collections.js';
 import { operation, sendAnswer } from '../http/operations.js';
-import { links, toPost } from '../representations.js';
+import { links, toPost } from '../representations/resources.js';
 
 /** /api/posts, /api/posts/{id}, /api/users/{id}/posts and /api/users/{id}/feed. */
 export function postRoutes(db: Knex): Router {

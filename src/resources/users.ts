@@ -6,9 +6,11 @@ import { authOf } from '../http/authentication.js';
 import { checkIfMatch, etagOf } from '../http/caching.js';
 import { badRequest, forbidden, notFound } from '../http/http-error.js';
 import { ANONYMOUS, idempotent } from '../services/idempotency.js';
-import { idCollection, idPageRequest, readPage } from '../http/pagination.js';
+import { readPage } from '../db/pages.js';
+import { idPageRequest } from '../http/pagination.js';
+import { idCollection } from '../representations/collections.js';
 import { operation, sendAnswer } from '../http/operations.js';
-import { links, toUser } from '../representations.js';
+import { links, toUser } from '../representations/resources.js';
 import { hashPassword, verifyPassword } from '../security/passwords.js';
 
 export interface UserRoutesOptions {

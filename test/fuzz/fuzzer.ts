@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import fc from 'fast-check';
-import { encodeCursor, MAX_PAGE_DEPTH, MAX_PER_PAGE } from '../../src/http/pagination.js';
+import { MAX_PER_PAGE } from '../../src/http/pagination.js';
+import { encodeCursor, MAX_PAGE_DEPTH } from '../../src/representations/collections.js';
 import { headerText, SchemaArbitraries, WRONG_TYPES } from './arbitraries.js';
 import {
   contractViolations,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { components } from '../generated/openapi.js';
-import type { PostRow, PublicUserRow } from './db/tables.js';
+import type { components } from '../../generated/openapi.js';
+import type { PostRow, PublicUserRow } from '../db/tables.js';
 
 export type User = components['schemas']['User'];
 export type Post = components['schemas']['Post'];
