@@ -45,20 +45,12 @@ export const BODY_LIMIT = '64kb';
 /** Where the contract's operations live: /api, and the probes outside it. */
 const CONTRACT_PATHS = ['/api', '/healthz', '/readyz'];
 
-/**
- * Builds the application; never listens. Every request under /api passes, in order:
- * request id and log line → security headers → a repeated or malformed Host refused → CORS
- * → the per-client rate limit → (the documentation's paths turn off here) → cache headers →
- * body parsing (for operations that take a body) → path parameters that do not decode →
- * contract validation (404/405, security, request) → integers as plain digits → 406 → the
- * resource's route → the error handler.
- */
+/** Builds the application; never listens. A request meets the middleware below in order. */
 export function createApp({ db, config, contract, logger, redis, clusterWorker, metrics, stopping = () => false }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  // Paths are case sensitive (RFC 3986), as the contract's are and as the validator then
-  // matches them: /API/users/1 is no path of ours, so it gets a 404, never a route the
-  // validator did not check (that was a 500). Each router says so too.
+  // Paths are case sensitive (RFC 3986), as the contract's are and as the validator matches
+  // them: /API/users/1 gets a 404, never a route the validator did not check.
   app.enable('case sensitive routing');
   app.set('trust proxy', config.trustProxy);
   app.set('etag', 'strong');
