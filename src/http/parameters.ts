@@ -5,8 +5,8 @@ import { HttpError } from './http-error.js';
  * Integer path and query parameters, written only as decimal digits. The validator's
  * coercion reads them as JavaScript numbers, so '0x10', '1e3', '1.0', '01' or ' 1' would
  * otherwise pass, and one user or page would answer at many URLs; 'Infinity' even passes
- * its integer and maximum checks (and reached the database). Runs after the validator,
- * which has replaced each integer parameter by its number.
+ * its integer and maximum checks (and reached the database). Runs after the validator, so
+ * that its own refusals (not an integer, out of range) come first.
  */
 export const plainIntegers: RequestHandler = (req, _res, next) => {
   const matched = req.operation;
