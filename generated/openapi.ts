@@ -274,13 +274,23 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List your sessions (devices)
+         * @description The sessions of the token's user that have not ended, newest first: each device
+         *     logged in, when it logged in and when it last got tokens. `current` marks the
+         *     session of the token sent.
+         */
+        get: operations["listSessions"];
         put?: never;
         /**
-         * Log in and get a token
+         * Log in and start a session
          * @description Takes HTTP Basic credentials: the username or the email address, and the
-         *     password. Each call issues a new token (one per device); older ones stay valid
-         *     until they expire or are revoked.
+         *     password. Each call starts a new session (one per device) and answers with a
+         *     short-lived access token (15 minutes by default) and a refresh token (30 days by
+         *     default) that gets the next pair from `POST /api/tokens/refresh`. Other sessions
+         *     stay as they are.
+         *     An optional body names the device, as the user will see it in `GET /api/tokens`;
+         *     without one the session's `device` is `null`.
          *     A script in a browser sends `X-Requested-With: XMLHttpRequest` (Swagger UI does), so
          *     that the browser shows it the `401` rather than a login dialog of its own.
          *     Failed logins are limited per account (the username or email address as sent)
@@ -290,10 +300,64 @@ export interface paths {
          */
         post: operations["createToken"];
         /**
-         * Revoke the token used
-         * @description Revokes only the token sent with this request; other devices stay logged in.
+         * Log out (end the session of the token used)
+         * @description Ends the session of the token sent with this request: its access tokens and its
+         *     refresh token stop working. Other devices stay logged in.
          */
         delete: operations["revokeToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tokens/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get a new access token with a refresh token
+         * @description Takes the refresh token of the last answer of `POST /api/tokens` or of this
+         *     operation, and answers with a new access token and a new refresh token; the
+         *     refresh token sent stops working (rotation), and the session's refresh expiry
+         *     moves out again (30 days by default).
+         *     Sending a refresh token that was already exchanged ends its whole session (its
+         *     tokens were stolen, or the app lost track): every token of it stops working and the
+         *     user logs in again. A retry within a few seconds (10 by default) of the exchange,
+         *     as when the answer was lost on the way, is not that: it gets the same answer again.
+         *     An unknown, expired or revoked refresh token gets `401`.
+         */
+        post: operations["refreshToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tokens/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The session's id (`session_id` in a token answer, `id` in the list of sessions). */
+                session_id: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of your sessions (log a device out)
+         * @description Ends one of the token user's sessions, this one or another: its access tokens and
+         *     its refresh token stop working. Another user's session, or one that has ended or
+         *     never was, is `404` alike.
+         */
+        delete: operations["endSession"];
         options?: never;
         head?: never;
         patch?: never;
@@ -620,15 +684,95 @@ export interface components {
             _meta: components["schemas"]["PageMeta"];
             _links: components["schemas"]["PageLinks"];
         };
-        /** @description An access token, sent as `Authorization: Bearer <token>`. */
+        /**
+         * @description A session's tokens: send the access token as `Authorization: Bearer <token>`, and the refresh token to `POST /api/tokens/refresh` for the next pair.
+         * @example {
+         *       "token": "q3Jk0bW3mWc9Gm8eYtq2cL6b1mVf7hQmQH2D8wqL5zE",
+         *       "expires_at": "2026-11-24T01:30:41.646Z",
+         *       "user_id": 123,
+         *       "refresh_token": "Vh2pQ6b0lq9w3JmC4zR8sTn1XyK5aGd7eUf2iHo0LbM",
+         *       "refresh_expires_at": "2026-12-24T01:15:41.646Z",
+         *       "session_id": 42
+         *     }
+         */
         Token: {
             /**
-             * @description The opaque token; keep it secret.
+             * @description The opaque access token; keep it secret.
              * @example q3Jk0bW3mWc9Gm8eYtq2cL6b1mVf7hQmQH2D8wqL5zE
              */
             token: string;
+            /** @description When the access token stops working (15 minutes after it was issued, by default). */
             expires_at: components["schemas"]["Timestamp"];
             user_id: components["schemas"]["Id"];
+            refresh_token: components["schemas"]["RefreshToken"];
+            /** @description When the refresh token stops working unless it is used first (30 days after the session's last refresh, by default). */
+            refresh_expires_at: components["schemas"]["Timestamp"];
+            /** @description The session these tokens belong to (see `GET /api/tokens`). */
+            session_id: components["schemas"]["Id"];
+        };
+        /**
+         * @description An opaque refresh token, good for one exchange; keep it secret.
+         * @example Vh2pQ6b0lq9w3JmC4zR8sTn1XyK5aGd7eUf2iHo0LbM
+         */
+        RefreshToken: string;
+        /** @description What `POST /api/tokens/refresh` takes. */
+        RefreshRequest: {
+            refresh_token: components["schemas"]["RefreshToken"];
+        };
+        /**
+         * @description A name for the device, as the user will recognise it in the list of sessions; 1 to 100 characters, no control characters.
+         * @example Susan's iPhone
+         */
+        DeviceName: string;
+        /** @description What logging in may take besides the credentials. */
+        NewSession: {
+            device?: components["schemas"]["DeviceName"];
+        };
+        /**
+         * @description A session (a device logged in) of the token's user.
+         * @example {
+         *       "id": 42,
+         *       "device": "Susan's iPhone",
+         *       "created_at": "2026-11-24T01:15:41.646Z",
+         *       "last_used_at": "2026-11-25T09:02:11.108Z",
+         *       "current": true,
+         *       "_links": {
+         *         "self": "/api/tokens/42"
+         *       }
+         *     }
+         */
+        Session: {
+            id: components["schemas"]["Id"];
+            /**
+             * @description The device name given at login; `null` when none was.
+             * @example Susan's iPhone
+             */
+            device: string | null;
+            /** @description When the session logged in. */
+            created_at: components["schemas"]["Timestamp"];
+            /** @description When the session last got tokens (logged in or refreshed); with access tokens of 15 minutes, within 15 minutes of its last request. */
+            last_used_at: components["schemas"]["Timestamp"];
+            /**
+             * @description Whether this is the session of the token sent.
+             * @example true
+             */
+            current: boolean;
+            _links: components["schemas"]["SessionLinks"];
+        };
+        /** @description Links from a session. */
+        SessionLinks: {
+            /**
+             * @description The session; `DELETE` ends it.
+             * @example /api/tokens/42
+             */
+            self: string;
+        };
+        /** @description A page of sessions. */
+        SessionCollection: {
+            /** @description The sessions on this page. */
+            items: components["schemas"]["Session"][];
+            _meta: components["schemas"]["PageMeta"];
+            _links: components["schemas"]["PageLinks"];
         };
         /** @description The API's entry point. */
         ApiRoot: {
@@ -647,7 +791,7 @@ export interface components {
              */
             posts: string;
             /**
-             * @description Where tokens are issued and revoked.
+             * @description Where sessions start (tokens are issued), are listed and end.
              * @example /api/tokens
              */
             tokens: string;
@@ -926,6 +1070,87 @@ export interface components {
                 "text/html": components["schemas"]["HtmlPage"];
             };
         };
+        /** @description The body is not valid JSON, or the device name is invalid, or the query is not one the operation takes. */
+        BadRequestSession: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The body is not valid JSON, or has no well-formed `refresh_token`. */
+        BadRequestRefresh: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description A paging parameter is out of range or deeper than pages are served, or the query is not one the operation takes. */
+        BadRequestSessionPage: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The session id in the path is not a positive integer, or the query is not one the operation takes. */
+        BadRequestSessionId: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /**
+         * @description The refresh token is unknown, expired, or of a session that has ended (logged out,
+         *     ended from another device, by a password change, or because an exchanged refresh
+         *     token was sent again). Log in again with `POST /api/tokens`. The challenge is the
+         *     API's Bearer one, as on every other `401`: what comes next is a new login, then
+         *     bearer tokens.
+         */
+        UnauthorizedRefresh: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                "WWW-Authenticate": components["headers"]["WwwAuthenticateBearer"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The token's user has no session with the id (another user's is not found either). */
+        NotFoundSession: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+                /** @example <!doctype html><title>404 Not Found</title><h1>Not Found</h1> */
+                "text/html": components["schemas"]["HtmlPage"];
+            };
+        };
         /** @description There is no post with the id. */
         NotFoundPost: {
             headers: {
@@ -1082,6 +1307,8 @@ export interface components {
         UserId: components["schemas"]["Id"];
         /** @description The id of the user followed. */
         TargetId: components["schemas"]["Id"];
+        /** @description The session's id (`session_id` in a token answer, `id` in the list of sessions). */
+        SessionId: components["schemas"]["Id"];
         /** @description The post's id. */
         PostId: components["schemas"]["Id"];
         /**
@@ -1970,6 +2197,47 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    listSessions: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
+                page?: components["parameters"]["Page"];
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
+                per_page?: components["parameters"]["PerPage"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the user's sessions. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionCollection"];
+                };
+            };
+            400: components["responses"]["BadRequestSessionPage"];
+            401: components["responses"]["Unauthorized"];
+            406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     createToken: {
         parameters: {
             query?: never;
@@ -1985,9 +2253,18 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "device": "Susan's iPhone"
+                 *     }
+                 */
+                "application/json": components["schemas"]["NewSession"];
+            };
+        };
         responses: {
-            /** @description A new token. */
+            /** @description A new session and its first tokens. */
             200: {
                 headers: {
                     "Cache-Control": components["headers"]["CacheControlNoStore"];
@@ -1999,9 +2276,11 @@ export interface operations {
                     "application/json": components["schemas"]["Token"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestSession"];
             401: components["responses"]["UnauthorizedBasic"];
             406: components["responses"]["NotAcceptable"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalServerError"];
@@ -2017,7 +2296,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The token is revoked. */
+            /** @description The session has ended. */
             204: {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
@@ -2028,6 +2307,78 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    refreshToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "refresh_token": "Vh2pQ6b0lq9w3JmC4zR8sTn1XyK5aGd7eUf2iHo0LbM"
+                 *     }
+                 */
+                "application/json": components["schemas"]["RefreshRequest"];
+            };
+        };
+        responses: {
+            /** @description The session's next tokens (or, for a retry within the grace window, the same ones again). */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Token"];
+                };
+            };
+            400: components["responses"]["BadRequestRefresh"];
+            401: components["responses"]["UnauthorizedRefresh"];
+            406: components["responses"]["NotAcceptable"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    endSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The session's id (`session_id` in a token answer, `id` in the list of sessions). */
+                session_id: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session has ended. */
+            204: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequestSessionId"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFoundSession"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];

@@ -27,7 +27,7 @@ import { userRoutes } from './resources/users.js';
 
 export interface AppDeps {
   db: Db;
-  config: Pick<Config, 'validateResponses' | 'tokenTtlSeconds' | 'passwordMinLength' | 'rateLimits' | 'trustProxy' | 'corsOrigins' | 'readinessTimeoutMs'>;
+  config: Pick<Config, 'validateResponses' | 'sessions' | 'passwordMinLength' | 'rateLimits' | 'trustProxy' | 'corsOrigins' | 'readinessTimeoutMs'>;
   contract: Contract;
   logger: Logger;
   /** Where rate limits are counted when several instances share them; else in memory. */
@@ -84,7 +84,7 @@ export function createApp({ db, config, contract, logger, redis, clusterWorker, 
   app.use(userRoutes(db, { passwordMinLength: config.passwordMinLength }));
   app.use(followRoutes(db));
   app.use(postRoutes(db));
-  app.use(tokenRoutes(db, config.tokenTtlSeconds));
+  app.use(tokenRoutes(db, config.sessions));
 
   app.use(notFoundHandler);
   app.use(errorHandler());

@@ -82,7 +82,9 @@ const schema = z.object({
   EMBEDDED_PG_PORT: port.min(1).optional(),
   RESPONSE_VALIDATION: flag.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(3600),
+  TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(900),
+  REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(2_592_000),
+  REFRESH_REUSE_GRACE_SECONDS: z.coerce.number().int().min(0).max(300).default(10),
   PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(128).default(8),
   RATE_LIMIT_REQUESTS: limit(600),
   RATE_LIMIT_WINDOW_SECONDS: windowSeconds(60),
@@ -129,7 +131,8 @@ export interface Config {
   /** Validate every response against the contract (a mismatch becomes a 500). */
   validateResponses: boolean;
   logLevel: string;
-  tokenTtlSeconds: number;
+  /** How long access tokens live, and refresh tokens; how long an exchanged refresh token still gets the same answer. */
+  sessions: { accessTtlSeconds: number; refreshTtlSeconds: number; reuseGraceSeconds: number };
   passwordMinLength: number;
   rateLimits: RateLimitConfig;
   /** Express's `trust proxy`: which X-Forwarded-* headers to believe. */
@@ -211,7 +214,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     embeddedPg: { dataDir: e.EMBEDDED_PG_DATA_DIR, port: e.EMBEDDED_PG_PORT },
     validateResponses: e.RESPONSE_VALIDATION ?? e.NODE_ENV !== 'production',
     logLevel: e.LOG_LEVEL,
-    tokenTtlSeconds: e.TOKEN_TTL_SECONDS,
+    sessions: {
+      accessTtlSeconds: e.TOKEN_TTL_SECONDS,
+      refreshTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+      reuseGraceSeconds: e.REFRESH_REUSE_GRACE_SECONDS,
+    },
     passwordMinLength: e.PASSWORD_MIN_LENGTH,
     rateLimits: {
       requests: e.RATE_LIMIT_REQUESTS,

@@ -10,7 +10,7 @@ describe('configuration', () => {
       databaseUrl: undefined,
       migrateOnStart: true,
       validateResponses: true,
-      tokenTtlSeconds: 3600,
+      sessions: { accessTtlSeconds: 900, refreshTtlSeconds: 2_592_000, reuseGraceSeconds: 10 },
       passwordMinLength: 8,
       // No fixed port: the embedded database picks a free one, so a taken 54329 cannot stop it.
       embeddedPg: { port: undefined, dataDir: undefined },

@@ -63,8 +63,11 @@ function expectBearerChallenge(res: Answer<ApiError>): void {
   expect(Object.keys(res.body).every((k) => k === 'error' || k === 'message')).toBe(true);
 }
 
-/** The token answer: 200, no-store, a ≥128-bit opaque token, an expiry about TTL away. */
-function expectToken(res: Answer<Token>, userId: number, ttlSeconds = 3600): void {
+/**
+ * The token answer: 200, no-store, ≥128-bit opaque access and refresh tokens, expiries about
+ * their TTLs away (15 minutes and 30 days by default), and the session they belong to.
+ */
+function expectToken(res: Answer<Token>, userId: number, ttlSeconds = 900, refreshTtlSeconds = 2_592_000): void {
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toBe(JSON_TYPE);
   expect(res.headers.get('cache-control')).toBe('no-store');
@@ -72,9 +75,15 @@ function expectToken(res: Answer<Token>, userId: number, ttlSeconds = 3600): voi
     token: expect.stringMatching(/^[A-Za-z0-9_-]{22,}$/),
     expires_at: expect.stringMatching(ISO_UTC),
     user_id: userId,
+    refresh_token: expect.stringMatching(/^[A-Za-z0-9_-]{22,}$/),
+    refresh_expires_at: expect.stringMatching(ISO_UTC),
+    session_id: expect.any(Number),
   });
+  expect(res.body.refresh_token).not.toBe(res.body.token);
   const expires = Date.parse(res.body.expires_at);
   expect(Math.abs(expires - (Date.now() + ttlSeconds * 1000))).toBeLessThan(60_000);
+  const refreshExpires = Date.parse(res.body.refresh_expires_at);
+  expect(Math.abs(refreshExpires - (Date.now() + refreshTtlSeconds * 1000))).toBeLessThan(60_000);
 }
 
 async function lastSeenInDb(id: number): Promise<Date> {
@@ -135,24 +144,46 @@ describe('POST /api/tokens', () => {
     expect(await server.db('tokens').where({ user_id: u.id })).toEqual([]);
   });
 
-  // Found by the contract fuzzer: a malformed body here was a 400, and one over 64 KB a 413, neither declared.
-  it('ignores a body, as the operation takes none, whatever it holds', async () => {
+  it('names the session after the device sent in the body, and leaves it null without one', async () => {
     const u = await registerOnly();
-    const bodies: [string, string][] = [
-      ['application/json', '{'],
-      ['application/json', JSON.stringify({ password: 'x'.repeat(70_000) })],
-      ['application/json; charset=latin1', '{}'],
-      ['text/plain', 'hello'],
+    const named = await server.fetch('/api/tokens', {
+      method: 'POST',
+      headers: { Authorization: basic(u.username, u.password), 'Content-Type': 'application/json' },
+      body: JSON.stringify({ device: "Susan's iPhone" }),
+    });
+    const { answer, violations } = await checkAnswer('createToken', named);
+    expect({ status: answer.status, violations }).toEqual({ status: 200, violations: [] });
+    const unnamed = await issue(basic(u.username, u.password));
+    expectToken(unnamed, u.id);
+    const sessions = await server.db('sessions').where({ user_id: u.id }).orderBy('id');
+    expect(sessions.map((row: { id: number; device: string | null }) => [row.id, row.device])).toEqual([
+      [JSON.parse(answer.text).session_id, "Susan's iPhone"],
+      [unnamed.body.session_id, null],
+    ]);
+  });
+
+  // The operation takes a body now (the device's name): one it cannot read gets the 4xx the contract declares.
+  it('answers a body that is not a device name with the 4xx the contract declares, and starts no session', async () => {
+    const u = await registerOnly();
+    const bodies: [string, string, number][] = [
+      ['application/json', '{', 400],
+      ['application/json', JSON.stringify({ device: '' }), 400],
+      ['application/json', JSON.stringify({ device: 'x'.repeat(101) }), 400],
+      ['application/json', JSON.stringify({ device: 'tab\there' }), 400],
+      ['application/json', JSON.stringify({ device: 'phone', remember: true }), 400],
+      ['application/json', JSON.stringify({ password: 'x'.repeat(70_000) }), 413],
+      ['text/plain', 'hello', 415],
     ];
-    for (const [type, body] of bodies) {
+    for (const [type, body, status] of bodies) {
       const res = await server.fetch('/api/tokens', {
         method: 'POST',
         headers: { Authorization: basic(u.username, u.password), 'Content-Type': type },
         body,
       });
       const { answer, violations } = await checkAnswer('createToken', res);
-      expect({ type, status: answer.status, violations }).toEqual({ type, status: 200, violations: [] });
+      expect({ body: body.slice(0, 40), status: answer.status, violations }).toEqual({ body: body.slice(0, 40), status, violations: [] });
     }
+    expect(await server.db('sessions').where({ user_id: u.id })).toEqual([]);
   });
 
   it('answers 401 "credentials are required" with a Basic challenge without credentials', async () => {
@@ -274,12 +305,12 @@ describe('POST /api/tokens', () => {
     expect(median(unknown)).toBeGreaterThan(median(known) * 0.5);
   });
 
-  describe('with TOKEN_TTL_SECONDS=120', () => {
-    const short = useServer({ TOKEN_TTL_SECONDS: '120' });
+  describe('with TOKEN_TTL_SECONDS=120 and REFRESH_TOKEN_TTL_SECONDS=3600', () => {
+    const short = useServer({ TOKEN_TTL_SECONDS: '120', REFRESH_TOKEN_TTL_SECONDS: '3600' });
 
-    it('issues tokens that expire after the configured time', async () => {
+    it('issues tokens that expire after the configured times', async () => {
       const u = await registerOnly();
-      expectToken(await issue(basic(u.username, u.password), short), u.id, 120);
+      expectToken(await issue(basic(u.username, u.password), short), u.id, 120, 3600);
     });
   });
 });
@@ -337,6 +368,19 @@ describe('Bearer authentication', () => {
 });
 
 describe('DELETE /api/tokens', () => {
+  it('ends the session of the token presented: its refresh token stops working too', async () => {
+    const u = await registerOnly();
+    const session = await issue(basic(u.username, u.password));
+    expect((await request('DELETE', '/api/tokens', bearer(session.body.token))).status).toBe(204);
+    const refresh = await server.fetch('/api/tokens/refresh', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ refresh_token: session.body.refresh_token }),
+    });
+    expect(refresh.status).toBe(401);
+    expect(await server.db('sessions').where({ id: session.body.session_id })).toEqual([]);
+  });
+
   it('answers 204 with an empty body and revokes only the token presented', async () => {
     const u = await createUser(server);
     const otherDevice = await login(server, u.username, u.password);

@@ -19,9 +19,32 @@ export type PublicUserRow = Pick<UserRow, (typeof PUBLIC_USER_COLUMNS)[number]>;
 export interface TokenRow {
   id: number;
   user_id: number;
+  session_id: number;
   token_hash: Buffer;
   created_at: Date;
   expires_at: Date;
+}
+
+export interface SessionRow {
+  id: number;
+  user_id: number;
+  device: string | null;
+  created_at: Date;
+  last_used_at: Date;
+  expires_at: Date;
+}
+
+export interface RefreshTokenRow {
+  id: number;
+  session_id: number;
+  token_hash: Buffer;
+  created_at: Date;
+  expires_at: Date;
+  /** When it was exchanged for its successor; null while it is the session's current one. */
+  rotated_at: Date | null;
+  replaced_by: number | null;
+  /** The pair it was exchanged for, sealed under a key derived from it (security/tokens.ts). */
+  successor: Buffer | null;
 }
 
 export interface FollowRow {

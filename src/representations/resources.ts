@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { components } from '../../generated/openapi.js';
-import type { PostRow, PublicUserRow } from '../db/tables.js';
+import type { PostRow, PublicUserRow, SessionRow } from '../db/tables.js';
 
 export type User = components['schemas']['User'];
 export type Post = components['schemas']['Post'];
+export type Session = components['schemas']['Session'];
 
 export const links = {
   user: (id: number) => `/api/users/${id}`,
@@ -15,6 +16,7 @@ export const links = {
   posts: '/api/posts',
   users: '/api/users',
   tokens: '/api/tokens',
+  session: (id: number) => `/api/tokens/${id}`,
   docs: '/api/docs',
   openapi: '/api/openapi.json',
 };
@@ -56,5 +58,17 @@ export function toPost(row: PostRow): Post {
     timestamp: row.created_at.toISOString(),
     author: row.user_id,
     _links: { self: links.post(row.id), author: links.user(row.user_id) },
+  };
+}
+
+/** A session as its user sees it; `current` marks the one of the token the request sent. */
+export function toSession(row: SessionRow, currentSessionId: number | null): Session {
+  return {
+    id: row.id,
+    device: row.device,
+    created_at: row.created_at.toISOString(),
+    last_used_at: row.last_used_at.toISOString(),
+    current: row.id === currentSessionId,
+    _links: { self: links.session(row.id) },
   };
 }

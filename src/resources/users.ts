@@ -1,11 +1,11 @@
 import { Router } from 'express';
 import type { Knex } from 'knex';
-import { tokensRepository } from '../db/tokens.js';
 import { usersRepository, type UserChanges } from '../db/users.js';
 import { authOf } from '../http/authentication.js';
 import { checkIfMatch, etagOf } from '../http/caching.js';
 import { badRequest, forbidden, notFound } from '../http/http-error.js';
 import { ANONYMOUS, idempotent } from '../services/idempotency.js';
+import { endOtherSessions } from '../services/sessions.js';
 import { readPage } from '../db/pages.js';
 import { idPageRequest } from '../http/pagination.js';
 import { idCollection } from '../representations/collections.js';
@@ -101,7 +101,8 @@ export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): 
         if (newHash !== undefined) changes.password_hash = newHash;
         if (Object.keys(changes).length === 0) return current;
         const row = await usersRepository.update(trx, id, changes);
-        if (newHash !== undefined) await tokensRepository.deleteAllOfUserExcept(trx, id, auth.tokenId);
+        // Whoever else held the old password is logged out everywhere; the device that changed it stays.
+        if (newHash !== undefined) await endOtherSessions(trx, id, auth.sessionId);
         return row;
       });
       res.json(toUser(updated, id));

@@ -8,8 +8,8 @@ import { hashToken } from '../security/tokens.js';
 /** Who made a request. */
 export interface AuthContext {
   user: UserRow;
-  /** The token used, or null when the request authenticated with a password. */
-  tokenId: number | null;
+  /** The session of the token used, or null when the request authenticated with a password. */
+  sessionId: number | null;
   /** last_seen as it was before this request moved it. */
   lastSeenBefore: Date;
 }
@@ -29,8 +29,8 @@ export async function authenticateToken(db: Db, token: string): Promise<AuthCont
   if (!found) return undefined;
   // Most requests come within a minute of the user's last one: no write, no round trip.
   return found.seenLongAgo
-    ? withLastSeen(db, found.user, found.token_id)
-    : { user: found.user, tokenId: found.token_id, lastSeenBefore: found.user.last_seen };
+    ? withLastSeen(db, found.user, found.session_id)
+    : { user: found.user, sessionId: found.session_id, lastSeenBefore: found.user.last_seen };
 }
 
 /**
@@ -53,8 +53,8 @@ export async function authenticatePassword(db: Db, login: string, password: stri
   return withLastSeen(db, user, null);
 }
 
-async function withLastSeen(db: Db, user: UserRow, tokenId: number | null): Promise<AuthContext> {
+async function withLastSeen(db: Db, user: UserRow, sessionId: number | null): Promise<AuthContext> {
   const lastSeenBefore = user.last_seen;
   const moved = await usersRepository.touchLastSeen(db, user.id);
-  return { user: moved ? { ...user, last_seen: moved } : user, tokenId, lastSeenBefore };
+  return { user: moved ? { ...user, last_seen: moved } : user, sessionId, lastSeenBefore };
 }

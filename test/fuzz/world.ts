@@ -1,5 +1,4 @@
-import { tokensRepository } from '../../src/db/tokens.js';
-import { newToken } from '../../src/security/tokens.js';
+import { hashToken } from '../../src/security/tokens.js';
 import { basic, createUser, login } from '../support/factories.js';
 import type { TestServer } from '../support/server.js';
 
@@ -51,8 +50,8 @@ export class World {
     await this.expect(204, 'PUT', `/api/users/${first.id}/followed/${second.id}`, first);
     this.revokedToken = await this.freshToken(first);
     await this.expect(204, 'DELETE', '/api/tokens', { token: this.revokedToken });
-    const { token, hash } = newToken();
-    await tokensRepository.create(this.server.db, first.id, hash, new Date(Date.now() - 1000));
+    const token = await this.freshToken(first);
+    await this.server.db('tokens').where({ token_hash: hashToken(token) }).update({ expires_at: this.server.db.raw("now() - interval '1 second'") });
     this.expiredToken = token;
   }
 
