@@ -2211,7 +2211,10 @@ export interface operations {
                 /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
             };
-            header?: never;
+            header?: {
+                /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2220,7 +2223,8 @@ export interface operations {
             /** @description A page of the user's sessions. */
             200: {
                 headers: {
-                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     [name: string]: unknown;
@@ -2229,6 +2233,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionCollection"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequestSessionPage"];
             401: components["responses"]["Unauthorized"];
             406: components["responses"]["NotAcceptable"];

@@ -65,4 +65,33 @@ describe('migrations', () => {
       await scratch.drop();
     }
   });
+
+  it('give every token that existed before sessions a session of its own, which ends with the token', async () => {
+    const scratch = await scratchDatabase();
+    const db = openDb({ url: scratch.url, poolMax: 2 });
+    try {
+      const all = await migrationSource.getMigrations([]);
+      for (let i = 0; i < all.indexOf('20261202000000_sessions'); i++) await db.migrate.up({ migrationSource });
+      const [user] = await db('users').insert({ username: 'ann', email: 'ann@example.com', password_hash: 'x' }).returning('id');
+      const tokens = await db('tokens')
+        .insert([
+          { user_id: user.id, token_hash: Buffer.alloc(32, 1), expires_at: db.raw("now() + interval '1 hour'") },
+          { user_id: user.id, token_hash: Buffer.alloc(32, 2), expires_at: db.raw("now() + interval '2 hours'") },
+        ])
+        .returning(['id', 'created_at', 'expires_at']);
+      await migrateLatest(db);
+      const migrated = await db('tokens')
+        .join('sessions', 'sessions.id', 'tokens.session_id')
+        .orderBy('tokens.id')
+        .select('tokens.id', 'tokens.session_id', 'sessions.user_id', 'sessions.device', 'sessions.created_at', 'sessions.expires_at');
+      expect(migrated).toEqual(
+        tokens.map((t: { id: number; created_at: Date; expires_at: Date }) => ({ id: t.id, session_id: expect.any(Number), user_id: user.id, device: null, created_at: t.created_at, expires_at: t.expires_at })),
+      );
+      expect(new Set(migrated.map((m: { session_id: number }) => m.session_id)).size).toBe(2);
+      await expect(db('sessions').insert({ user_id: user.id, device: 'tab\there', expires_at: db.fn.now() })).rejects.toMatchObject({ constraint: 'sessions_device_format' });
+    } finally {
+      await db.destroy();
+      await scratch.drop();
+    }
+  });
 });

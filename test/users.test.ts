@@ -827,6 +827,26 @@ describe('PUT /api/users/{id}', () => {
     expect((await get(bystander.id, bystander.token)).status).toBe(200);
   });
 
+  it('ends every other session of the user on a password change, refresh tokens included, and keeps the current one', async () => {
+    const u = await createUser(server);
+    const loginOf = async () => {
+      const res = await request<{ token: string; refresh_token: string; session_id: number }>('POST', '/api/tokens', { authorization: basic(u.username, u.password) });
+      expect(res.status).toBe(200);
+      return res.body;
+    };
+    const refreshStatus = async (refreshToken: string) =>
+      (await server.fetch('/api/tokens/refresh', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refresh_token: refreshToken }) })).status;
+    const [here, other] = [await loginOf(), await loginOf()];
+    const res = await put(u.id, here.token, { password: 'a brand new password', current_password: u.password });
+    expect(res.status).toBe(200);
+    expectBearerChallenge(await request<ApiError>('GET', `/api/users/${u.id}`, { token: other.token }));
+    expect(await refreshStatus(other.refresh_token)).toBe(401);
+    expect((await get(u.id, here.token)).status).toBe(200);
+    expect(await refreshStatus(here.refresh_token)).toBe(200);
+    const left = await server.db('sessions').where({ user_id: u.id }).pluck('id');
+    expect(left).toEqual([here.session_id]);
+  });
+
   it('answers 200 to If-Match with the current ETag, and its answer’s ETag serves the next If-Match', async () => {
     const u = await createUser(server);
     const read = await get(u.id, u.token);
