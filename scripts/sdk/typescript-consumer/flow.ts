@@ -53,6 +53,35 @@ export async function flow(baseUrl: string, step: (name: string) => void): Promi
   check(api.token === token.token && token.user_id === ann.id, 'login to keep the token for ann');
   step('log in with Basic: the bearer token goes with every later call');
 
+  // A second device: its own session, refreshed, listed beside this one, then ended from here.
+  const phone = createMicroblogClient({ baseUrl });
+  const first = await phone.login(ann.username, PASSWORD, { device: 'Flow phone' });
+  const next = await phone.refresh();
+  check(
+    next.session_id === first.session_id &&
+      next.token !== first.token &&
+      phone.token === next.token &&
+      phone.refreshToken === next.refresh_token,
+    'refresh to give the session new tokens, kept by the client',
+  );
+  const sessions = unwrap(await api.GET('/api/tokens'));
+  const listed = sessions.items.find((session) => session.id === first.session_id);
+  check(
+    listed !== undefined &&
+      listed.device === 'Flow phone' &&
+      !listed.current &&
+      sessions.items.some((session) => session.id === token.session_id && session.current),
+    'both sessions listed, this one current',
+  );
+  const ended = await api.DELETE('/api/tokens/{session_id}', {
+    params: { path: { session_id: first.session_id } },
+  });
+  check(ended.response.status === 204, `end the other session: 204, got ${ended.response.status}`);
+  await apiError(phone.refresh(), 401);
+  step(
+    'sessions: a second device logs in, refreshes, is listed, and is logged out from here (its refresh: a typed 401)',
+  );
+
   let pages = 0;
   let total = 0;
   const ids: number[] = [];

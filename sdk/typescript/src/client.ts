@@ -49,15 +49,24 @@ type PageInitArgs<P extends CollectionPath> =
 export interface MicroblogClient extends Client<paths> {
   /** The bearer token sent with each request that brings no Authorization header of its own. */
   readonly token: string | undefined;
+  /** The refresh token of the last `login` or `refresh`, which `refresh()` exchanges. */
+  readonly refreshToken: string | undefined;
   /** Sends `token` from now on (`undefined`: no token). */
   setToken(token: string | undefined): void;
   /**
    * Logs in with HTTP Basic credentials (username or email, and password) through
-   * `POST /api/tokens`, sends the new token from now on and returns it.
+   * `POST /api/tokens`, starting a session named after `device` when given; sends the new
+   * access token from now on, keeps the refresh token, and returns both.
    * Throws MicroblogApiError (401 for wrong credentials).
    */
-  login(login: string, password: string): Promise<Token>;
-  /** Revokes the token in use (`DELETE /api/tokens`) and stops sending it. Throws MicroblogApiError. */
+  login(login: string, password: string, options?: { device?: string }): Promise<Token>;
+  /**
+   * Exchanges the refresh token (the kept one unless another is given) for the session's
+   * next pair through `POST /api/tokens/refresh`; sends the new access token from now on.
+   * Throws MicroblogApiError (401: the session has ended; log in again).
+   */
+  refresh(refreshToken?: string): Promise<Token>;
+  /** Ends the session in use (`DELETE /api/tokens`) and stops sending its token. Throws MicroblogApiError. */
   logout(): Promise<void>;
   /**
    * Each page of a collection, from the one `init` asks for, following `_links.next`
@@ -93,6 +102,7 @@ export function createMicroblogClient(options: MicroblogClientOptions): Microblo
     fetch: options.retry === false ? fetchOnce : withRetries(fetchOnce, options.retry ?? {}),
   });
   let token = options.token;
+  let refreshToken: string | undefined;
 
   const bearer: Middleware = {
     onRequest({ request }) {
@@ -128,20 +138,36 @@ export function createMicroblogClient(options: MicroblogClientOptions): Microblo
 
   // Not Object.assign with a getter: it would copy the token's value once, not the accessor.
   Object.defineProperty(client, 'token', { get: () => token, enumerable: true });
+  Object.defineProperty(client, 'refreshToken', { get: () => refreshToken, enumerable: true });
   return Object.assign(client, {
     setToken(value: string | undefined) {
       token = value;
     },
-    async login(login: string, password: string) {
+    async login(login: string, password: string, options: { device?: string } = {}) {
       const issued = unwrap(
-        await client.POST('/api/tokens', { headers: { Authorization: basic(login, password) } }),
+        await client.POST('/api/tokens', {
+          headers: { Authorization: basic(login, password) },
+          ...(options.device === undefined ? {} : { body: { device: options.device } }),
+        }),
       );
       token = issued.token;
+      refreshToken = issued.refresh_token;
+      return issued;
+    },
+    async refresh(given?: string) {
+      const exchanged = given ?? refreshToken;
+      if (exchanged === undefined) throw new TypeError('no refresh token: log in first');
+      const issued = unwrap(
+        await client.POST('/api/tokens/refresh', { body: { refresh_token: exchanged } }),
+      );
+      token = issued.token;
+      refreshToken = issued.refresh_token;
       return issued;
     },
     async logout() {
       unwrap(await client.DELETE('/api/tokens'));
       token = undefined;
+      refreshToken = undefined;
     },
     pages,
     async *paginate<P extends CollectionPath>(path: P, ...init: PageInitArgs<P>) {

@@ -13,6 +13,10 @@ export type NewPost = components['schemas']['NewPost'];
 export type PostUpdate = components['schemas']['PostUpdate'];
 export type PostCollection = components['schemas']['PostCollection'];
 export type Token = components['schemas']['Token'];
+export type Session = components['schemas']['Session'];
+export type SessionCollection = components['schemas']['SessionCollection'];
+export type NewSession = components['schemas']['NewSession'];
+export type RefreshRequest = components['schemas']['RefreshRequest'];
 export type PageMeta = components['schemas']['PageMeta'];
 export type PageLinks = components['schemas']['PageLinks'];
 /** The body of every error answer. */
