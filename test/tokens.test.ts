@@ -162,6 +162,19 @@ describe('POST /api/tokens', () => {
     ]);
   });
 
+  // Found by the Kotlin SDK: a login without a device name sends zero bytes as application/json.
+  it('takes an empty body for none, as generated clients send an optional body left out', async () => {
+    const u = await registerOnly();
+    const res = await server.fetch('/api/tokens', {
+      method: 'POST',
+      headers: { Authorization: basic(u.username, u.password), 'Content-Type': 'application/json', 'Content-Length': '0' },
+      body: '',
+    });
+    const { answer, violations } = await checkAnswer('createToken', res);
+    expect({ status: answer.status, violations }).toEqual({ status: 200, violations: [] });
+    expect(await server.db('sessions').where({ user_id: u.id }).pluck('device')).toEqual([null]);
+  });
+
   // The operation takes a body now (the device's name): one it cannot read gets the 4xx the contract declares.
   it('answers a body that is not a device name with the 4xx the contract declares, and starts no session', async () => {
     const u = await registerOnly();

@@ -18,6 +18,8 @@ export interface ContractOperation {
   /** The security schemes it takes, in order of preference; empty when it is public. */
   schemes: string[];
   takesBody: boolean;
+  /** Whether the body must be sent (an optional one may be left out). */
+  bodyRequired: boolean;
 }
 
 /** The operation a request names, and its path parameters as sent (decoded). */
@@ -67,6 +69,7 @@ export function contractOperations(document: OpenApiDocument): ContractOperation
         integerParameters,
         schemes: security.some((s) => Object.keys(s).length === 0) ? [] : security.flatMap((s) => Object.keys(s)),
         takesBody: op.requestBody !== undefined,
+        bodyRequired: resolve(op.requestBody).required === true,
       };
     });
   });

@@ -19,9 +19,11 @@ import microblog.client.infrastructure.Redirection
 import microblog.client.infrastructure.ResponseType
 import microblog.client.infrastructure.Success
 import microblog.client.models.NewPost
+import microblog.client.models.NewSession
 import microblog.client.models.NewUser
 import microblog.client.models.Post
 import microblog.client.models.PostUpdate
+import microblog.client.models.RefreshRequest
 import microblog.client.models.User
 import microblog.client.models.UserUpdate
 import okhttp3.OkHttpClient
@@ -289,6 +291,32 @@ class SdkFlowIT {
     }
 
     @Test @Order(11)
+    fun `a second device logs in named, refreshes, is listed, and is logged out from this one`() = runBlocking {
+        tokens.userCredentialsProvider = { "susan" to password }
+        val phone = tokens.createToken(newSession = NewSession(device = "Susan's Android"))
+        tokens.userCredentialsProvider = { null to null }
+        val next = tokens.refreshToken(RefreshRequest(refreshToken = phone.refreshToken))
+        assertEquals(phone.sessionId, next.sessionId)
+        assertNotEquals(phone.token, next.token)
+        assertNotEquals(phone.refreshToken, next.refreshToken)
+        // A retry after a lost answer, within the grace window: the same pair again.
+        assertEquals(next, tokens.refreshToken(RefreshRequest(refreshToken = phone.refreshToken)))
+
+        val sessions = tokens.listSessions()
+        val listed = sessions.items.single { it.id == phone.sessionId }
+        assertEquals("Susan's Android", listed.device)
+        assertEquals(false, listed.current)
+        assertEquals(1, sessions.items.count { it.current })
+
+        tokens.endSession(phone.sessionId)
+        val refused = assertThrows<ClientException> { runBlocking { tokens.refreshToken(RefreshRequest(refreshToken = next.refreshToken)) } }
+        assertEquals(401, refused.statusCode)
+        assertEquals("Unauthorized", refused.error?.error)
+        val gone = assertThrows<ClientException> { runBlocking { tokens.endSession(phone.sessionId) } }
+        assertEquals(404, gone.statusCode)
+    }
+
+    @Test @Order(12)
     fun `log out answers 204, and the next call is a typed 401 with status and error body`() = runBlocking {
         assertEquals(204, tokens.revokeTokenWithHttpInfo().statusCode)
         val refused = assertThrows<ClientException> { runBlocking { users.getUser(susan.id) } }
@@ -299,7 +327,7 @@ class SdkFlowIT {
         assertTrue(error.message.isNotBlank())
     }
 
-    @Test @Order(12)
+    @Test @Order(13)
     fun `every operation of the contract was called, and no request sent the text null`() {
         val called = sent.mapNotNull { request -> operationOf(request) }.toSet()
         val missing = contractOperations.map { it.id }.toSet() - called
