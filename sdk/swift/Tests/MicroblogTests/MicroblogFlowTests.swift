@@ -59,6 +59,30 @@ final class MicroblogFlowTests: XCTestCase {
         let annAsSeen = try await UsersAPI.getUser(id: ann.id, apiConfiguration: api)
         XCTAssertEqual(annAsSeen.email, ann.email)
 
+        // A second device: its own named session, refreshed (the old refresh token is spent),
+        // listed beside this one, then logged out from here; its refresh token is then a 401.
+        let phone = try await TokensAPI.createToken(
+            newSession: NewSession(device: "Ann's iPhone"),
+            apiConfiguration: .basic(basePath: baseURL, login: ann.username, password: password)
+        )
+        let next = try await TokensAPI.refreshToken(
+            refreshRequest: RefreshRequest(refreshToken: phone.refreshToken), apiConfiguration: anonymous
+        )
+        XCTAssertEqual(next.sessionId, phone.sessionId)
+        XCTAssertNotEqual(next.token, phone.token)
+        let sessions = try await TokensAPI.listSessions(apiConfiguration: api)
+        XCTAssertEqual(sessions.items.first { $0.id == phone.sessionId }?.device, "Ann's iPhone")
+        XCTAssertEqual(sessions.items.first { $0.current }?.id, token.sessionId)
+        try await TokensAPI.endSession(sessionId: phone.sessionId, apiConfiguration: api)
+        do {
+            _ = try await TokensAPI.refreshToken(
+                refreshRequest: RefreshRequest(refreshToken: next.refreshToken), apiConfiguration: anonymous
+            )
+            XCTFail("expected 401: the session has ended")
+        } catch {
+            XCTAssertEqual(status(of: error), 401)
+        }
+
         // Page users to the end by _links.next, one user a page.
         var page = try await UsersAPI.listUsers(perPage: 1, apiConfiguration: api)
         var pages = 1

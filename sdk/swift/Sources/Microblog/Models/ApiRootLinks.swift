@@ -14,7 +14,7 @@ public struct ApiRootLinks: Sendable, Codable, Hashable {
     public var users: String
     /** All posts, newest first. */
     public var posts: String
-    /** Where tokens are issued and revoked. */
+    /** Where sessions start (tokens are issued), are listed and end. */
     public var tokens: String
     /** The interactive documentation. */
     public var docs: String

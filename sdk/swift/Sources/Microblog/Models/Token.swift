@@ -7,27 +7,41 @@
 
 import Foundation
 
-/** An access token, sent as &#x60;Authorization: Bearer &lt;token&gt;&#x60;. */
+/** A session&#39;s tokens: send the access token as &#x60;Authorization: Bearer &lt;token&gt;&#x60;, and the refresh token to &#x60;POST /api/tokens/refresh&#x60; for the next pair. */
 public struct Token: Sendable, Codable, Hashable {
 
     public static let userIdRule = NumericRule<Int64>(minimum: 1, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
-    /** The opaque token; keep it secret. */
+    public static let refreshTokenRule = StringRule(minLength: 1, maxLength: 128, pattern: "/^[A-Za-z0-9_-]+$/")
+    public static let sessionIdRule = NumericRule<Int64>(minimum: 1, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
+    /** The opaque access token; keep it secret. */
     public var token: String
-    /** A time in UTC, ISO 8601, ending in `Z`. */
+    /** When the access token stops working (15 minutes after it was issued, by default). */
     public var expiresAt: Date
     /** A resource id. In a path it is written as plain decimal digits (`123`, not `123.0`, `1.23e2` or `+123`); anything else gets 400. */
     public var userId: Int64
+    /** An opaque refresh token, good for one exchange; keep it secret. */
+    public var refreshToken: String
+    /** When the refresh token stops working unless it is used first (30 days after the session's last refresh, by default). */
+    public var refreshExpiresAt: Date
+    /** The session these tokens belong to (see `GET /api/tokens`). */
+    public var sessionId: Int64
 
-    public init(token: String, expiresAt: Date, userId: Int64) {
+    public init(token: String, expiresAt: Date, userId: Int64, refreshToken: String, refreshExpiresAt: Date, sessionId: Int64) {
         self.token = token
         self.expiresAt = expiresAt
         self.userId = userId
+        self.refreshToken = refreshToken
+        self.refreshExpiresAt = refreshExpiresAt
+        self.sessionId = sessionId
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case token
         case expiresAt = "expires_at"
         case userId = "user_id"
+        case refreshToken = "refresh_token"
+        case refreshExpiresAt = "refresh_expires_at"
+        case sessionId = "session_id"
     }
 
     // Encodable protocol methods
@@ -37,6 +51,9 @@ public struct Token: Sendable, Codable, Hashable {
         try container.encode(token, forKey: .token)
         try container.encode(expiresAt, forKey: .expiresAt)
         try container.encode(userId, forKey: .userId)
+        try container.encode(refreshToken, forKey: .refreshToken)
+        try container.encode(refreshExpiresAt, forKey: .refreshExpiresAt)
+        try container.encode(sessionId, forKey: .sessionId)
     }
 }
 
