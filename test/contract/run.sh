@@ -76,7 +76,8 @@ tokens=$(curl -fsS -X POST "$api/tokens" -u "$CONTRACT_USERNAME:$CONTRACT_PASSWO
   { echo "contract: $CONTRACT_USERNAME could not log in at $api/tokens"; exit 1; }
 CONTRACT_TOKEN=$(printf %s "$tokens" | token_of token)
 CONTRACT_USER_ID=$(printf %s "$tokens" | token_of user_id)
-export CONTRACT_USERNAME CONTRACT_PASSWORD CONTRACT_USER_ID CONTRACT_TOKEN CONTRACT_API=$api CONTRACT_HOOKS=$PWD/$here/hooks.py
+CONTRACT_SESSION_ID=$(printf %s "$tokens" | token_of session_id)
+export CONTRACT_USERNAME CONTRACT_PASSWORD CONTRACT_USER_ID CONTRACT_TOKEN CONTRACT_SESSION_ID CONTRACT_API=$api CONTRACT_HOOKS=$PWD/$here/hooks.py
 
 echo "contract: Schemathesis $("$venv/bin/schemathesis" --version | awk '{print $NF}') against $api/openapi.json, seed $seed (CONTRACT_SEED=$seed npm run test:contract replays it)"
 status=0
