@@ -45,10 +45,13 @@ def before_call(context, case, kwargs):
             headers["Authorization"] = f"Bearer {_new_session()['token']}"
     # Session ids are small integers, so the tool names the run's own session (often id 1)
     # soon enough: it ends one made for the call instead, and is still answered 204.
+    # The coverage phase sends path parameters as text ("1"), the others as numbers.
     elif operation_id == "endSession":
         parameters = case.path_parameters or {}
-        if parameters.get("session_id") == int(os.environ["CONTRACT_SESSION_ID"]):
-            parameters["session_id"] = _new_session()["session_id"]
+        value = parameters.get("session_id")
+        if str(_plain({"v": value})["v"]) == os.environ["CONTRACT_SESSION_ID"]:
+            other = _new_session()["session_id"]
+            parameters["session_id"] = str(other) if isinstance(value, str) else other
 
 
 def _plain(values):
