@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkAnswer } from './fuzz/contract.js';
+import { checkAnswer } from './support/contract.js';
 import { useServer } from './support/server.js';
 
 const server = useServer();

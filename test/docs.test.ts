@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { basic, createUser, uniqueName, type TestUser } from './support/factories.js';
+import { operationsOf, resolveRef } from './support/contract.js';
 import { readAnswer, type Answer } from './support/http.js';
 import { useServer } from './support/server.js';
 
@@ -19,16 +20,7 @@ const PASSWORD = 'correct horse battery staple';
 
 /** The contract as Swagger UI reads it, from the server. */
 let contract: Json;
-const resolve = (node: unknown): Json => {
-  let at = node as Json;
-  while (typeof at.$ref === 'string') {
-    at = at.$ref
-      .slice(2)
-      .split('/')
-      .reduce<Json>((parent, key) => parent[key.replaceAll('~1', '/')] as Json, contract);
-  }
-  return at;
-};
+const resolve = (node: unknown): Json => resolveRef<Json>(contract, node);
 
 interface Operation {
   operationId: string;
@@ -39,13 +31,9 @@ interface Operation {
 }
 
 function operations(): Operation[] {
-  return Object.entries(contract.paths as Record<string, Json>).flatMap(([path, item]) =>
-    METHODS.filter((method) => item[method]).map((method) => {
-      const operation = item[method] as Json;
-      const security = ((operation.security ?? contract.security) as Json[]).flatMap(Object.keys);
-      return { operationId: operation.operationId as string, method: method.toUpperCase(), path, security, operation };
-    }),
-  );
+  return operationsOf(contract)
+    .filter(({ method }) => METHODS.includes(method))
+    .map(({ operationId, method, route, security, operation }) => ({ operationId, method: method.toUpperCase(), path: route, security, operation }));
 }
 
 /** One request as the recipes below shape it. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkAnswer } from './fuzz/contract.js';
+import { checkAnswer } from './support/contract.js';
 import { createUser, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
 import { readAnswer, type Answer } from './support/http.js';

@@ -6,7 +6,7 @@ import { startMetricsServer } from '../src/http/metrics.js';
 import { UNMATCHED_ROUTE } from '../src/http/logging.js';
 import { createLogger } from '../src/logger.js';
 import { createMetrics } from '../src/metrics.js';
-import { operationsOf } from './support/contract-examples.js';
+import { operationsOf } from './support/contract.js';
 import { basic, createUser } from './support/factories.js';
 import { readAnswer } from './support/http.js';
 import { parseMetrics, valueOf, type Sample } from './support/metrics.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
-import { schemaAccepts } from './fuzz/contract.js';
+import { schemaAccepts } from './support/contract.js';
 import { createUser, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
 import { readAnswer, type Answer } from './support/http.js';

@@ -1,7 +1,7 @@
 import { hash } from '@node-rs/argon2';
 import { describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
-import { checkAnswer } from './fuzz/contract.js';
+import { checkAnswer } from './support/contract.js';
 import { basic, createUser, login, uniqueName } from './support/factories.js';
 import { useServer, type TestServer } from './support/server.js';
 import { readAnswer, type Answer } from './support/http.js';

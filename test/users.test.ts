@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
 import { loadContract } from '../src/contract.js';
-import { schemaAccepts } from './fuzz/contract.js';
+import { schemaAccepts } from './support/contract.js';
 import { basic, createUser, login, uniqueName, type TestUser } from './support/factories.js';
 import { useServer, type TestServer } from './support/server.js';
 import { readAnswer, type Answer } from './support/http.js';

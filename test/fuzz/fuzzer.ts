@@ -10,7 +10,7 @@ import {
   type Operation,
   type Parameter,
   type Schema,
-} from './contract.js';
+} from '../support/contract.js';
 import type { Account, ResourceKind, World } from './world.js';
 
 /**

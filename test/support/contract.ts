@@ -2,10 +2,78 @@ import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
+import formatsModule from 'ajv-formats';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { parse } from 'yaml';
 import { projectRoot } from '../../src/paths.js';
+
+/**
+ * The one walker of openapi.yaml for the tests, the fuzzer and the SDK checks: it reads the
+ * contract, sets up Ajv (createContractAjv), resolves `$ref`s (resolveRef) and lists the
+ * operations (operationsOf, and loadContract's fuller model for the fuzzer).
+ */
+
+type Json = Record<string, unknown>;
+
+// ajv-formats is CommonJS: TypeScript (NodeNext) types the default import as the module
+// object, while a bundler may hand over the function itself.
+type AddFormats = typeof formatsModule.default;
+const addFormats: AddFormats =
+  (formatsModule as { default?: AddFormats }).default ?? (formatsModule as unknown as AddFormats);
+
+/** The id the whole document is registered under, so that `#/components/…` references resolve. */
+export const CONTRACT_ID = 'urn:microblog:openapi';
+
+/** openapi.yaml as written, parsed afresh (not through the app's loader). */
+export function readContractDocument(): Json {
+  return parse(readFileSync(path.join(projectRoot, 'openapi.yaml'), 'utf8')) as Json;
+}
+
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRef = (value: unknown): value is { $ref: string } => isObject(value) && typeof value.$ref === 'string';
+
+/** Follows local `$ref`s (`#/...`) within `document` until a node that is not one. */
+export function resolveRef<T = unknown>(document: unknown, node: unknown): T {
+  const seen = new Set<string>();
+  while (isRef(node)) {
+    const ref = node.$ref;
+    if (!ref.startsWith('#/')) throw new Error(`only local references are supported: ${ref}`);
+    if (seen.has(ref)) throw new Error(`cannot resolve ${ref}: it refers to itself`);
+    seen.add(ref);
+    node = ref
+      .slice(2)
+      .split('/')
+      .map((segment) => decodeURIComponent(segment).replaceAll('~1', '/').replaceAll('~0', '~'))
+      .reduce<unknown>((at, segment) => (isObject(at) || Array.isArray(at) ? (at as Json)[segment] : undefined), document);
+    if (node === undefined) throw new Error(`unresolved reference ${ref}`);
+  }
+  return node as T;
+}
+
+/**
+ * The one Ajv set-up for the contract: JSON Schema 2020-12, strict, all errors, ajv-formats'
+ * full formats, with OpenAPI's `int32`/`int64` and `email` as the server has them; `document`
+ * is registered whole under CONTRACT_ID.
+ */
+export function createContractAjv(document: Json): Ajv2020 {
+  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, strictTuples: false });
+  // OpenAPI's own schema keywords, and the document's top-level fields.
+  ajv.addVocabulary(['example', 'discriminator', 'xml', 'externalDocs']);
+  ajv.addVocabulary(['openapi', 'info', 'jsonSchemaDialect', 'servers', 'paths', 'webhooks', 'components', 'security', 'tags']);
+  addFormats(ajv);
+  // `format: email` as RFC 5321 has it, and Schemathesis checks it: ajv-formats' regex
+  // forgets the limit of 64 characters before the `@`.
+  const ajvEmail = fullFormats.email as RegExp;
+  ajv.addFormat('email', (value: string) => ajvEmail.test(value) && value.indexOf('@') <= 64);
+  ajv.addFormat('int32', {
+    type: 'number',
+    validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31,
+  });
+  ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
+  ajv.addSchema(document, CONTRACT_ID);
+  return ajv;
+}
 
 /** A JSON Schema as it appears in the contract (3.1: plain JSON Schema 2020-12). */
 export type Schema = Record<string, unknown>;
@@ -55,58 +123,47 @@ export interface Contract {
   validator(schema: Schema): ValidateFunction;
 }
 
+/** An operation where the document has it, before the fuzzer's model of it (loadContract). */
+export interface OperationEntry {
+  /** Lower case: get, put, post … */
+  method: string;
+  /** The path template, such as /api/users/{id}. */
+  route: string;
+  /** The path item the operation is in (its shared parameters). */
+  item: Json;
+  operation: Json;
+  operationId: string;
+  /** The security scheme names it takes (its own, else the document's), [] when public. */
+  security: string[];
+}
+
+/** Every operation in `document`, in the order of its paths and of HTTP_METHODS. */
+export function operationsOf(document: Json): OperationEntry[] {
+  const paths = isObject(document.paths) ? document.paths : {};
+  const globalSecurity = (document.security ?? []) as Json[];
+  return Object.entries(paths).flatMap(([route, item]) =>
+    isObject(item)
+      ? HTTP_METHODS.filter((method) => isObject(item[method])).map((method) => {
+          const operation = item[method] as Json;
+          const security = ((operation.security ?? globalSecurity) as Json[]).flatMap((s) => Object.keys(s));
+          return { method, route, item, operation, operationId: String(operation.operationId), security };
+        })
+      : [],
+  );
+}
+
 /**
- * Reads openapi.yaml from disk on its own (not through the app's loader), so that the fuzzer
- * checks the server against the contract as written.
+ * The fuzzer's model of the contract: openapi.yaml read from disk on its own (not through
+ * the app's loader) unless `document` is given, so that the fuzzer checks the server against
+ * the contract as written.
  */
-export function loadContract(): Contract {
-  const document = parse(readFileSync(path.join(projectRoot, 'openapi.yaml'), 'utf8')) as Schema;
-  const resolve = <T = Schema>(ref: string): T => {
-    if (!ref.startsWith('#/')) throw new Error(`only local references are supported: ${ref}`);
-    let node: unknown = document;
-    for (const part of ref.slice(2).split('/')) {
-      node = (node as Record<string, unknown> | undefined)?.[
-        part.replace(/~1/g, '/').replace(/~0/g, '~')
-      ];
-    }
-    if (node === undefined) throw new Error(`unresolved reference ${ref}`);
-    return node as T;
-  };
-  const deref = <T>(node: T | { $ref: string }): T =>
-    node !== null && typeof node === 'object' && '$ref' in node
-      ? deref(resolve<T>(node.$ref))
-      : (node as T);
+export function loadContract(document: Schema = readContractDocument()): Contract {
+  const resolve = <T = Schema>(ref: string): T => resolveRef<T>(document, { $ref: ref });
+  const deref = <T>(node: T | { $ref: string }): T => resolveRef<T>(document, node);
 
   // The document goes in as it is, under an id, so that every '#/components/…' reference
-  // inside a schema resolves against it; an operation's schema is compiled by reference.
-  const ajv = new Ajv2020({
-    allErrors: true,
-    strict: true,
-    strictTypes: false,
-    strictTuples: false,
-  });
-  ajv.addVocabulary([
-    'openapi',
-    'info',
-    'servers',
-    'tags',
-    'paths',
-    'components',
-    'security',
-    'webhooks',
-    'externalDocs',
-  ]);
-  (addFormats as unknown as (a: Ajv2020) => void)(ajv);
-  // `format: email` as RFC 5321 has it, and Schemathesis checks it: ajv-formats' regex
-  // forgets the limit of 64 characters before the `@`.
-  const ajvEmail = fullFormats.email as RegExp;
-  ajv.addFormat('email', (value: string) => ajvEmail.test(value) && value.indexOf('@') <= 64);
-  ajv.addFormat('int32', {
-    type: 'number',
-    validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31,
-  });
-  ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
-  ajv.addSchema({ ...document, $id: 'contract' });
+  // inside a schema resolves against it; an operation's schema is compiled rebased onto it.
+  const ajv = createContractAjv(document);
 
   const validators = new WeakMap<Schema, ValidateFunction>();
   const validator = (schema: Schema): ValidateFunction => {
@@ -119,13 +176,9 @@ export function loadContract(): Contract {
   };
 
   const operations: Operation[] = [];
-  const paths = (document.paths ?? {}) as Record<string, Record<string, unknown>>;
-  const globalSecurity = (document.security ?? []) as Record<string, unknown>[];
-  for (const [template, item] of Object.entries(paths)) {
-    const shared = (item.parameters ?? []) as unknown[];
-    for (const method of HTTP_METHODS) {
-      const op = item[method] as Record<string, unknown> | undefined;
-      if (!op) continue;
+  for (const { method, route: template, item, operation: op, operationId, security } of operationsOf(document)) {
+    {
+      const shared = (item.parameters ?? []) as unknown[];
       const parameters = new Map<string, Parameter>();
       for (const raw of [...shared, ...((op.parameters ?? []) as unknown[])]) {
         const component = (raw as { $ref?: string }).$ref?.replace('#/components/parameters/', '');
@@ -168,16 +221,15 @@ export function loadContract(): Contract {
           ),
         });
       }
-      const security = (op.security ?? globalSecurity) as Record<string, unknown>[];
       operations.push({
-        operationId: String(op.operationId),
+        operationId,
         method: method.toUpperCase(),
         path: template,
         parameters: [...parameters.values()],
         body: jsonBody
           ? { schema: jsonBody.schema, required: requestBody?.required === true }
           : undefined,
-        security: security.flatMap((s) => Object.keys(s)),
+        security,
         responses,
       });
     }
@@ -185,11 +237,11 @@ export function loadContract(): Contract {
   return { document, operations, resolve, ajv, validator };
 }
 
-/** Local references of a schema point into the document added under the id 'contract'. */
+/** Local references of a schema point into the document added under CONTRACT_ID. */
 function rebase(schema: Schema): Schema {
   return JSON.parse(JSON.stringify(schema), (key, value: unknown) =>
     key === '$ref' && typeof value === 'string' && value.startsWith('#/')
-      ? `contract${value}`
+      ? `${CONTRACT_ID}${value}`
       : value,
   ) as Schema;
 }
