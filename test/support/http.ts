@@ -1,3 +1,4 @@
+import http from 'node:http';
 import net from 'node:net';
 /** An answer as the tests look at it: status, headers, raw text, and the body parsed when JSON. */
 export interface Answer<T = unknown> {
@@ -55,4 +56,48 @@ export async function rawRequest(baseUrl: string, request: string | Buffer): Pro
     headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
   }
   return { status: Number(statusLine.split(' ')[1]), headers, body: split < 0 ? '' : text.slice(split + 4) };
+}
+
+interface TogetherInit {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/**
+ * Sends `count` requests at once to `url` (`init` may make each its own), each over a connection of its own, for what a
+ * signal must not cut off: `sent` settles once every one has been written out whole (the
+ * moment to send the signal), `statuses` gives each answer's status, or its error's message.
+ */
+export function sendTogether(
+  count: number,
+  url: string,
+  init: TogetherInit | ((i: number) => TogetherInit) = {},
+): { sent: Promise<void>; statuses: Promise<(number | string)[]> } {
+  const requests = Array.from({ length: count }, (_, i) => {
+    const { method = 'GET', headers = {}, body } = typeof init === 'function' ? init(i) : init;
+    const req = http.request(url, {
+      method,
+      agent: false,
+      headers: { ...headers, ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}) },
+    });
+    const sent = new Promise<void>((resolve) => {
+      req.once('finish', () => resolve());
+      req.once('error', () => resolve());
+    });
+    const status = new Promise<number | string>((resolve) => {
+      req.once('response', (res) => {
+        res.resume();
+        res.once('end', () => resolve(res.statusCode ?? 0));
+        res.once('error', (err) => resolve(err.message));
+      });
+      req.once('error', (err) => resolve(err.message));
+    });
+    req.end(body);
+    return { sent, status };
+  });
+  return {
+    sent: Promise.all(requests.map((r) => r.sent)).then(() => undefined),
+    statuses: Promise.all(requests.map((r) => r.status)),
+  };
 }
