@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { basic, createUser, uniqueName, type TestUser } from './support/factories.js';
 import { operationsOf, resolveRef } from './support/contract.js';
-import { readAnswer, type Answer } from './support/http.js';
+import { PASSWORD } from './support/constants.js';
+import { send as sendTo, type Answer } from './support/http.js';
 import { useServer } from './support/server.js';
 
 const server = useServer();
@@ -16,7 +17,6 @@ const UNREACHABLE: Record<string, string> = {
   'updateUser 404': "the user is the token's own, so it exists",
 };
 const MISSING_ID = 999_999_999;
-const PASSWORD = 'correct horse battery staple';
 
 /** The contract as Swagger UI reads it, from the server. */
 let contract: Json;
@@ -90,19 +90,13 @@ function validCall(op: Operation, owner: TestUser = world.alice): Call {
   return { method: op.method, path, authorization, body: validBody(op.operationId) };
 }
 
-async function send(call: Call): Promise<Answer> {
-  const res = await server.fetch(call.path + (call.query ? `?${call.query}` : ''), {
-    method: call.method,
-    headers: {
-      Accept: 'application/json',
-      ...(call.authorization ? { Authorization: call.authorization } : {}),
-      ...(call.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-      ...call.headers,
-    },
-    ...(call.body !== undefined ? { body: typeof call.body === 'string' ? call.body : JSON.stringify(call.body) } : {}),
+/** A recipe's call, through the shared sender. */
+const send = (call: Call): Promise<Answer> =>
+  sendTo(server, call.method, call.path + (call.query ? `?${call.query}` : ''), {
+    authorization: call.authorization || undefined,
+    headers: { Accept: 'application/json', ...call.headers },
+    ...(typeof call.body === 'string' ? { body: call.body } : { json: call.body }),
   });
-  return readAnswer(res);
-}
 
 const withPathId = (call: Call, id: string | number): Call => ({ ...call, path: call.path.replace(/^(\/api\/\w+\/)\d+/, `$1${id}`) });
 const withLastId = (call: Call, id: number): Call => ({ ...call, path: call.path.replace(/\d+(?=\D*$)/, String(id)) });

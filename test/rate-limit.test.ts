@@ -8,13 +8,12 @@ import { loadConfig } from '../src/config.js';
 import { loadContract } from '../src/contract.js';
 import { openDb } from '../src/db/database.js';
 import { basic, uniqueName } from './support/factories.js';
-import { readAnswer, type Answer } from './support/http.js';
+import { JSON_TYPE, PASSWORD } from './support/constants.js';
+import { send, type Answer } from './support/http.js';
 import { useServer, type TestServer } from './support/server.js';
 
 type ApiError = components['schemas']['Error'];
 
-const JSON_TYPE = 'application/json; charset=utf-8';
-const PASSWORD = 'correct horse battery staple';
 const WRONG = 'not the password at all';
 
 let lastAddress = 0;
@@ -30,12 +29,9 @@ interface Call {
   authorization?: string;
 }
 
-async function call(on: TestServer, path: string, { method = 'GET', from, authorization }: Call = {}): Promise<Answer<ApiError>> {
-  const headers: Record<string, string> = { Accept: 'application/json' };
-  if (from !== undefined) headers['X-Forwarded-For'] = from;
-  if (authorization !== undefined) headers.Authorization = authorization;
-  return readAnswer(await on.fetch(path, { method, headers }));
-}
+/** A request from the client at `from` (sent as X-Forwarded-For), with this Authorization. */
+const call = (on: TestServer, path: string, { method = 'GET', from, authorization }: Call = {}) =>
+  send<ApiError>(on, method, path, { authorization, headers: { Accept: 'application/json', ...(from !== undefined ? { 'X-Forwarded-For': from } : {}) } });
 
 const logIn = (on: TestServer, login: string, password: string, from?: string) =>
   call(on, '/api/tokens', { method: 'POST', authorization: basic(login, password), from });
