@@ -8,6 +8,7 @@ import { freePort } from './support/ports.js';
 import { isAlive, startServerProcess, type ServerProcess } from './support/process.js';
 import { sendTogether } from './support/http.js';
 import { until } from './support/wait.js';
+import { PASSWORD } from './support/constants.js';
 
 function childrenOf(pid: number): number[] {
   try {
@@ -163,7 +164,7 @@ describe('WEB_CONCURRENCY=2: failed logins', () => {
       const created = await fetch(`${server.baseUrl}/api/users`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ username, email: `${username}@example.com`, password: 'correct horse battery staple' }),
+        body: JSON.stringify({ username, email: `${username}@example.com`, password: PASSWORD }),
       });
       expect(created.status).toBe(201);
       const guess = () =>

@@ -10,6 +10,7 @@ import { basic, uniqueName } from './support/factories.js';
 import { freeze, freezeCluster, type Frozen } from './support/freeze.js';
 import { readAnswer } from './support/http.js';
 import { startServerProcess, type ServerProcess } from './support/process.js';
+import { PASSWORD } from './support/constants.js';
 
 /**
  * Every wait on the database is bounded: the real server process, with its default
@@ -90,7 +91,7 @@ function expectUnavailable(outcomes: Outcome[]): void {
 /** Registers a user and logs in: its id and bearer token. */
 async function newUser(): Promise<{ userId: number; auth: { Authorization: string } }> {
   const username = uniqueName('frozen');
-  const password = 'correct horse battery staple';
+  const password = PASSWORD;
   const registered = await call('/api/users', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },

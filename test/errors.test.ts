@@ -14,7 +14,7 @@ import { basic, createUser, login, uniqueName, type TestUser } from './support/f
 import { useServer } from './support/server.js';
 import { within } from './support/wait.js';
 import { expectError } from './support/assertions.js';
-import { ANY_BASIC_CHALLENGE, ANY_BEARER_CHALLENGE, INTERNAL_ERROR, INVALID_TOKEN, JSON_TYPE, MISSING_ID, NO_CREDENTIALS, WRONG_LOGIN } from './support/constants.js';
+import { ANY_BASIC_CHALLENGE, ANY_BEARER_CHALLENGE, INTERNAL_ERROR, INVALID_TOKEN, JSON_TYPE, MISSING_ID, NO_CREDENTIALS, PASSWORD, WRONG_LOGIN } from './support/constants.js';
 import { rawRequest, readAnswer, sender, type Answer, type RawAnswer, type SendOptions } from './support/http.js';
 
 const server = useServer();
@@ -39,7 +39,7 @@ function expectHtmlError(res: Answer, status: number): void {
 
 const validNewUser = () => {
   const username = uniqueName('e');
-  return { username, email: `${username}@example.com`, password: 'correct horse battery staple' };
+  return { username, email: `${username}@example.com`, password: PASSWORD };
 };
 
 let viewer: TestUser;
@@ -390,7 +390,7 @@ describe('401 Unauthorized', () => {
     expect(
       await tokenAnswers(WRONG_LOGIN, [
         basic(viewer.username, 'wrong password'),
-        basic(uniqueName('nobody'), 'correct horse battery staple'),
+        basic(uniqueName('nobody'), PASSWORD),
         basic(viewer.email, 'wrong password'),
         basic(viewer.username, ''),
       ]),
@@ -665,7 +665,7 @@ describe('500 Internal Server Error', () => {
     const res = await send('GET', `/api/users/${other.id}`, { headers: viewer.auth });
     expect(spy).toHaveBeenCalled();
     expect(res.status).toBe(500);
-    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(res.headers.get('content-type')).toBe(JSON_TYPE);
     expect(res.body).toEqual({ error: 'Internal Server Error', message: INTERNAL_ERROR });
     expect(res.text).not.toMatch(/teapot|\bat\s|\.ts:|stack/i);
   });
@@ -731,7 +731,7 @@ describe('503 Service Unavailable while the database is unreachable', () => {
   it('answers POST /api/tokens with Basic credentials with 503 and Retry-After', async () => {
     await expectUnavailable('/api/tokens', {
       method: 'POST',
-      headers: { Authorization: basic('susan', 'correct horse battery staple') },
+      headers: { Authorization: basic('susan', PASSWORD) },
     });
   });
 

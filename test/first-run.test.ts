@@ -11,6 +11,7 @@ import { isAlive, startServerProcess, type ServerProcess } from './support/proce
 import { freePort } from './support/ports.js';
 import { sendTogether } from './support/http.js';
 import { until } from './support/wait.js';
+import { PASSWORD } from './support/constants.js';
 
 /**
  * What a new user does: clone into a private folder (0700, as under /root), `npm ci`, then
@@ -95,7 +96,7 @@ function registration(): { method: string; headers: Record<string, string>; body
   return {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ username, email: `${username}@example.com`, password: 'correct horse battery staple' }),
+    body: JSON.stringify({ username, email: `${username}@example.com`, password: PASSWORD }),
   };
 }
 

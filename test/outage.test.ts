@@ -17,6 +17,7 @@ import { readAnswer } from './support/http.js';
 import { freePort } from './support/ports.js';
 import { startServerProcess, type ServerProcess } from './support/process.js';
 import { until } from './support/wait.js';
+import { JSON_TYPE, PASSWORD } from './support/constants.js';
 
 /**
  * A database outage under load: the real server process runs on its own embedded
@@ -99,7 +100,7 @@ describe('while PostgreSQL is down', () => {
   it('answers 503 fast, says not ready, stays up, recovers by itself, and loses nothing it acknowledged', async () => {
     const base = (server as ServerProcess).baseUrl;
     const username = uniqueName('outage');
-    const password = 'correct horse battery staple';
+    const password = PASSWORD;
     const registered = await call('write', `${base}/api/users`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
@@ -164,7 +165,7 @@ describe('while PostgreSQL is down', () => {
       const odd = outcomes.filter((o) => ![200, 201, 503].includes(o.status ?? 0));
       expect(odd.map((o) => `${o.kind} ${o.status ?? o.error} ${JSON.stringify(o.body)}`)).toEqual([]);
       for (const o of outcomes.filter((x) => x.status === 503)) {
-        expect(o.contentType).toBe('application/json; charset=utf-8');
+        expect(o.contentType).toBe(JSON_TYPE);
         expect(o.body).toEqual({ error: 'Service Unavailable', message: expect.any(String) });
         expect(o.retryAfter).toMatch(/^[1-9]\d*$/);
       }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { basic, uniqueName } from './support/factories.js';
+import { registerAndLogIn } from './support/factories.js';
 import { readAnswer, sendTogether, type Answer } from './support/http.js';
 import { startServerProcess, type ServerProcess } from './support/process.js';
 import { until } from './support/wait.js';
@@ -45,23 +45,7 @@ async function start(env: Record<string, string> = {}): Promise<{ server: Server
 }
 
 /** Registers a user on `server` and logs in: its id and bearer token. */
-async function newUser(server: ServerProcess): Promise<{ id: number; auth: { Authorization: string } }> {
-  const username = uniqueName('drain');
-  const password = 'correct horse battery staple';
-  const created = await readAnswer<{ id: number }>(
-    await fetch(`${server.baseUrl}/api/users`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ username, email: `${username}@example.com`, password }),
-    }),
-  );
-  expect(created.status).toBe(201);
-  const token = await readAnswer<{ token: string }>(
-    await fetch(`${server.baseUrl}/api/tokens`, { method: 'POST', headers: { Authorization: basic(username, password) } }),
-  );
-  expect(token.status).toBe(200);
-  return { id: created.body.id, auth: { Authorization: `Bearer ${token.body.token}` } };
-}
+const newUser = (server: ServerProcess) => registerAndLogIn(server, 'drain');
 
 /** Locks the user's row from the test's own connection: updates of it wait until release. */
 async function lockUser(id: number): Promise<{ release(): Promise<void> }> {
