@@ -13,7 +13,6 @@ export type Expectation =
   | { kind: 'invalid'; status: number; why: string }
   | { kind: 'edge'; why: string };
 
-
 export type PathChoice = { existing: number } | { id: number };
 export type HeaderChoice = string | { echo: true } | { current: true } | undefined;
 
