@@ -177,62 +177,60 @@ export function loadContract(document: Schema = readContractDocument()): Contrac
 
   const operations: Operation[] = [];
   for (const { method, route: template, item, operation: op, operationId, security } of operationsOf(document)) {
-    {
-      const shared = (item.parameters ?? []) as unknown[];
-      const parameters = new Map<string, Parameter>();
-      for (const raw of [...shared, ...((op.parameters ?? []) as unknown[])]) {
-        const component = (raw as { $ref?: string }).$ref?.replace('#/components/parameters/', '');
-        const p = deref(raw as Parameter & { $ref: string });
-        parameters.set(`${p.in}:${p.name}`, {
-          name: p.name,
-          in: p.in,
-          required: p.required === true,
-          schema: p.schema,
-          component,
-        });
-      }
-      const requestBody = op.requestBody
-        ? deref(
-            op.requestBody as { required?: boolean; content: Record<string, { schema: Schema }> },
-          )
-        : undefined;
-      const jsonBody = requestBody?.content['application/json'];
-      if (requestBody && (!jsonBody || Object.keys(requestBody.content).length !== 1)) {
-        throw new Error(`${op.operationId}: the fuzzer only knows JSON request bodies`);
-      }
-      const responses = new Map<
-        string,
-        { content: Map<string, Schema>; headers: Map<string, Schema> }
-      >();
-      for (const [status, raw] of Object.entries((op.responses ?? {}) as Record<string, unknown>)) {
-        const r = deref(
-          raw as {
-            content?: Record<string, { schema: Schema }>;
-            headers?: Record<string, unknown>;
-          },
-        );
-        responses.set(status, {
-          content: new Map(Object.entries(r.content ?? {}).map(([type, m]) => [type, m.schema])),
-          headers: new Map(
-            Object.entries(r.headers ?? {}).map(([name, h]) => [
-              name.toLowerCase(),
-              deref(h as { schema: Schema }).schema,
-            ]),
-          ),
-        });
-      }
-      operations.push({
-        operationId,
-        method: method.toUpperCase(),
-        path: template,
-        parameters: [...parameters.values()],
-        body: jsonBody
-          ? { schema: jsonBody.schema, required: requestBody?.required === true }
-          : undefined,
-        security,
-        responses,
+    const shared = (item.parameters ?? []) as unknown[];
+    const parameters = new Map<string, Parameter>();
+    for (const raw of [...shared, ...((op.parameters ?? []) as unknown[])]) {
+      const component = (raw as { $ref?: string }).$ref?.replace('#/components/parameters/', '');
+      const p = deref(raw as Parameter & { $ref: string });
+      parameters.set(`${p.in}:${p.name}`, {
+        name: p.name,
+        in: p.in,
+        required: p.required === true,
+        schema: p.schema,
+        component,
       });
     }
+    const requestBody = op.requestBody
+      ? deref(
+          op.requestBody as { required?: boolean; content: Record<string, { schema: Schema }> },
+        )
+      : undefined;
+    const jsonBody = requestBody?.content['application/json'];
+    if (requestBody && (!jsonBody || Object.keys(requestBody.content).length !== 1)) {
+      throw new Error(`${op.operationId}: the fuzzer only knows JSON request bodies`);
+    }
+    const responses = new Map<
+      string,
+      { content: Map<string, Schema>; headers: Map<string, Schema> }
+    >();
+    for (const [status, raw] of Object.entries((op.responses ?? {}) as Record<string, unknown>)) {
+      const r = deref(
+        raw as {
+          content?: Record<string, { schema: Schema }>;
+          headers?: Record<string, unknown>;
+        },
+      );
+      responses.set(status, {
+        content: new Map(Object.entries(r.content ?? {}).map(([type, m]) => [type, m.schema])),
+        headers: new Map(
+          Object.entries(r.headers ?? {}).map(([name, h]) => [
+            name.toLowerCase(),
+            deref(h as { schema: Schema }).schema,
+          ]),
+        ),
+      });
+    }
+    operations.push({
+      operationId,
+      method: method.toUpperCase(),
+      path: template,
+      parameters: [...parameters.values()],
+      body: jsonBody
+        ? { schema: jsonBody.schema, required: requestBody?.required === true }
+        : undefined,
+      security,
+      responses,
+    });
   }
   return { document, operations, resolve, ajv, validator };
 }
