@@ -50,6 +50,8 @@ interface World {
   alice: TestUser;
   bob: TestUser;
   posts: { alice: number; bob: number };
+  /** A session of alice's other than her token's, and its refresh token. */
+  session: { id: number; refreshToken: string };
 }
 let world: World;
 
@@ -60,7 +62,9 @@ beforeAll(async () => {
     const res = await server.fetch('/api/posts', { method: 'POST', headers: { ...user.auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ body: 'Hello' }) });
     return ((await res.json()) as { id: number }).id;
   };
-  world = { alice, bob, posts: { alice: await post(alice), bob: await post(bob) } };
+  const login = await server.fetch('/api/tokens', { method: 'POST', headers: { Authorization: basic(alice.username, alice.password) } });
+  const { session_id, refresh_token } = (await login.json()) as { session_id: number; refresh_token: string };
+  world = { alice, bob, posts: { alice: await post(alice), bob: await post(bob) }, session: { id: session_id, refreshToken: refresh_token } };
   await server.fetch(`/api/users/${alice.id}/followed/${bob.id}`, { method: 'PUT', headers: alice.auth });
 });
 
@@ -72,6 +76,8 @@ function validBody(operationId: string): unknown {
     updateUser: { about_me: 'Still here' },
     createPost: { body: `Hello, world! (${username})` },
     updatePost: { body: 'Hello again, world!' },
+    createToken: { device: 'Docs laptop' },
+    refreshToken: { refresh_token: world.session.refreshToken },
   }[operationId];
 }
 
@@ -81,6 +87,7 @@ function validCall(op: Operation, owner: TestUser = world.alice): Call {
   const other = owner === world.alice ? world.bob : world.alice;
   const path = op.path
     .replace('{target_id}', String(other.id))
+    .replace('{session_id}', String(world.session.id))
     .replace('{id}', String(op.path.startsWith('/api/posts/') ? post : owner.id));
   const authorization = op.security.includes('basic')
     ? basic(world.alice.username, world.alice.password)
@@ -126,6 +133,11 @@ const RECIPES: Record<string, (op: Operation) => Promise<Answer>> = {
   // The last id in the path: the target's, when there are two.
   userMissing: (op) => send(withLastId(validCall(op), MISSING_ID)),
   postMissing: (op) => send(withLastId(validCall(op), MISSING_ID)),
+  sessionMissing: (op) => send(withLastId(validCall(op), MISSING_ID)),
+  deviceTooLong: (op) => send({ ...validCall(op), body: { device: 'x'.repeat(101) } }),
+  malformed: (op) => send({ ...validCall(op), body: '{', headers: { 'Content-Type': 'application/json' } }),
+  missing: (op) => send({ ...validCall(op), body: {} }),
+  invalidRefreshToken: (op) => send({ ...validCall(op), body: { refresh_token: 'not-a-refresh-token' } }),
   notFollowing: (op) => send({ ...validCall(op), path: `/api/users/${world.bob.id}/followed/${world.alice.id}` }),
   notAcceptable: (op) => send({ ...validCall(op), headers: { Accept: 'application/xml' } }),
   tooLarge: (op) => send({ ...validCall(op), body: { about_me: 'x'.repeat(70_000) } }),

@@ -425,7 +425,7 @@ describe('404 Not Found', () => {
     for (const path of [
       '/api/nope',
       '/api/users/1/nope',
-      '/api/tokens/1',
+      '/api/tokens/1/nope',
       '/api/users/1/followed/2/3',
       '/api/users/1/followers/2',
     ]) {
@@ -519,7 +519,9 @@ describe('405 Method Not Allowed', () => {
     ['DELETE', '/api/users/1', ['GET', 'PUT']],
     ['DELETE', '/api/users', ['GET', 'POST']],
     ['PUT', '/api/users', ['GET', 'POST']],
-    ['GET', '/api/tokens', ['DELETE', 'POST']],
+    ['PUT', '/api/tokens', ['DELETE', 'GET', 'POST']],
+    ['GET', '/api/tokens/1', ['DELETE']],
+    ['GET', '/api/tokens/refresh', ['POST']],
     ['POST', '/api/users/1/followed/2', ['DELETE', 'GET', 'PUT']],
     ['POST', '/api', ['GET']],
   ])(

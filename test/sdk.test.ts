@@ -68,8 +68,12 @@ describe('createMicroblogClient: login and tokens', () => {
       token: expect.any(String),
       expires_at: expect.any(String),
       user_id: susan.id,
+      refresh_token: expect.any(String),
+      refresh_expires_at: expect.any(String),
+      session_id: expect.any(Number),
     });
     expect(api.token).toBe(token.token);
+    expect(api.refreshToken).toBe(token.refresh_token);
     const me = unwrap(await api.GET('/api/users/{id}', { params: { path: { id: susan.id } } }));
     expect(me.email).toBe(susan.email); // only the user's own record shows it
   });
@@ -81,6 +85,34 @@ describe('createMicroblogClient: login and tokens', () => {
     const token = await client().login(susan.email, password);
 
     expect(token.user_id).toBe(susan.id);
+  });
+
+  it('names the session after the device given, and refresh() exchanges the kept refresh token for the next pair', async () => {
+    const susan = await createUser(server);
+    const api = client();
+    const first = await api.login(susan.username, susan.password, { device: "Susan's laptop" });
+
+    const next = await api.refresh();
+
+    expect(next).toMatchObject({ user_id: susan.id, session_id: first.session_id });
+    expect(next.token).not.toBe(first.token);
+    expect(api.token).toBe(next.token);
+    expect(api.refreshToken).toBe(next.refresh_token);
+    const sessions = unwrap(await api.GET('/api/tokens'));
+    expect(sessions.items.find((s) => s.id === first.session_id)).toMatchObject({ device: "Susan's laptop", current: true });
+  });
+
+  it('throws a MicroblogApiError 401 from refresh() once the session has ended, and from refresh() before any login a TypeError', async () => {
+    const susan = await createUser(server);
+    const api = client();
+    await api.login(susan.username, susan.password);
+    const kept = api.refreshToken as string;
+    await api.logout();
+
+    expect(api.refreshToken).toBeUndefined();
+    await expect(rejection(api.refresh())).resolves.toBeInstanceOf(TypeError);
+    const error = await rejection(api.refresh(kept));
+    expect(error).toMatchObject({ name: 'MicroblogApiError', status: 401, message: 'the refresh token is invalid or has expired' });
   });
 
   it('throws a MicroblogApiError for wrong credentials, and keeps no token', async () => {

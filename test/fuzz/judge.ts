@@ -136,6 +136,7 @@ async function genuineRefusal(
       const kind = kinds.get(name) as ResourceKind;
       if (!(await world.exists(kind, id))) {
         if (kind === 'post') world.posts.delete(id);
+        if (kind === 'session') world.sessions.delete(id);
         return missing;
       }
     }
@@ -213,6 +214,9 @@ async function learn(
       break;
     case 'deletePost':
       world.posts.delete(path.id as number);
+      break;
+    case 'endSession':
+      world.sessions.delete(path.session_id as number);
       break;
   }
 }

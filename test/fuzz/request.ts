@@ -28,6 +28,7 @@ export async function bindPlan(world: World, facts: OperationFacts, plan: ValidP
     const kind = kinds.get(p.name) as ResourceKind;
     const choice = plan.path[p.name] as PathChoice;
     if (p.name === semantics.self) path[p.name] = actor.id;
+    else if (p.name === semantics.session) path[p.name] = await world.freshSession(actor);
     else if (p.name === semantics.author) {
       const mine = world.postsOf(actor);
       path[p.name] = mine.length
@@ -66,7 +67,7 @@ export async function bindPlan(world: World, facts: OperationFacts, plan: ValidP
   if (plan.accept !== undefined) req.headers.Accept = plan.accept;
 
   let body = plan.body as Record<string, unknown> | undefined;
-  if (body !== undefined && semantics.completeBody) body = semantics.completeBody(body, actor);
+  if (body !== undefined && semantics.completeBody) body = await semantics.completeBody(body, actor, world);
   if (body !== undefined) {
     req.headers['Content-Type'] = plan.contentType;
     req.body = JSON.stringify(body);

@@ -13,10 +13,16 @@ export interface Semantics {
   self?: string;
   /** The path parameter that must be a post the caller wrote. */
   author?: string;
+  /** The path parameter that must be a session of the caller's, never the one whose token it acts with. */
+  session?: string;
   /** The request uses up its token (so it gets a fresh one). */
   spendsToken?: boolean;
   /** Makes a generated body semantically valid: a password change needs the present password. */
-  completeBody?: (body: Record<string, unknown>, actor: Account) => Record<string, unknown>;
+  completeBody?: (
+    body: Record<string, unknown>,
+    actor: Account,
+    world: World,
+  ) => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Brings about a state in which the request succeeds (when `arrange` was drawn); may change the path's ids. */
   arrange?: (
     world: World,
@@ -37,6 +43,12 @@ const SEMANTICS: Record<string, Semantics> = {
   updatePost: { author: 'id' },
   deletePost: { author: 'id' },
   revokeToken: { spendsToken: true },
+  // Ending the session the actor acts with would leave it without a token: a session of its own made for the call.
+  endSession: { session: 'session_id' },
+  // A refresh token is made only by the server, and good for one exchange: a new login's.
+  refreshToken: {
+    completeBody: async (_body, actor, world) => ({ refresh_token: await world.freshRefreshToken(actor) }),
+  },
   getFollow: {
     // Drawn ids rarely follow each other; make them, so that 204 is seen as well as 404.
     arrange: async (world, actor, path) => {
@@ -58,6 +70,7 @@ const PARAMETER_KINDS: Record<string, ResourceKind> = {
   UserId: 'user',
   TargetId: 'user',
   PostId: 'post',
+  SessionId: 'session',
 };
 
 /** What the fuzzer works from for one operation: its parameters by place, who may call it, its body's schema. */

@@ -13,7 +13,7 @@ export interface Account {
 }
 
 /** Which kind of resource a path parameter names, by its name under components/parameters. */
-export type ResourceKind = 'user' | 'post';
+export type ResourceKind = 'user' | 'post' | 'session';
 
 /**
  * What the fuzzer knows of the server's state: the accounts it can act as, the posts and
@@ -23,6 +23,8 @@ export type ResourceKind = 'user' | 'post';
 export class World {
   readonly accounts: Account[] = [];
   readonly posts = new Map<number, number>();
+  /** Sessions the fuzzer started besides those whose tokens its accounts act with (anyone's). */
+  readonly sessions = new Set<number>();
   /** `${principal} ${key}` → the canonical JSON of the body first sent with it. */
   readonly idempotencyKeys = new Map<string, string>();
   revokedToken = '';
@@ -61,6 +63,7 @@ export class World {
 
   /** The ids that exist of a kind, as far as the fuzzer knows. */
   ids(kind: ResourceKind): number[] {
+    if (kind === 'session') return [...this.sessions];
     return kind === 'user' ? this.accounts.map((a) => a.id) : [...this.posts.keys()];
   }
 
@@ -71,6 +74,27 @@ export class World {
   /** Logs in through POST /api/tokens. */
   freshToken(account: Account): Promise<string> {
     return login(this.server, account.username, account.password);
+  }
+
+  /** A new session of the account (a login), never the one its token belongs to. */
+  async freshSession(account: Account): Promise<number> {
+    const id = (JSON.parse(await this.login(account)) as { session_id: number }).session_id;
+    this.sessions.add(id);
+    return id;
+  }
+
+  /** The refresh token of a new session of the account. */
+  async freshRefreshToken(account: Account): Promise<string> {
+    const answer = JSON.parse(await this.login(account)) as { session_id: number; refresh_token: string };
+    this.sessions.add(answer.session_id);
+    return answer.refresh_token;
+  }
+
+  private async login(account: Account): Promise<string> {
+    const res = await this.server.fetch('/api/tokens', { method: 'POST', headers: { Authorization: this.basicAuth(account) } });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`arranging a login of ${account.username}: expected 200, got ${res.status} ${text}`);
+    return text;
   }
 
   async newPost(author: Pick<Account, 'id' | 'token'>): Promise<number> {
@@ -115,12 +139,10 @@ export class World {
   // Oracles: what the database says, to tell a genuine refusal from a wrong one.
 
   async exists(kind: ResourceKind, id: number): Promise<boolean> {
-    return (
-      (await this.server
-        .db(kind === 'user' ? 'users' : 'posts')
-        .where({ id })
-        .first('id')) !== undefined
-    );
+    const table = { user: 'users', post: 'posts', session: 'sessions' }[kind];
+    const query = this.server.db(table).where({ id });
+    if (kind === 'session') query.andWhereRaw('expires_at > now()');
+    return (await query.first('id')) !== undefined;
   }
 
   async follows(follower: number, followed: number): Promise<boolean> {
