@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { followsRepository } from '../db/follows.js';
 import { usersRepository } from '../db/users.js';
 import { authOf } from '../http/auth.js';
+import { sendRepresentation } from '../http/caching.js';
 import { badRequest, forbidden, HttpError, notFound } from '../http/errors.js';
 import { idCollection, idPageRequest, readPage } from '../http/pagination.js';
 import { operation, type ValidRequest } from '../http/typed.js';
@@ -26,7 +27,7 @@ export function followRoutes(db: Knex): Router {
         () => Promise.resolve(size),
         () => usersRepository.related(db, id, direction, { ...page, limit: page.limit + 1 }),
       );
-      res.json(idCollection(rows, total, page, links[direction](id), (row) => toUser(row, viewer), (row) => row.id));
+      sendRepresentation(req, res, idCollection(rows, total, page, links[direction](id), (row) => toUser(row, viewer), (row) => row.id));
     };
   router.get('/api/users/:id/followers', operation('listFollowers', listRelated('followers')));
   router.get('/api/users/:id/followed', operation('listFollowed', listRelated('followed')));

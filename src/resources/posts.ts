@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { postsRepository } from '../db/posts.js';
 import { usersRepository } from '../db/users.js';
 import { authOf } from '../http/auth.js';
-import { checkIfMatch, etagOf } from '../http/caching.js';
+import { checkIfMatch, etagOf, sendRepresentation } from '../http/caching.js';
 import { forbidden, notFound } from '../http/errors.js';
 import { idempotent, sendAnswer } from '../http/idempotency.js';
 import { readPage, timeline, timelineRequest } from '../http/pagination.js';
@@ -23,7 +23,7 @@ export function postRoutes(db: Knex): Router {
         () => postsRepository.countAll(db),
         () => postsRepository.all(db, { ...at, limit: at.limit + 1 }),
       );
-      res.json(timeline(rows, total, at, links.posts, toPost));
+      sendRepresentation(req, res, timeline(rows, total, at, links.posts, toPost));
     }),
   );
 
@@ -45,7 +45,7 @@ export function postRoutes(db: Knex): Router {
     operation('getPost', async (req, res) => {
       const row = await postsRepository.findById(db, req.params.id);
       if (!row) throw notFound(`post ${req.params.id}`);
-      res.json(toPost(row));
+      sendRepresentation(req, res, toPost(row));
     }),
   );
 
@@ -91,7 +91,7 @@ export function postRoutes(db: Knex): Router {
         () => Promise.resolve(user.post_count),
         () => postsRepository.byUser(db, id, { ...at, limit: at.limit + 1 }),
       );
-      res.json(timeline(rows, total, at, links.userPosts(id), toPost));
+      sendRepresentation(req, res, timeline(rows, total, at, links.userPosts(id), toPost));
     }),
   );
 
@@ -106,7 +106,7 @@ export function postRoutes(db: Knex): Router {
         () => postsRepository.feedSize(db, id),
         () => postsRepository.feed(db, id, { ...at, limit: at.limit + 1 }),
       );
-      res.json(timeline(rows, total, at, links.feed(id), toPost));
+      sendRepresentation(req, res, timeline(rows, total, at, links.feed(id), toPost));
     }),
   );
 
