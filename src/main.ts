@@ -4,7 +4,7 @@ import { isClusterWorker, startClusterPrimary } from './cluster.js';
 import { ConfigError, loadConfig } from './config.js';
 import { loadContract } from './contract.js';
 import { DatabaseStartError, prepareDatabase } from './db/connect.js';
-import { openDb, poolUsage, type Db } from './db/database.js';
+import { closeDb, openDb, poolUsage, type Db } from './db/database.js';
 import { EmbeddedPostgresError } from './db/embedded.js';
 import { idempotencyRepository } from './db/idempotency.js';
 import { startMetricsServer } from './http/metrics.js';
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const releaseAll = async () => {
     metricsServer?.close();
     metricsServer?.closeAllConnections();
-    await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    await Promise.race([closeDb(db), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     redis?.disconnect();
     await database.embedded?.stop();
   };

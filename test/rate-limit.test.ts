@@ -7,7 +7,7 @@ import type { components } from '../generated/openapi.js';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { loadContract } from '../src/contract.js';
-import { openDb } from '../src/db/database.js';
+import { closeDb, openDb } from '../src/db/database.js';
 import { basic, uniqueName } from './support/factories.js';
 import { readAnswer, type Answer } from './support/http.js';
 import { useServer, type TestServer } from './support/server.js';
@@ -332,7 +332,7 @@ describe('the log', () => {
     } finally {
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
-      await db.destroy();
+      await closeDb(db);
     }
   });
 });

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { DatabaseStartError, prepareDatabase } from '../db/connect.js';
-import { openDb, type Db } from '../db/database.js';
+import { closeDb, openDb, type Db } from '../db/database.js';
 import { EmbeddedPostgresError } from '../db/embedded.js';
 import { createLogger, type Logger } from '../logger.js';
 import { exitOnStopSignals } from '../signals.js';
@@ -23,7 +23,7 @@ export async function withDatabase(
     try {
       await work(db, { config, logger });
     } finally {
-      await db.destroy();
+      await closeDb(db);
       await embedded?.stop();
     }
   } catch (err) {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { projectRoot } from '../paths.js';
-import { migrateLatest, openDb } from './database.js';
+import { closeDb, migrateLatest, openDb } from './database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.js';
 
 /** The database could not be reached or prepared; the message names the setting at fault. */
@@ -39,7 +39,7 @@ export async function prepareDatabase(
         if (applied.length) logger.info({ applied }, 'migrations applied');
       }
     } finally {
-      await db.destroy();
+      await closeDb(db);
     }
   } catch (err) {
     await location.embedded?.stop();
