@@ -10,7 +10,7 @@ import { jsonBodies } from './http/body.js';
 import { cacheHeaders } from './http/caching.js';
 import { errorHandler, lastResortHandler, notFoundHandler } from './http/errors.js';
 import { requestLogger } from './http/logging.js';
-import { crossOrigin, securityHeaders } from './http/hardening.js';
+import { crossOrigin, securityHeaders } from './http/security-headers.js';
 import { wellFormedHost } from './http/host.js';
 import { plainIntegers } from './http/integers.js';
 import { decodablePathParameters } from './http/path-parameters.js';
