@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openDb, type Db } from '../src/db/database.js';
+import { closeDb, openDb, type Db } from '../src/db/database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.js';
 import { basic, uniqueName } from './support/factories.js';
 import { freeze, freezeCluster, type Frozen } from './support/freeze.js';
@@ -181,7 +181,7 @@ describe('a connection whose query timed out', () => {
   let db: Db | undefined;
   afterEach(async () => {
     frozen?.thaw();
-    await db?.destroy();
+    if (db) await closeDb(db);
   });
 
   const backendPid = async (on: Db) => (await on.raw<{ rows: { pid: number }[] }>('select pg_backend_pid() as pid')).rows[0]?.pid;
