@@ -63,9 +63,9 @@ class ClosingOnTimeoutClient extends pg.Client {
   }
 }
 
-/** pg gave up waiting for the answer to a query (query_timeout). */
+/** pg gave up waiting for the answer to a query (query_timeout); knex puts the SQL before pg's message. */
 export function isQueryTimeout(err: unknown): boolean {
-  return err instanceof Error && err.message === 'Query read timeout';
+  return err instanceof Error && /(^| - )Query read timeout$/.test(err.message);
 }
 
 /** The pool of each Db, which queryRows uses directly, closeDb ends and poolUsage reads, and its size. */
