@@ -4,7 +4,7 @@ import { createMicroblogClient, type MicroblogClient } from '../../sdk/typescrip
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { loadContract } from '../../src/contract.js';
-import { openDb, poolUsage, type Db } from '../../src/db/database.js';
+import { closeDb, openDb, poolUsage, type Db } from '../../src/db/database.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import type { Metrics } from '../../src/metrics.js';
 import { openRedis } from '../../src/redis.js';
@@ -71,7 +71,7 @@ export function useServer(env: Record<string, string> = {}, options: ServerOptio
     close = async () => {
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
-      await db.destroy();
+      await closeDb(db);
       redis?.disconnect();
     };
   });
