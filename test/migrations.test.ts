@@ -90,7 +90,7 @@ describe('migrations', () => {
       expect(new Set(migrated.map((m: { session_id: number }) => m.session_id)).size).toBe(2);
       await expect(db('sessions').insert({ user_id: user.id, device: 'tab\there', expires_at: db.fn.now() })).rejects.toMatchObject({ constraint: 'sessions_device_format' });
     } finally {
-      await db.destroy();
+      await closeDb(db);
       await scratch.drop();
     }
   });
