@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import type { Knex } from 'knex';
 import { authOf } from '../http/authentication.js';
-import { HttpError, notFound } from '../http/http-error.js';
-import { AUTH_REALM } from '../http/http-error.js';
+import { sendRepresentation } from '../http/caching.js';
+import { AUTH_REALM, HttpError, notFound } from '../http/http-error.js';
 import { operation, type ResponseBody } from '../http/operations.js';
 import { idPageRequest } from '../http/pagination.js';
 import { collection } from '../representations/collections.js';
@@ -46,7 +46,7 @@ export function tokenRoutes(db: Knex, settings: SessionSettings): Router {
       const { user, sessionId } = authOf(req);
       const page = idPageRequest(req.query);
       const [rows, total] = await listSessions(db, user.id, page);
-      res.json(collection(rows.map((row) => toSession(row, sessionId)), total, page, links.tokens));
+      sendRepresentation(req, res, collection(rows.map((row) => toSession(row, sessionId)), total, page, links.tokens));
     }),
   );
 
