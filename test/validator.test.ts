@@ -58,8 +58,8 @@ describe('the contract validator', () => {
     const get = (base: string, path: string) => fetch(base + path, { headers: { Authorization: 'Bearer x' } });
     try {
       for (let round = 0; round < 3; round++) {
-        expect(await (await get(strict.base, '/API/users/7')).json()).toBeNull();
-        expect(await (await get(loose.base, '/API/users/7')).json()).toBe('/api/users/{id}');
+        expect((await get(strict.base, '/api/USERS/7')).status).toBe(404);
+        expect(await (await get(loose.base, '/api/USERS/7')).json()).toBe('/api/users/{id}');
         expect(await (await get(strict.base, '/api/users/7')).json()).toBe('/api/users/{id}');
       }
     } finally {
