@@ -20,6 +20,10 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const starting = exitOnStopSignals();
+  // Once per start: by the primary of a cluster, not by each of its workers.
+  if (config.env === 'production' && !config.mail.smtpUrl && !isClusterWorker(config)) {
+    logger.warn('SMTP_URL is unset: password reset mails (and their tokens) are written to the log, not sent');
+  }
   if (await startClusterPrimary(config, logger)) return starting();
   const metrics = config.metrics ? createMetrics() : undefined;
   // A cluster's workers leave METRICS_PORT to the primary, which adds up their metrics; they
@@ -52,9 +56,6 @@ async function main(): Promise<void> {
   };
 
   const mailer = createMailer(config.mail, logger);
-  if (mailer.transport === 'log' && config.env === 'production') {
-    logger.warn('SMTP_URL is unset: password reset mails (and their tokens) are written to the log, not sent');
-  }
   const tasks = createTasks(logger);
 
   let http: ReturnType<typeof createHttpServer>;

@@ -8,6 +8,7 @@ import { createTasks } from '../src/jobs.js';
 import { createLogger } from '../src/logger.js';
 import { basic, createUser, uniqueName } from './support/factories.js';
 import { readAnswer, type Answer } from './support/http.js';
+import { captureLogs } from './support/logs.js';
 import { useServer } from './support/server.js';
 
 type ApiError = components['schemas']['Error'];
@@ -319,5 +320,32 @@ describe('password reset by email', () => {
     const res = await askReset('not an address');
     expect(res.status).toBe(400);
     expect(res.body.errors).toStrictEqual([{ path: '/body/email', message: 'must match format "email"' }]);
+  });
+});
+
+describe('password reset without SMTP_URL', () => {
+  // As `npm start` runs on a laptop: the mail, token and all, is written to the log at info.
+  const logs = captureLogs();
+  const laptopTasks = createTasks(logs.logger);
+  const laptop = useServer({}, { logger: logs.logger, tasks: laptopTasks });
+
+  it('writes the mail to the log at info level, and its token works', async () => {
+    const user = await createUser(laptop, { password: PASSWORD });
+    const asked = await laptop.fetch('/api/tokens/reset', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: user.email }),
+    });
+    expect(asked.status).toBe(202);
+    await laptopTasks.idle();
+    const line = logs.lines().find((l) => (l.mail as ReceivedMail | undefined)?.to === user.email);
+    expect(line).toMatchObject({ level: 30, mail: { from: 'Microblog <no-reply@localhost>', subject: 'Reset your Microblog password' } });
+    const token = /^([A-Za-z0-9_-]{43})$/m.exec((line?.mail as ReceivedMail).text)?.[1] ?? '';
+    const done = await laptop.fetch('/api/tokens/reset', {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ token, password: NEW_PASSWORD }),
+    });
+    expect(done.status).toBe(204);
   });
 });
