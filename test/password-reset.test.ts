@@ -6,12 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
 import { createTasks } from '../src/jobs.js';
 import { createLogger } from '../src/logger.js';
+import { expectNoContent, expectPlainError, expectValidationError } from './support/assertions.js';
+import { JSON_TYPE, PASSWORD } from './support/constants.js';
 import { basic, createUser, uniqueName } from './support/factories.js';
-import { readAnswer, type Answer } from './support/http.js';
+import { sender, type Answer } from './support/http.js';
 import { captureLogs } from './support/logs.js';
 import { useServer } from './support/server.js';
 
-type ApiError = components['schemas']['Error'];
+type Accepted = components['schemas']['PasswordResetAccepted'];
 
 /** A mail as the SMTP server received it. */
 interface ReceivedMail {
@@ -105,31 +107,22 @@ const server = useServer(
   { tasks },
 );
 
-const PASSWORD = 'correct horse battery staple';
 const NEW_PASSWORD = 'a brand new password, long enough';
-const INVALID_TOKEN = 'the reset token is used, expired or unknown; ask for a new one';
+const INVALID_RESET_TOKEN = 'the reset token is used, expired or unknown; ask for a new one';
 const ACCEPTED = { message: 'if the address belongs to a user, a mail with a password reset token is on its way' };
 
 let addresses = 0;
 /** A client address no other test uses (TEST-NET-3), sent as X-Forwarded-For. */
 const newAddress = () => `203.0.113.${++addresses}`;
 
-async function send<T = unknown>(method: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer<T>> {
-  const res = await server.fetch(path, {
-    method,
-    headers: { Accept: 'application/json', 'Content-Type': 'application/json', 'X-Forwarded-For': newAddress(), ...headers },
-    body: JSON.stringify(body),
-  });
-  return readAnswer<T>(res);
-}
-
-const askReset = (email: string, from?: string) =>
-  send<typeof ACCEPTED & ApiError>('POST', '/api/tokens/reset', { email }, from ? { 'X-Forwarded-For': from } : {});
-const reset = (token: string, password: string) => send<ApiError>('PUT', '/api/tokens/reset', { token, password });
-const logIn = async (login: string, password: string) =>
-  readAnswer<{ token: string }>(await server.fetch('/api/tokens', { method: 'POST', headers: { Authorization: basic(login, password) } }));
-const getMe = async (id: number, token: string) =>
-  (await server.fetch(`/api/users/${id}`, { headers: { Authorization: `Bearer ${token}` } })).status;
+/** Each request from an address of its own unless `from` is given. */
+const request = sender(server, { Accept: 'application/json' });
+const askReset = (email: string, from = newAddress(), on = server) =>
+  request<Accepted>('POST', '/api/tokens/reset', { json: { email }, headers: { 'X-Forwarded-For': from } }, on);
+const reset = (json: { token: string; password?: string }, on = server) =>
+  request('PUT', '/api/tokens/reset', { json, headers: { 'X-Forwarded-For': newAddress() } }, on);
+const logIn = (login: string, password: string) => request<{ token: string }>('POST', '/api/tokens', { authorization: basic(login, password) });
+const getMe = async (id: number, token: string) => (await request('GET', `/api/users/${id}`, { token })).status;
 
 /** The token in a reset mail, checked against the link beside it. */
 function tokenIn(mail: ReceivedMail): string {
@@ -160,6 +153,7 @@ describe('password reset by email', () => {
 
     const asked = await askReset(user.email.toUpperCase());
     expect(asked.status).toBe(202);
+    expect(asked.headers.get('content-type')).toBe(JSON_TYPE);
     expect(asked.headers.get('cache-control')).toBe('no-store');
     expect(asked.body).toStrictEqual(ACCEPTED);
 
@@ -169,9 +163,7 @@ describe('password reset by email', () => {
     expect(mail.text).toContain('15 minutes');
     const token = tokenIn(mail);
 
-    const done = await reset(token, NEW_PASSWORD);
-    expect(done.status).toBe(204);
-    expect(done.text).toBe('');
+    expectNoContent(await reset({ token, password: NEW_PASSWORD }));
 
     expect((await logIn(user.username, PASSWORD)).status).toBe(401);
     const fresh = await logIn(user.email, NEW_PASSWORD);
@@ -182,9 +174,7 @@ describe('password reset by email', () => {
     expect(await getMe(user.id, fresh.body.token)).toBe(200);
 
     // Single use: the same token again is refused, and changes nothing.
-    const again = await reset(token, 'yet another long password');
-    expect(again.status).toBe(400);
-    expect(again.body).toStrictEqual({ error: 'Bad Request', message: INVALID_TOKEN });
+    expectPlainError(await reset({ token, password: 'yet another long password' }), 400, INVALID_RESET_TOKEN);
     expect((await logIn(user.username, NEW_PASSWORD)).status).toBe(200);
   });
 
@@ -194,17 +184,13 @@ describe('password reset by email', () => {
     const token = tokenIn(await smtp.mail(user.email));
     await server.db('password_resets').where({ user_id: user.id }).update({ expires_at: server.db.raw("now() - interval '1 second'") });
 
-    const res = await reset(token, NEW_PASSWORD);
-    expect(res.status).toBe(400);
-    expect(res.body).toStrictEqual({ error: 'Bad Request', message: INVALID_TOKEN });
+    expectPlainError(await reset({ token, password: NEW_PASSWORD }), 400, INVALID_RESET_TOKEN);
     expect((await logIn(user.username, PASSWORD)).status).toBe(200);
     expect(await getMe(user.id, user.token)).toBe(200);
   });
 
   it('refuses a token never issued with the same 400', async () => {
-    const res = await reset('A'.repeat(43), NEW_PASSWORD);
-    expect(res.status).toBe(400);
-    expect(res.body).toStrictEqual({ error: 'Bad Request', message: INVALID_TOKEN });
+    expectPlainError(await reset({ token: 'A'.repeat(43), password: NEW_PASSWORD }), 400, INVALID_RESET_TOKEN);
   });
 
   it('makes an earlier unused token unusable when a new one is asked for: only the latest mail works', async () => {
@@ -215,8 +201,8 @@ describe('password reset by email', () => {
     const second = tokenIn(await smtp.mail(user.email, 2));
     expect(second).not.toBe(first);
 
-    expect((await reset(first, NEW_PASSWORD)).body).toStrictEqual({ error: 'Bad Request', message: INVALID_TOKEN });
-    expect((await reset(second, NEW_PASSWORD)).status).toBe(204);
+    expectPlainError(await reset({ token: first, password: NEW_PASSWORD }), 400, INVALID_RESET_TOKEN);
+    expectNoContent(await reset({ token: second, password: NEW_PASSWORD }));
   });
 
   it('answers an unknown address exactly as a known one, and mails nobody', async () => {
@@ -261,11 +247,7 @@ describe('password reset by email', () => {
       // Each from another address: only the limit per email address is reached.
       for (let i = 0; i < PER_EMAIL; i++) expect((await askReset(email)).status).toBe(202);
       const refused = await askReset(email.toUpperCase());
-      expect(refused.status).toBe(429);
-      expect(refused.body).toStrictEqual({
-        error: 'Too Many Requests',
-        message: expect.stringMatching(/^too many password reset requests for this email address; try again in \d+ seconds$/),
-      });
+      expectPlainError(refused, 429, expect.stringMatching(/^too many password reset requests for this email address; try again in \d+ seconds$/));
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(refused.headers.get('ratelimit-policy')).toContain(`"password-resets-email";q=${PER_EMAIL};w=3600`);
       refusals.push(refused);
@@ -282,11 +264,7 @@ describe('password reset by email', () => {
       const from = newAddress();
       for (let i = 0; i < PER_ADDRESS; i++) expect((await askReset(`${uniqueName('any')}@example.com`, from)).status).toBe(202);
       const refused = await askReset(email, from);
-      expect(refused.status).toBe(429);
-      expect(refused.body).toStrictEqual({
-        error: 'Too Many Requests',
-        message: expect.stringMatching(/^too many password reset requests from this address; try again in \d+ seconds$/),
-      });
+      expectPlainError(refused, 429, expect.stringMatching(/^too many password reset requests from this address; try again in \d+ seconds$/));
       expect(refused.headers.get('ratelimit-policy')).toContain(`"password-resets-address";q=${PER_ADDRESS};w=3600`);
       refusals.push(refused);
     }
@@ -300,26 +278,18 @@ describe('password reset by email', () => {
     expect((await askReset(user.email)).status).toBe(202);
     const token = tokenIn(await smtp.mail(user.email));
 
-    const tooShortForContract = await reset(token, 'short');
-    expect(tooShortForContract.status).toBe(400);
-    expect(tooShortForContract.body.errors).toStrictEqual([{ path: '/body/password', message: expect.stringContaining('8') }]);
-    const belowMinimum = await reset(token, 'x'.repeat(MIN_LENGTH - 1));
-    expect(belowMinimum.status).toBe(400);
-    expect(belowMinimum.body).toStrictEqual({ error: 'Bad Request', message: `password: must be at least ${MIN_LENGTH} characters long` });
-    const missing = await send<ApiError>('PUT', '/api/tokens/reset', { token });
-    expect(missing.status).toBe(400);
-    expect(missing.body.errors).toStrictEqual([{ path: '/body/password', message: 'is required' }]);
-    const tooLong = await reset(token, 'x'.repeat(129));
-    expect(tooLong.status).toBe(400);
+    // The contract's 8–128, then PASSWORD_MIN_LENGTH, as for a registration.
+    expectValidationError(await reset({ token, password: 'short' }), ['/body/password']);
+    expectValidationError(await reset({ token, password: 'x'.repeat(129) }), ['/body/password']);
+    expectValidationError(await reset({ token }), ['/body/password']);
+    expectPlainError(await reset({ token, password: 'x'.repeat(MIN_LENGTH - 1) }), 400, `password: must be at least ${MIN_LENGTH} characters long`);
 
-    expect((await reset(token, NEW_PASSWORD)).status).toBe(204);
+    expectNoContent(await reset({ token, password: NEW_PASSWORD }));
     expect((await logIn(user.username, NEW_PASSWORD)).status).toBe(200);
   });
 
   it('refuses a malformed email address with 400, before any limit counts it', async () => {
-    const res = await askReset('not an address');
-    expect(res.status).toBe(400);
-    expect(res.body.errors).toStrictEqual([{ path: '/body/email', message: 'must match format "email"' }]);
+    expectValidationError(await askReset('not an address'), ['/body/email']);
   });
 });
 
@@ -331,21 +301,11 @@ describe('password reset without SMTP_URL', () => {
 
   it('writes the mail to the log at info level, and its token works', async () => {
     const user = await createUser(laptop, { password: PASSWORD });
-    const asked = await laptop.fetch('/api/tokens/reset', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ email: user.email }),
-    });
-    expect(asked.status).toBe(202);
+    expect((await askReset(user.email, undefined, laptop)).status).toBe(202);
     await laptopTasks.idle();
     const line = logs.lines().find((l) => (l.mail as ReceivedMail | undefined)?.to === user.email);
     expect(line).toMatchObject({ level: 30, mail: { from: 'Microblog <no-reply@localhost>', subject: 'Reset your Microblog password' } });
     const token = /^([A-Za-z0-9_-]{43})$/m.exec((line?.mail as ReceivedMail).text)?.[1] ?? '';
-    const done = await laptop.fetch('/api/tokens/reset', {
-      method: 'PUT',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ token, password: NEW_PASSWORD }),
-    });
-    expect(done.status).toBe(204);
+    expectNoContent(await reset({ token, password: NEW_PASSWORD }, laptop));
   });
 });
