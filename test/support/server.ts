@@ -4,7 +4,7 @@ import { createMicroblogClient, type MicroblogClient } from '../../sdk/typescrip
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { loadContract } from '../../src/contract.js';
-import { openDb, poolUsage, type Db } from '../../src/db/database.js';
+import { closeDb, openDb, poolUsage, type Db } from '../../src/db/database.js';
 import type { Tasks } from '../../src/jobs.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import type { Metrics } from '../../src/metrics.js';
@@ -78,7 +78,7 @@ export function useServer(env: Record<string, string> | (() => Record<string, st
     close = async () => {
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
-      await db.destroy();
+      await closeDb(db);
       redis?.disconnect();
     };
   });
