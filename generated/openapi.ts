@@ -299,6 +299,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tokens/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a new password with a reset token
+         * @description Sets the password of the user a reset token (from the mail of
+         *     `POST /api/tokens/reset`) was sent to, under the same rules as registration, and
+         *     ends every session of that user: each of its tokens stops working. The token is
+         *     then used up. A used, expired or unknown token gets `400`.
+         */
+        put: operations["resetPassword"];
+        /**
+         * Ask for a password reset mail
+         * @description Sends a one-time password reset token to the email address, if it belongs to a
+         *     user. The answer is always `202` with the same body and headers, at once, whether
+         *     or not the address is known: the lookup and the mail happen after it, so that
+         *     neither the answer nor its timing tells who has an account. The token is valid for
+         *     15 minutes (`PASSWORD_RESET_TTL_SECONDS`) and only once; asking again makes the
+         *     tokens sent before unusable, so only the latest mail works.
+         *     Requests are limited per client address and per email address (whether or not it
+         *     is known); past either limit the answer is `429` until `Retry-After` seconds have passed.
+         */
+        post: operations["requestPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -458,6 +492,27 @@ export interface components {
             email: components["schemas"]["Email"];
             password: components["schemas"]["Password"];
             about_me?: components["schemas"]["AboutMe"];
+        };
+        /** @description What `POST /api/tokens/reset` takes. */
+        PasswordResetRequest: {
+            email: components["schemas"]["Email"];
+        };
+        /** @description The same answer whether or not the address belongs to a user. */
+        PasswordResetAccepted: {
+            /**
+             * @description What happens next.
+             * @example if the address belongs to a user, a mail with a password reset token is on its way
+             */
+            message: string;
+        };
+        /** @description What `PUT /api/tokens/reset` takes. */
+        PasswordReset: {
+            /**
+             * @description The reset token from the mail.
+             * @example 3q2-7wAAAAAbWljcm9ibG9nLXJlc2V0LXRva2VuLXg
+             */
+            token: string;
+            password: components["schemas"]["Password"];
         };
         /**
          * @description What `PUT /api/users/{id}` takes: any of `username`, `email`, `about_me`, and
@@ -790,6 +845,30 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description The email member is missing or malformed. */
+        BadRequestPasswordResetRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The reset token is used, expired or unknown, or the new password breaks the rules. */
+        BadRequestPasswordReset: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description A member is invalid, the new username or email address is taken, or a new password comes without the present one. */
         BadRequestUserUpdate: {
             headers: {
@@ -1048,8 +1127,9 @@ export interface components {
             };
         };
         /**
-         * @description A rate limit was reached: too many requests from the client's address, or too many
-         *     failed logins for the account or from the address. Wait `Retry-After` seconds.
+         * @description A rate limit was reached: too many requests from the client's address, too many
+         *     failed logins for the account or from the address, or too many password reset
+         *     requests for the email address or from the address. Wait `Retry-After` seconds.
          */
         TooManyRequests: {
             headers: {
@@ -2029,6 +2109,89 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    resetPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "3q2-7wAAAAAbWljcm9ibG9nLXJlc2V0LXRva2VuLXg",
+                 *       "password": "correct horse battery staple"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PasswordReset"];
+            };
+        };
+        responses: {
+            /** @description The password is set; every token of the user is revoked. */
+            204: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequestPasswordReset"];
+            406: components["responses"]["NotAcceptable"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    requestPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "susan@example.com"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted; a mail with a reset token goes to the address if it belongs to a user. */
+            202: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "if the address belongs to a user, a mail with a password reset token is on its way"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PasswordResetAccepted"];
+                };
+            };
+            400: components["responses"]["BadRequestPasswordResetRequest"];
+            406: components["responses"]["NotAcceptable"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalServerError"];

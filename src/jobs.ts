@@ -1,5 +1,7 @@
+import pLimit from 'p-limit';
 import type { Db } from './db/database.js';
 import { idempotencyRepository } from './db/idempotency.js';
+import { passwordResetsRepository } from './db/password-resets.js';
 import type { Logger } from './logger.js';
 
 /** Work a server does on a timer, beside its requests. */
@@ -26,6 +28,15 @@ export function startJobs({ db, logger }: { db: Db; logger: Logger }): Jobs {
         if (deleted > 0) logger.info({ deleted }, 'expired idempotency keys deleted');
       },
     },
+    {
+      // Reset tokens nobody used: gone an hour after they expired at the latest.
+      name: 'password reset sweep',
+      everyMs: 3_600_000,
+      async run() {
+        const deleted = await passwordResetsRepository.deleteExpired(db);
+        if (deleted > 0) logger.info({ deleted }, 'expired password reset tokens deleted');
+      },
+    },
   ];
   const timers = jobs.map((job) => {
     const timer = setInterval(() => {
@@ -38,6 +49,42 @@ export function startJobs({ db, logger }: { db: Db; logger: Logger }): Jobs {
   return {
     stop() {
       for (const timer of timers) clearInterval(timer);
+    },
+  };
+}
+
+/** Work a request leaves to be done after its answer, in this process. */
+export interface Tasks {
+  /**
+   * Runs `task` off the request's path, after the tasks added before it have started (at
+   * most TASK_CONCURRENCY at once). Never throws: a failure is logged at error level with
+   * `context` (the request id), so that none is lost silently.
+   */
+  add(name: string, context: Record<string, unknown>, task: () => Promise<void>): void;
+  /** How many were added and have not ended. */
+  pending(): number;
+  /** Resolves once every task added so far has ended (at shutdown, before the database closes). */
+  idle(): Promise<void>;
+}
+
+/** Tasks at once: enough for a slow SMTP server not to hold up the rest, few enough to spare the pool. */
+const TASK_CONCURRENCY = 4;
+
+export function createTasks(logger: Logger): Tasks {
+  const limit = pLimit(TASK_CONCURRENCY);
+  const running = new Set<Promise<void>>();
+  return {
+    add(name, context, task) {
+      const run = limit(task).then(
+        () => undefined,
+        (err: unknown) => logger.error({ err, task: name, ...context }, `${name} failed`),
+      );
+      running.add(run);
+      void run.finally(() => running.delete(run));
+    },
+    pending: () => running.size,
+    async idle() {
+      while (running.size > 0) await Promise.all(running);
     },
   };
 }

@@ -72,6 +72,9 @@ function validBody(operationId: string): unknown {
     updateUser: { about_me: 'Still here' },
     createPost: { body: `Hello, world! (${username})` },
     updatePost: { body: 'Hello again, world!' },
+    requestPasswordReset: { email: `${username}@example.com` },
+    // No mail is read here: a token never issued, which the recipes below build on.
+    resetPassword: { token: 'never-issued', password: PASSWORD },
   }[operationId];
 }
 
@@ -115,6 +118,8 @@ const RECIPES: Record<string, (op: Operation) => Promise<Answer>> = {
   takenEmail: (op) => send({ ...validCall(op), body: { ...(validBody(op.operationId) as Json), email: world.bob.email.toUpperCase() } }),
   missingMembers: (op) => send({ ...validCall(op), body: {} }),
   invalidEmail: (op) => send({ ...validCall(op), body: { ...(validBody(op.operationId) as Json), email: 'susan.example.com' } }),
+  unknownResetToken: (op) => send(validCall(op)),
+  shortPassword: (op) => send({ ...validCall(op), body: { ...(validBody(op.operationId) as Json), password: 'short' } }),
   currentPasswordMissing: (op) => send({ ...validCall(op), body: { password: 'a much longer new password' } }),
   followYourself: (op) => send({ ...validCall(op), path: `/api/users/${world.alice.id}/followed/${world.alice.id}` }),
   blankBody: (op) => send({ ...validCall(op), body: { body: '   ' } }),

@@ -24,6 +24,14 @@ export interface TokenRow {
   expires_at: Date;
 }
 
+export interface PasswordResetRow {
+  id: number;
+  user_id: number;
+  token_hash: Buffer;
+  created_at: Date;
+  expires_at: Date;
+}
+
 export interface FollowRow {
   follower_id: number;
   followed_id: number;

@@ -23,6 +23,8 @@ export const ALLOWED_REFUSALS = [
   '404: the user does not follow the target (GET /users/{id}/followed/{target_id})',
   '422: the Idempotency-Key was used before with another body',
   '400: page × per_page above the depth served by number, without a cursor',
+  // Only the server mints reset tokens (and mails them): a generated one is never live.
+  '400: the reset token was never issued, or is used or expired',
 ] as const;
 
 /** Whether a list request asks for a page by number deeper than one is served. */
@@ -109,7 +111,7 @@ async function genuineRefusal(
   const { op, semantics, kinds, isPublic } = facts;
   const message = (JSON.parse(answer.text || '{}') as { message?: string }).message ?? '';
   const self = semantics.self ? actor.id : undefined;
-  const [username, email, yourself, missing, notFollowing, keyReused, tooDeep] = ALLOWED_REFUSALS;
+  const [username, email, yourself, missing, notFollowing, keyReused, tooDeep, deadResetToken] = ALLOWED_REFUSALS;
   if (answer.status === 400) {
     if (
       message === 'please use a different username' &&
@@ -130,6 +132,13 @@ async function genuineRefusal(
     )
       return yourself;
     if (message.startsWith('page (query): ') && pageTooDeep(req.query)) return tooDeep;
+    if (
+      op.operationId === 'resetPassword' &&
+      message === 'the reset token is used, expired or unknown; ask for a new one' &&
+      typeof body?.token === 'string' &&
+      !(await world.liveResetToken(body.token))
+    )
+      return deadResetToken;
   }
   if (answer.status === 404) {
     for (const [name, id] of Object.entries(path)) {
@@ -203,6 +212,12 @@ async function learn(
       actor.username = json.username as string;
       actor.email = json.email as string;
       if (typeof body?.password === 'string') actor.password = body.password;
+      break;
+    case 'resetPassword':
+      // Only an arranged token (the actor's) is served: the password is the new one, and
+      // every token of the actor is revoked.
+      if (typeof body?.password === 'string') actor.password = body.password;
+      actor.token = await world.freshToken(actor);
       break;
     case 'createToken':
       if (loginAccount && loginAccount.token === undefined)

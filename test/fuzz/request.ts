@@ -67,6 +67,7 @@ export async function bindPlan(world: World, facts: OperationFacts, plan: ValidP
 
   let body = plan.body as Record<string, unknown> | undefined;
   if (body !== undefined && semantics.completeBody) body = semantics.completeBody(body, actor);
+  if (body !== undefined && plan.arrange && semantics.arrangeBody) body = await semantics.arrangeBody(world, actor, body);
   if (body !== undefined) {
     req.headers['Content-Type'] = plan.contentType;
     req.body = JSON.stringify(body);

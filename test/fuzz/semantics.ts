@@ -17,6 +17,8 @@ export interface Semantics {
   spendsToken?: boolean;
   /** Makes a generated body semantically valid: a password change needs the present password. */
   completeBody?: (body: Record<string, unknown>, actor: Account) => Record<string, unknown>;
+  /** Brings about a state in which the request's body succeeds (when `arrange` was drawn): a reset token only the server can mint. */
+  arrangeBody?: (world: World, actor: Account, body: Record<string, unknown>) => Promise<Record<string, unknown>>;
   /** Brings about a state in which the request succeeds (when `arrange` was drawn); may change the path's ids. */
   arrange?: (
     world: World,
@@ -37,6 +39,8 @@ const SEMANTICS: Record<string, Semantics> = {
   updatePost: { author: 'id' },
   deletePost: { author: 'id' },
   revokeToken: { spendsToken: true },
+  // A reset token is mailed, never generated: issue one for the actor, as the mail would carry.
+  resetPassword: { arrangeBody: async (world, actor, body) => ({ ...body, token: await world.issueResetToken(actor) }) },
   getFollow: {
     // Drawn ids rarely follow each other; make them, so that 204 is seen as well as 404.
     arrange: async (world, actor, path) => {

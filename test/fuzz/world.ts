@@ -1,5 +1,6 @@
+import { passwordResetsRepository } from '../../src/db/password-resets.js';
 import { tokensRepository } from '../../src/db/tokens.js';
-import { newToken } from '../../src/security/tokens.js';
+import { hashToken, newToken } from '../../src/security/tokens.js';
 import { basic, createUser, login } from '../support/factories.js';
 import type { TestServer } from '../support/server.js';
 
@@ -138,6 +139,24 @@ export class World {
     const query = this.server.db('users').whereRaw(`lower(${column}) = lower(?)`, [value]);
     if (self !== undefined) query.andWhereNot({ id: self });
     return (await query.first('id')) !== undefined;
+  }
+
+  /** A live password reset token for the account, stored as POST /api/tokens/reset stores the one it mails. */
+  async issueResetToken(account: Account): Promise<string> {
+    const { token, hash } = newToken();
+    await passwordResetsRepository.replace(this.server.db, account.id, hash, new Date(Date.now() + 900_000));
+    return token;
+  }
+
+  /** Whether a password reset token is live: issued (mailed), unused and unexpired. */
+  async liveResetToken(token: string): Promise<boolean> {
+    return (
+      (await this.server
+        .db('password_resets')
+        .where({ token_hash: hashToken(token) })
+        .andWhere('expires_at', '>', this.server.db.fn.now())
+        .first('id')) !== undefined
+    );
   }
 
   async idempotencyKeyUsed(principal: number, key: string): Promise<boolean> {

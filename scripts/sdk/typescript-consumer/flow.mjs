@@ -28,7 +28,7 @@ async function apiError(promise, status) {
   throw new Error(`expected a MicroblogApiError ${status}, got a success`);
 }
 
-export async function flow(baseUrl, step) {
+export async function flow(baseUrl, step, inbox) {
   const tag = Math.random().toString(36).slice(2, 10);
   const anonymous = createMicroblogClient({ baseUrl });
   const register = async (name) =>
@@ -197,4 +197,29 @@ export async function flow(baseUrl, step) {
   step(
     `log out; the next call is a typed 401: ${revoked.status} ${revoked.error}: ${revoked.message}`,
   );
+
+  // A forgotten password: a reset token by mail, then a new password with it, which logs
+  // bob out everywhere.
+  const bobs = createMicroblogClient({ baseUrl });
+  await bobs.login(bob.username, PASSWORD);
+  const asked = await anonymous.POST('/api/tokens/reset', { body: { email: bob.email ?? '' } });
+  check(asked.response.status === 202, `reset mail asked: 202, got ${asked.response.status}`);
+  const resetToken = await inbox.resetToken(bob.email ?? '');
+  const newPassword = `a new password ${tag}`;
+  const resetDone = await anonymous.PUT('/api/tokens/reset', {
+    body: { token: resetToken, password: newPassword },
+  });
+  check(resetDone.response.status === 204, `reset: 204, got ${resetDone.response.status}`);
+  const reused = await anonymous.PUT('/api/tokens/reset', {
+    body: { token: resetToken, password: newPassword },
+  });
+  check(reused.response.status === 400, `the used token: 400, got ${reused.response.status}`);
+  const loggedOut = await apiError(
+    bobs.GET('/api/users/{id}', { params: { path: { id: bob.id } } }).then(unwrap),
+    401,
+  );
+  check(loggedOut.status === 401, "bob's old token refused");
+  await apiError(bobs.login(bob.username, PASSWORD), 401);
+  await bobs.login(bob.username, newPassword);
+  step('password reset: 202, the token from the mail sets a new password (204), old sessions end');
 }

@@ -31,7 +31,16 @@ async function apiError(promise: Promise<unknown>, status: number): Promise<Micr
   throw new Error(`expected a MicroblogApiError ${status}, got a success`);
 }
 
-export async function flow(baseUrl: string, step: (name: string) => void): Promise<void> {
+/** Where the flow reads the mails the server sent (run.mjs: the server's log, as no SMTP server is set). */
+export interface Inbox {
+  resetToken(email: string): Promise<string>;
+}
+
+export async function flow(
+  baseUrl: string,
+  step: (name: string) => void,
+  inbox: Inbox,
+): Promise<void> {
   const tag = Math.random().toString(36).slice(2, 10);
   const anonymous = createMicroblogClient({ baseUrl });
   const register = async (name: string): Promise<User> =>
@@ -200,4 +209,29 @@ export async function flow(baseUrl: string, step: (name: string) => void): Promi
   step(
     `log out; the next call is a typed 401: ${revoked.status} ${revoked.error}: ${revoked.message}`,
   );
+
+  // A forgotten password: a reset token by mail, then a new password with it, which logs
+  // bob out everywhere.
+  const bobs = createMicroblogClient({ baseUrl });
+  await bobs.login(bob.username, PASSWORD);
+  const asked = await anonymous.POST('/api/tokens/reset', { body: { email: bob.email ?? '' } });
+  check(asked.response.status === 202, `reset mail asked: 202, got ${asked.response.status}`);
+  const resetToken = await inbox.resetToken(bob.email ?? '');
+  const newPassword = `a new password ${tag}`;
+  const resetDone = await anonymous.PUT('/api/tokens/reset', {
+    body: { token: resetToken, password: newPassword },
+  });
+  check(resetDone.response.status === 204, `reset: 204, got ${resetDone.response.status}`);
+  const reused = await anonymous.PUT('/api/tokens/reset', {
+    body: { token: resetToken, password: newPassword },
+  });
+  check(reused.response.status === 400, `the used token: 400, got ${reused.response.status}`);
+  const loggedOut = await apiError(
+    bobs.GET('/api/users/{id}', { params: { path: { id: bob.id } } }).then(unwrap),
+    401,
+  );
+  check(loggedOut.status === 401, "bob's old token refused");
+  await apiError(bobs.login(bob.username, PASSWORD), 401);
+  await bobs.login(bob.username, newPassword);
+  step('password reset: 202, the token from the mail sets a new password (204), old sessions end');
 }

@@ -51,6 +51,82 @@ open class TokensAPI {
     }
 
     /**
+     Ask for a password reset mail
+     
+     - parameter passwordResetRequest: (body)  
+     - parameter apiConfiguration: The configuration for the http request.
+     - returns: PasswordResetAccepted
+     */
+    open class func requestPasswordReset(passwordResetRequest: PasswordResetRequest, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) async throws(ErrorResponse) -> PasswordResetAccepted {
+        return try await requestPasswordResetWithRequestBuilder(passwordResetRequest: passwordResetRequest, apiConfiguration: apiConfiguration).execute().body
+    }
+
+    /**
+     Ask for a password reset mail
+     - POST /api/tokens/reset
+     - Sends a one-time password reset token to the email address, if it belongs to a user. The answer is always `202` with the same body and headers, at once, whether or not the address is known: the lookup and the mail happen after it, so that neither the answer nor its timing tells who has an account. The token is valid for 15 minutes (`PASSWORD_RESET_TTL_SECONDS`) and only once; asking again makes the tokens sent before unusable, so only the latest mail works. Requests are limited per client address and per email address (whether or not it is known); past either limit the answer is `429` until `Retry-After` seconds have passed. 
+     - responseHeaders: [Cache-Control(String), RateLimit(String), RateLimit-Policy(String)]
+     - parameter passwordResetRequest: (body)  
+     - parameter apiConfiguration: The configuration for the http request.
+     - returns: RequestBuilder<PasswordResetAccepted> 
+     */
+    open class func requestPasswordResetWithRequestBuilder(passwordResetRequest: PasswordResetRequest, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) -> RequestBuilder<PasswordResetAccepted> {
+        let localVariablePath = "/api/tokens/reset"
+        let localVariableURLString = apiConfiguration.basePath + localVariablePath
+        let localVariableParameters = JSONEncodingHelper.encodingParameters(forEncodableObject: passwordResetRequest, codableHelper: apiConfiguration.codableHelper)
+
+        let localVariableUrlComponents = URLComponents(string: localVariableURLString)
+
+        let localVariableNillableHeaders: [String: (any Sendable)?] = [
+            "Content-Type": "application/json",
+        ]
+
+        let localVariableHeaderParameters = APIHelper.rejectNilHeaders(localVariableNillableHeaders)
+
+        let localVariableRequestBuilder: RequestBuilder<PasswordResetAccepted>.Type = apiConfiguration.requestBuilderFactory.getBuilder()
+
+        return localVariableRequestBuilder.init(method: "POST", URLString: (localVariableUrlComponents?.string ?? localVariableURLString), parameters: localVariableParameters, headers: localVariableHeaderParameters, requiresAuthentication: false, apiConfiguration: apiConfiguration)
+    }
+
+    /**
+     Set a new password with a reset token
+     
+     - parameter passwordReset: (body)  
+     - parameter apiConfiguration: The configuration for the http request.
+     - returns: Void
+     */
+    open class func resetPassword(passwordReset: PasswordReset, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) async throws(ErrorResponse) {
+        return try await resetPasswordWithRequestBuilder(passwordReset: passwordReset, apiConfiguration: apiConfiguration).execute().body
+    }
+
+    /**
+     Set a new password with a reset token
+     - PUT /api/tokens/reset
+     - Sets the password of the user a reset token (from the mail of `POST /api/tokens/reset`) was sent to, under the same rules as registration, and ends every session of that user: each of its tokens stops working. The token is then used up. A used, expired or unknown token gets `400`. 
+     - responseHeaders: [RateLimit(String), RateLimit-Policy(String)]
+     - parameter passwordReset: (body)  
+     - parameter apiConfiguration: The configuration for the http request.
+     - returns: RequestBuilder<Void> 
+     */
+    open class func resetPasswordWithRequestBuilder(passwordReset: PasswordReset, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) -> RequestBuilder<Void> {
+        let localVariablePath = "/api/tokens/reset"
+        let localVariableURLString = apiConfiguration.basePath + localVariablePath
+        let localVariableParameters = JSONEncodingHelper.encodingParameters(forEncodableObject: passwordReset, codableHelper: apiConfiguration.codableHelper)
+
+        let localVariableUrlComponents = URLComponents(string: localVariableURLString)
+
+        let localVariableNillableHeaders: [String: (any Sendable)?] = [
+            "Content-Type": "application/json",
+        ]
+
+        let localVariableHeaderParameters = APIHelper.rejectNilHeaders(localVariableNillableHeaders)
+
+        let localVariableRequestBuilder: RequestBuilder<Void>.Type = apiConfiguration.requestBuilderFactory.getNonDecodableBuilder()
+
+        return localVariableRequestBuilder.init(method: "PUT", URLString: (localVariableUrlComponents?.string ?? localVariableURLString), parameters: localVariableParameters, headers: localVariableHeaderParameters, requiresAuthentication: false, apiConfiguration: apiConfiguration)
+    }
+
+    /**
      Revoke the token used
      
      - parameter apiConfiguration: The configuration for the http request.

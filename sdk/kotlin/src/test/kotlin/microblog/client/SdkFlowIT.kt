@@ -20,6 +20,8 @@ import microblog.client.infrastructure.ResponseType
 import microblog.client.infrastructure.Success
 import microblog.client.models.NewPost
 import microblog.client.models.NewUser
+import microblog.client.models.PasswordReset
+import microblog.client.models.PasswordResetRequest
 import microblog.client.models.Post
 import microblog.client.models.PostUpdate
 import microblog.client.models.User
@@ -99,7 +101,9 @@ class SdkFlowIT {
             put("HOST", "127.0.0.1")
             put("EMBEDDED_PG_DATA_DIR", File(dataDir, "pg").path)
             put("RESPONSE_VALIDATION", "true")
-            put("LOG_LEVEL", "warn")
+            // Info: without SMTP_URL the server writes each mail there, where the reset step reads its token.
+            put("LOG_LEVEL", "info")
+            remove("SMTP_URL")
         }
         server = builder.start()
         baseUrl = "http://127.0.0.1:$port"
@@ -300,6 +304,44 @@ class SdkFlowIT {
     }
 
     @Test @Order(12)
+    fun `a password reset mails a token that sets a new password and ends every session`() = runBlocking {
+        val davidsTokens = TokensApi(baseUrl, http).apply { userCredentialsProvider = { "david" to "another long password" } }
+        val oldSession = davidsTokens.createToken().token
+        val accepted = tokens.requestPasswordResetWithHttpInfo(PasswordResetRequest("david@example.com"))
+        assertEquals(202, accepted.statusCode)
+
+        val resetToken = resetTokenMailedTo("david@example.com")
+        assertEquals(204, tokens.resetPasswordWithHttpInfo(PasswordReset(resetToken, "david's new password")).statusCode)
+        val used = assertThrows<ClientException> { runBlocking { tokens.resetPassword(PasswordReset(resetToken, "yet another password")) } }
+        assertEquals(400, used.statusCode)
+
+        val refused = assertThrows<ClientException> {
+            runBlocking { UsersApi(baseUrl, http).apply { accessTokenProvider = { oldSession } }.getUser(david.id) }
+        }
+        assertEquals(401, refused.statusCode)
+        davidsTokens.userCredentialsProvider = { "david" to "david's new password" }
+        assertEquals(david.id, davidsTokens.createToken().userId)
+    }
+
+    /**
+     * The reset token in the last mail to `address`: the server runs without SMTP_URL, so
+     * its mails are in its log (JSON lines, the mail's text with its newlines escaped).
+     * Polled: the mail is sent after the answer.
+     */
+    private fun resetTokenMailedTo(address: String): String {
+        val log = File(dataDir, "server.log")
+        val token = Regex("""\\n([A-Za-z0-9_-]{43})\\n""")
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10)
+        while (true) {
+            val mail = log.readLines().lastOrNull { it.contains("\"mail\":{") && it.contains("\"to\":\"$address\"") }
+            val found = mail?.let { token.find(it)?.groupValues?.get(1) }
+            if (found != null) return found
+            check(System.nanoTime() < deadline) { "no reset mail to $address in the server's log:\n${log.readText()}" }
+            Thread.sleep(50)
+        }
+    }
+
+    @Test @Order(13)
     fun `every operation of the contract was called, and no request sent the text null`() {
         val called = sent.mapNotNull { request -> operationOf(request) }.toSet()
         val missing = contractOperations.map { it.id }.toSet() - called
