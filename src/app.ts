@@ -5,6 +5,7 @@ import type { Db } from './db/database.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Redis } from './redis.js';
+import type { ExportQueue } from './services/exports.js';
 import { authenticate } from './http/authentication.js';
 import { jsonBodies } from './http/body.js';
 import { cacheHeaders, isFresh } from './http/caching.js';
@@ -19,6 +20,7 @@ import { createRateLimits } from './http/rate-limit.js';
 import { contractValidator } from './http/validator.js';
 import { apiRoutes } from './resources/api.js';
 import { docsRoutes } from './resources/docs.js';
+import { exportRoutes } from './resources/exports.js';
 import { followRoutes } from './resources/follows.js';
 import { healthRoutes } from './resources/health.js';
 import { postRoutes } from './resources/posts.js';
@@ -38,6 +40,11 @@ export interface AppDeps {
   metrics?: Metrics;
   /** True once the process is shutting down: readiness then answers 503. */
   stopping?: () => boolean;
+  /**
+   * Where exports asked for are queued to run (src/export-jobs.ts). Absent, they wait in
+   * PostgreSQL for a runner's next start.
+   */
+  exports?: ExportQueue;
 }
 
 export const BODY_LIMIT = '64kb';
@@ -46,7 +53,7 @@ export const BODY_LIMIT = '64kb';
 const CONTRACT_PATHS = ['/api', '/healthz', '/readyz'];
 
 /** Builds the application; never listens. A request meets the middleware below in order. */
-export function createApp({ db, config, contract, logger, redis, clusterWorker, metrics, stopping = () => false }: AppDeps): Express {
+export function createApp({ db, config, contract, logger, redis, clusterWorker, metrics, stopping = () => false, exports }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   // Paths are case sensitive (RFC 3986), as the contract's are and as the validator matches
@@ -85,6 +92,7 @@ export function createApp({ db, config, contract, logger, redis, clusterWorker, 
   app.use(followRoutes(db));
   app.use(postRoutes(db));
   app.use(tokenRoutes(db, config.tokenTtlSeconds));
+  app.use(exportRoutes(db, exports));
 
   app.use(notFoundHandler);
   app.use(errorHandler());

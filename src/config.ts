@@ -100,6 +100,8 @@ const schema = z.object({
   PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   METRICS_PORT: port.min(1).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  EXPORT_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
+  EXPORT_STALLED_INTERVAL_MS: milliseconds(100, 30_000),
 });
 
 export type Env = z.input<typeof schema>;
@@ -142,6 +144,15 @@ export interface Config {
   webConcurrency: number;
   /** Where GET /metrics is served, on a listener of its own; undefined turns metrics off. */
   metrics: { port: number; host: string } | undefined;
+  exports: ExportJobsConfig;
+}
+
+/** How exports of posts run (on Redis through BullMQ when rateLimits.redisUrl is set, else in-process). */
+export interface ExportJobsConfig {
+  /** Posts read and written per batch. */
+  batchSize: number;
+  /** How long a job whose worker went silent keeps its lock, and how often workers look for such jobs. */
+  stalledIntervalMs: number;
 }
 
 /** A limit of 0 is off. */
@@ -227,5 +238,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webConcurrency: e.WEB_CONCURRENCY,
     passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
     metrics: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST },
+    exports: { batchSize: e.EXPORT_BATCH_SIZE, stalledIntervalMs: e.EXPORT_STALLED_INTERVAL_MS },
   };
 }

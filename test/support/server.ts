@@ -5,6 +5,7 @@ import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { loadContract } from '../../src/contract.js';
 import { openDb, poolUsage, type Db } from '../../src/db/database.js';
+import { createExportJobs } from '../../src/export-jobs.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import type { Metrics } from '../../src/metrics.js';
 import { openRedis } from '../../src/redis.js';
@@ -55,7 +56,10 @@ export function useServer(env: Record<string, string> = {}, options: ServerOptio
     const db = openDb({ url: inject('databaseUrl'), poolMax: 20, logger });
     const redis = config.rateLimits.redisUrl ? openRedis(config.rateLimits.redisUrl, logger) : undefined;
     options.metrics?.watchPool(() => poolUsage(db));
-    const app = createApp({ db, config, contract: loadContract(), logger, redis, metrics: options.metrics });
+    // In-process exports, run as they are asked for; not started, so that it takes up no
+    // other test file's unfinished exports from the shared database.
+    const exportJobs = createExportJobs({ db, logger, config: config.exports });
+    const app = createApp({ db, config, contract: loadContract(), logger, redis, metrics: options.metrics, exports: exportJobs.queue });
     // The server main.ts runs (its answers to what Node refuses early, its timeouts), not app.listen's.
     const { server: http } = createHttpServer(app, config.http);
     http.listen(0, '127.0.0.1');
@@ -69,6 +73,7 @@ export function useServer(env: Record<string, string> = {}, options: ServerOptio
       fetch: (path: string, init?: RequestInit) => fetch(baseUrl + path, init),
     });
     close = async () => {
+      await exportJobs.stop();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await db.destroy();
