@@ -293,7 +293,7 @@ class SdkFlowIT {
     }
 
     @Test @Order(11)
-    fun `export susan's posts: 202 with Location, polled until done, then the file holds them`() = runBlocking {
+    fun `export the posts of susan, 202 with Location, polled until done, and the file holds them`() = runBlocking {
         val asked = exports.createExportWithHttpInfo(susan.id)
         assertEquals(202, asked.statusCode)
         val requested = (asked as Success<*>).data as Export
