@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { checkAnswer } from './fuzz/contract.js';
+import { checkAnswer } from './support/contract.js';
 import { useServer } from './support/server.js';
+import { JSON_TYPE } from './support/constants.js';
 
 const server = useServer();
 
@@ -8,7 +9,7 @@ describe('GET /api', () => {
   it('links to every top-level resource without authentication', async () => {
     const res = await server.api.GET('/api');
     expect(res.response.status).toBe(200);
-    expect(res.response.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(res.response.headers.get('content-type')).toBe(JSON_TYPE);
     expect(res.response.headers.get('etag')).toMatch(/^"[^"]+"$/);
     expect(res.response.headers.get('cache-control')).toBe('no-cache');
     expect(res.data).toEqual({

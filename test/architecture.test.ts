@@ -32,7 +32,7 @@ function imports(): Import[] {
   });
 }
 
-const roomOf = (file: string): string => (file.includes(path.sep) ? (file.split(path.sep)[0] ?? file) : file);
+const roomOf = (file: string): string => (file.includes(path.sep) ? (file.split(path.sep)[0] as string) : file);
 
 describe('the layout of src/', () => {
   const all = imports();

@@ -6,6 +6,9 @@ import type { LogLine } from './support/logs.js';
 import { parseMetrics, valueOf } from './support/metrics.js';
 import { freePort } from './support/ports.js';
 import { isAlive, startServerProcess, type ServerProcess } from './support/process.js';
+import { sendTogether } from './support/http.js';
+import { until } from './support/wait.js';
+import { PASSWORD } from './support/constants.js';
 
 function childrenOf(pid: number): number[] {
   try {
@@ -13,15 +16,6 @@ function childrenOf(pid: number): number[] {
   } catch {
     return [];
   }
-}
-
-async function until<T>(what: () => string, probe: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  for (const started = Date.now(); Date.now() - started < timeoutMs; ) {
-    const value = probe();
-    if (value) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what()}`);
 }
 
 describe('WEB_CONCURRENCY=2', () => {
@@ -90,23 +84,18 @@ describe('WEB_CONCURRENCY=2', () => {
 });
 
 describe('WEB_CONCURRENCY=2 on SIGTERM', () => {
-  it('drains as one server does: readiness 503 at once, and all of 40 requests sent 5 ms before it answered', async () => {
+  it('drains as one server does: readiness 503 at once, and all of 40 requests sent just before it answered', async () => {
     const server = await startServerProcess({ WEB_CONCURRENCY: '2', DATABASE_URL: inject('databaseUrl'), SHUTDOWN_DELAY_MS: '1000' });
     try {
       await until(() => 'two workers listening', () => server.lines.filter((l) => l.msg.startsWith('Microblog API on')).length === 2);
-      const answers = Array.from({ length: 40 }, () =>
-        fetch(`${server.baseUrl}/api`).then(
-          (res) => res.status,
-          (err: Error) => String((err.cause as Error | undefined)?.message ?? err),
-        ),
-      );
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      const answers = sendTogether(40, `${server.baseUrl}/api`);
+      await answers.sent;
       server.child.kill('SIGTERM');
       await server.waitForLine((line) => line.msg === 'shutting down: not ready, finishing requests');
       const ready = await fetch(`${server.baseUrl}/readyz`);
       expect(ready.status).toBe(503);
       expect(((await ready.json()) as { status: string }).status).toBe('stopping');
-      expect(await Promise.all(answers)).toEqual(Array(40).fill(200));
+      expect(await answers.statuses).toEqual(Array(40).fill(200));
       expect(await server.exited).toEqual({ code: 0, signal: null });
       expect(server.lines.filter((l) => l.msg === 'stopped')).toHaveLength(3);
     } finally {
@@ -175,7 +164,7 @@ describe('WEB_CONCURRENCY=2: failed logins', () => {
       const created = await fetch(`${server.baseUrl}/api/users`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ username, email: `${username}@example.com`, password: 'correct horse battery staple' }),
+        body: JSON.stringify({ username, email: `${username}@example.com`, password: PASSWORD }),
       });
       expect(created.status).toBe(201);
       const guess = () =>

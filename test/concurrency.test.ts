@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
 import { createUser, uniqueName, type TestUser } from './support/factories.js';
-import { readAnswer, type Answer } from './support/http.js';
+import { PASSWORD } from './support/constants.js';
+import { sender, type Answer } from './support/http.js';
 import { useServer } from './support/server.js';
 
 /**
@@ -15,15 +16,7 @@ type Post = components['schemas']['Post'];
 type Collection = { items: User[]; _meta: { total_items: number } };
 
 const server = useServer();
-
-const PASSWORD = 'correct horse battery staple';
-
-async function send<T = unknown>(method: string, path: string, as?: TestUser, init: { body?: unknown; headers?: Record<string, string> } = {}): Promise<Answer<T>> {
-  const headers: Record<string, string> = { Accept: 'application/json', ...(as ? as.auth : {}), ...init.headers };
-  if (init.body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await server.fetch(path, { method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
-  return readAnswer<T>(res);
-}
+const send = sender(server, { Accept: 'application/json' });
 
 /** Statuses by how often they came back, e.g. { 200: 1, 412: 49 }. */
 function tally(answers: Answer[]): Record<number, number> {
@@ -58,7 +51,7 @@ describe('100 concurrent follows and unfollows over a few pairs', () => {
       return { method: next() < 0.6 ? 'PUT' : 'DELETE', follower, followed };
     });
 
-    const answers = await Promise.all(calls.map((c) => send(c.method, `/api/users/${c.follower.id}/followed/${c.followed.id}`, c.follower)));
+    const answers = await Promise.all(calls.map((c) => send(c.method, `/api/users/${c.follower.id}/followed/${c.followed.id}`, { as: c.follower })));
     expect(answers.filter((a) => a.status !== 204).map((a) => `${a.status} ${a.text}`)).toEqual([]);
 
     const ids = users.map((u) => u.id);
@@ -76,13 +69,13 @@ describe('100 concurrent follows and unfollows over a few pairs', () => {
         followed_count: followed.length,
       });
 
-      const shown = await send<User>('GET', `/api/users/${u.id}`, viewer);
+      const shown = await send<User>('GET', `/api/users/${u.id}`, { as: viewer });
       expect({ follower_count: shown.body.follower_count, followed_count: shown.body.followed_count }).toEqual({
         follower_count: followers.length,
         followed_count: followed.length,
       });
       for (const [direction, expected] of [['followers', followers], ['followed', followed]] as const) {
-        const list = await send<Collection>('GET', `/api/users/${u.id}/${direction}?per_page=100`, viewer);
+        const list = await send<Collection>('GET', `/api/users/${u.id}/${direction}?per_page=100`, { as: viewer });
         expect(list.body._meta.total_items).toBe(expected.length);
         expect(list.body.items.map((i) => i.id).sort()).toEqual(expected);
       }
@@ -100,20 +93,20 @@ describe('50 concurrent conditional PUTs with one If-Match', () => {
    */
   async function race(path: string, as: TestUser, change: (round: number, i: number) => Record<string, string>, field: string) {
     // One refused and one answered PUT first: the validator compiles an operation's schemas on first use.
-    expect((await send('PUT', path, as, { body: change(-1, 0), headers: { 'If-Match': '"stale"' } })).status).toBe(412);
-    expect((await send('PUT', path, as, { body: change(-1, 1) })).status).toBe(200);
+    expect((await send('PUT', path, { as, json: change(-1, 0), headers: { 'If-Match': '"stale"' } })).status).toBe(412);
+    expect((await send('PUT', path, { as, json: change(-1, 1) })).status).toBe(200);
     for (let round = 0; round < ROUNDS; round++) {
-      const etag = (await send('GET', path, as)).headers.get('etag') ?? '';
+      const etag = (await send('GET', path, { as })).headers.get('etag') ?? '';
       expect(etag).not.toBe('');
       const answers = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => send<Record<string, unknown>>('PUT', path, as, { body: change(round, i), headers: { 'If-Match': etag } })),
+        Array.from({ length: 50 }, (_, i) => send<Record<string, unknown>>('PUT', path, { as, json: change(round, i), headers: { 'If-Match': etag } })),
       );
       expect(tally(answers), `round ${round}`).toEqual({ 200: 1, 412: 49 });
       for (const lost of answers.filter((a) => a.status === 412)) {
         expect(lost.body).toStrictEqual({ error: 'Precondition Failed', message: 'the resource has changed since you read it; get it again' });
       }
       const winner = answers.find((a) => a.status === 200) as Answer<Record<string, unknown>>;
-      const after = await send<Record<string, unknown>>('GET', path, as);
+      const after = await send<Record<string, unknown>>('GET', path, { as });
       expect(after.body[field]).toBe(winner.body[field]);
       expect(after.headers.get('etag')).toBe(winner.headers.get('etag'));
     }
@@ -126,7 +119,7 @@ describe('50 concurrent conditional PUTs with one If-Match', () => {
 
   it('let exactly one change a post: one 200, 49 412, and the post is the winner’s', async () => {
     const author = await createUser(server);
-    const created = await send<Post>('POST', '/api/posts', author, { body: { body: 'first version' } });
+    const created = await send<Post>('POST', '/api/posts', { as: author, json: { body: 'first version' } });
     expect(created.status).toBe(201);
     await race(`/api/posts/${created.body.id}`, author, (round, i) => ({ body: `round ${round}, version ${i}` }), 'body');
   });
@@ -138,9 +131,7 @@ describe('concurrent registrations of one username', () => {
     const variants = [name, name.toLowerCase(), name.toUpperCase(), name.replace(/^r/i, (c) => (c === 'r' ? 'R' : 'r'))];
     const answers = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        send<User>('POST', '/api/users', undefined, {
-          body: { username: variants[i % variants.length], email: `${name}_${i}@example.com`, password: PASSWORD },
-        }),
+        send<User>('POST', '/api/users', { json: { username: variants[i % variants.length], email: `${name}_${i}@example.com`, password: PASSWORD } }),
       ),
     );
     expect(tally(answers)).toEqual({ 201: 1, 400: 29 });

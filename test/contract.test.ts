@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadContract } from '../src/contract.js';
-import {
-  checkExamples,
-  operationsOf,
-  resolveIn,
-  type ExampleKind,
-} from './support/contract-examples.js';
+import { operationsOf, resolveRef } from './support/contract.js';
+import { checkExamples, type ExampleKind } from './support/contract-examples.js';
 
 type Json = Record<string, unknown>;
 
@@ -222,7 +218,7 @@ describe('openapi.yaml operations', () => {
       const statuses = Object.keys(operation.responses as Json);
       expect(statuses.filter((status) => /^4(\d\d|XX)$/.test(status)).length).toBeGreaterThan(0);
       for (const status of statuses.filter((status) => /^[45]/.test(status))) {
-        const response = resolveIn(doc, (operation.responses as Json)[status]) as Json;
+        const response = resolveRef(doc, (operation.responses as Json)[status]) as Json;
         // The readiness probe's 503 says which check failed, in its own shape.
         const body = operation.operationId === 'getReadiness' && status === '503' ? 'Readiness' : 'Error';
         expect(at(response, 'content', 'application/json', 'schema').$ref).toBe(`#/components/schemas/${body}`);

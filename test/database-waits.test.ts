@@ -10,6 +10,7 @@ import { basic, uniqueName } from './support/factories.js';
 import { freeze, freezeCluster, type Frozen } from './support/freeze.js';
 import { readAnswer } from './support/http.js';
 import { startServerProcess, type ServerProcess } from './support/process.js';
+import { PASSWORD } from './support/constants.js';
 
 /**
  * Every wait on the database is bounded: the real server process, with its default
@@ -40,7 +41,10 @@ beforeAll(async () => {
   server = await startServerProcess({ DATABASE_URL: database.url, MIGRATE_ON_START: 'true', RATE_LIMIT_REQUESTS: '100000' });
 });
 
-afterEach(() => frozen?.thaw());
+afterEach(() => {
+  frozen?.thaw();
+  deadlineMs = CLIENT_TIMEOUT_MS;
+});
 
 afterAll(async () => {
   frozen?.thaw();
@@ -51,20 +55,26 @@ afterAll(async () => {
 
 interface Outcome {
   status?: number;
-  /** Set when no answer came. */
+  /** Set when no answer came (within the deadline the call was given). */
   error?: string;
-  ms: number;
   retryAfter: string | null;
   body: unknown;
 }
 
-async function call(url: string, init: RequestInit = {}): Promise<Outcome> {
-  const started = Date.now();
+/**
+ * How long the client waits for an answer: CLIENT_TIMEOUT_MS, or while the database hangs,
+ * the deadline the server promises. An answer that does not come by then is an outcome of
+ * its own ("no answer within … ms"), never a 503: the server's bound is proven by the answer
+ * coming, not by timing it.
+ */
+let deadlineMs = CLIENT_TIMEOUT_MS;
+
+async function call(url: string, init: RequestInit = {}, waitMs = deadlineMs): Promise<Outcome> {
   try {
-    const answer = await readAnswer(await fetch(`${server?.baseUrl}${url}`, { ...init, signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) }));
-    return { status: answer.status, ms: Date.now() - started, retryAfter: answer.headers.get('retry-after'), body: answer.body };
+    const answer = await readAnswer(await fetch(`${server?.baseUrl}${url}`, { ...init, signal: AbortSignal.timeout(waitMs) }));
+    return { status: answer.status, retryAfter: answer.headers.get('retry-after'), body: answer.body };
   } catch (err) {
-    return { error: String(err), ms: Date.now() - started, retryAfter: null, body: undefined };
+    return { error: (err as Error).name === 'TimeoutError' ? `no answer within ${waitMs} ms` : String(err), retryAfter: null, body: undefined };
   }
 }
 
@@ -76,13 +86,12 @@ function expectUnavailable(outcomes: Outcome[]): void {
     expect(o.body).toEqual({ error: 'Service Unavailable', message: expect.any(String) });
     expect(o.retryAfter).toMatch(/^[1-9]\d*$/);
   }
-  expect(outcomes.filter((o) => o.ms >= DEADLINE_MS).map((o) => `${o.status} after ${o.ms} ms`)).toEqual([]);
 }
 
 /** Registers a user and logs in: its id and bearer token. */
 async function newUser(): Promise<{ userId: number; auth: { Authorization: string } }> {
   const username = uniqueName('frozen');
-  const password = 'correct horse battery staple';
+  const password = PASSWORD;
   const registered = await call('/api/users', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
@@ -106,7 +115,7 @@ describe('while PostgreSQL hangs', () => {
         headers: { ...auth, 'Content-Type': 'application/json', 'Idempotency-Key': key },
         body: JSON.stringify({ body: `written while frozen ${key}` }),
       });
-    const readiness = () => call('/readyz');
+    const readiness = (waitMs?: number) => call('/readyz', {}, waitMs);
 
     // Every connection of the pool open and idle, as on a busy server: the requests that
     // follow find connections whose backend will not answer.
@@ -114,20 +123,21 @@ describe('while PostgreSQL hangs', () => {
     expect((await readiness()).status).toBe(200);
 
     frozen = freezeCluster((database as EmbeddedPostgres).dataDir);
+    deadlineMs = DEADLINE_MS;
     const [notReady, ...during] = await Promise.all([
-      readiness(),
+      readiness(READINESS_DEADLINE_MS),
       ...Array.from({ length: AT_ONCE }, read),
       call(`/api/users/${userId}`, { headers: auth }),
       ...keys.map(write),
     ]);
     expect(notReady).toMatchObject({ status: 503, body: { status: 'unavailable', checks: { database: 'unavailable', migrations: 'unknown' } } });
     expect(notReady.retryAfter).toMatch(/^[1-9]\d*$/);
-    expect(notReady.ms).toBeLessThan(READINESS_DEADLINE_MS);
     expectUnavailable(during);
     // The connections given up on are not waited on again: a second round is answered as soon.
     expectUnavailable(await Promise.all(Array.from({ length: AT_ONCE }, read)));
 
     frozen.thaw();
+    deadlineMs = CLIENT_TIMEOUT_MS;
     // No restart: the next requests find the database again, a whole pool's worth at once.
     expect(statuses(await Promise.all(Array.from({ length: AT_ONCE }, read)))).toEqual(Array(AT_ONCE).fill(200));
     expect((await readiness()).status).toBe(200);
@@ -154,10 +164,11 @@ describe('a statement that runs longer than DATABASE_STATEMENT_TIMEOUT_MS', () =
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [userId]);
+      deadlineMs = DEADLINE_MS;
       const refused = await update();
+      deadlineMs = CLIENT_TIMEOUT_MS;
       expect(refused).toMatchObject({ status: 503, body: { error: 'Service Unavailable', message: 'the database did not answer in time; try again shortly' } });
       expect(refused.retryAfter).toMatch(/^[1-9]\d*$/);
-      expect(refused.ms).toBeLessThan(DEADLINE_MS);
       await holder.query('ROLLBACK');
     } finally {
       await holder.end();

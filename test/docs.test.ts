@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { basic, createUser, uniqueName, type TestUser } from './support/factories.js';
-import { readAnswer, type Answer } from './support/http.js';
+import { operationsOf, resolveRef } from './support/contract.js';
+import { PASSWORD } from './support/constants.js';
+import { send as sendTo, type Answer } from './support/http.js';
 import { useServer } from './support/server.js';
 
 const server = useServer();
@@ -15,20 +17,10 @@ const UNREACHABLE: Record<string, string> = {
   'updateUser 404': "the user is the token's own, so it exists",
 };
 const MISSING_ID = 999_999_999;
-const PASSWORD = 'correct horse battery staple';
 
 /** The contract as Swagger UI reads it, from the server. */
 let contract: Json;
-const resolve = (node: unknown): Json => {
-  let at = node as Json;
-  while (typeof at.$ref === 'string') {
-    at = at.$ref
-      .slice(2)
-      .split('/')
-      .reduce<Json>((parent, key) => parent[key.replaceAll('~1', '/')] as Json, contract);
-  }
-  return at;
-};
+const resolve = (node: unknown): Json => resolveRef<Json>(contract, node);
 
 interface Operation {
   operationId: string;
@@ -39,13 +31,9 @@ interface Operation {
 }
 
 function operations(): Operation[] {
-  return Object.entries(contract.paths as Record<string, Json>).flatMap(([path, item]) =>
-    METHODS.filter((method) => item[method]).map((method) => {
-      const operation = item[method] as Json;
-      const security = ((operation.security ?? contract.security) as Json[]).flatMap(Object.keys);
-      return { operationId: operation.operationId as string, method: method.toUpperCase(), path, security, operation };
-    }),
-  );
+  return operationsOf(contract)
+    .filter(({ method }) => METHODS.includes(method))
+    .map(({ operationId, method, route, security, operation }) => ({ operationId, method: method.toUpperCase(), path: route, security, operation }));
 }
 
 /** One request as the recipes below shape it. */
@@ -102,19 +90,13 @@ function validCall(op: Operation, owner: TestUser = world.alice): Call {
   return { method: op.method, path, authorization, body: validBody(op.operationId) };
 }
 
-async function send(call: Call): Promise<Answer> {
-  const res = await server.fetch(call.path + (call.query ? `?${call.query}` : ''), {
-    method: call.method,
-    headers: {
-      Accept: 'application/json',
-      ...(call.authorization ? { Authorization: call.authorization } : {}),
-      ...(call.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-      ...call.headers,
-    },
-    ...(call.body !== undefined ? { body: typeof call.body === 'string' ? call.body : JSON.stringify(call.body) } : {}),
+/** A recipe's call, through the shared sender. */
+const send = (call: Call): Promise<Answer> =>
+  sendTo(server, call.method, call.path + (call.query ? `?${call.query}` : ''), {
+    authorization: call.authorization || undefined,
+    headers: { Accept: 'application/json', ...call.headers },
+    ...(typeof call.body === 'string' ? { body: call.body } : { json: call.body }),
   });
-  return readAnswer(res);
-}
 
 const withPathId = (call: Call, id: string | number): Call => ({ ...call, path: call.path.replace(/^(\/api\/\w+\/)\d+/, `$1${id}`) });
 const withLastId = (call: Call, id: number): Call => ({ ...call, path: call.path.replace(/\d+(?=\D*$)/, String(id)) });

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { freePort } from './support/ports.js';
+import { until } from './support/wait.js';
 
 const folders: string[] = [];
 async function tempDir(): Promise<string> {
@@ -69,9 +70,12 @@ describe('embedded PostgreSQL', () => {
 
   it('lets a server and a db:* command started at the same moment on a new folder share one database, started once', async () => {
     const dataDir = path.join(await tempDir(), 'pg');
+    // The tool starts once the server has taken the folder's lock: while it starts the database.
     const [server, tool] = await Promise.all([
       startEmbeddedPostgres({ dataDir, database: 'together', role: 'server' }),
-      new Promise((resolve) => setTimeout(resolve, 50)).then(() => startEmbeddedPostgres({ dataDir, database: 'together', role: 'tool' })),
+      until(`${dataDir}.lock taken`, () => access(`${dataDir}.lock`).then(() => true, () => false), 30_000).then(() =>
+        startEmbeddedPostgres({ dataDir, database: 'together', role: 'tool' }),
+      ),
     ]);
     try {
       expect({ server: server.owned, tool: tool.owned, samePort: server.port === tool.port }).toEqual({ server: true, tool: false, samePort: true });

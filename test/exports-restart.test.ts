@@ -29,7 +29,7 @@ describe('an export whose server is killed midway', () => {
     const env = { DATABASE_URL: scratch.url, MIGRATE_ON_START: 'true', EXPORT_BATCH_SIZE: '50', RATE_LIMIT_REQUESTS: '0' };
     server = await startServerProcess(env);
     const base = () => (server as ServerProcess).baseUrl;
-    const user = await userWithPosts(base(), scratch.url, 'exporter', POSTS);
+    const user = await userWithPosts(base(), scratch.url, POSTS);
 
     const created = await call<Export>(base(), 'POST', `/api/users/${user.id}/exports`, user.token);
     expect(created.status, created.text).toBe(202);

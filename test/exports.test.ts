@@ -1,9 +1,10 @@
-import { STATUS_CODES } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
-import { schemaAccepts } from './fuzz/contract.js';
+import { expectBearerChallenge, expectPlainError } from './support/assertions.js';
+import { ISO_UTC_MILLIS, JSON_TYPE, MISSING_ID, NO_CREDENTIALS, STRONG_ETAG } from './support/constants.js';
+import { schemaAccepts } from './support/contract.js';
 import { createUser, type TestUser } from './support/factories.js';
-import { readAnswer, type Answer } from './support/http.js';
+import { sender, type Answer } from './support/http.js';
 import { useServer } from './support/server.js';
 import { until } from './support/wait.js';
 
@@ -14,22 +15,9 @@ type PostCollection = components['schemas']['PostCollection'];
 /** Batches of 3, so that a handful of posts makes several chunks. */
 const server = useServer({ EXPORT_BATCH_SIZE: '3' });
 
-const JSON_TYPE = 'application/json; charset=utf-8';
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const STRONG_ETAG = /^"[^"]+"$/;
-const MISSING_ID = 9007199254740991;
-
-async function send<T = unknown>(method: string, path: string, as?: TestUser | null, headers: Record<string, string> = {}): Promise<Answer<T>> {
-  const res = await server.fetch(path, { method, headers: { Accept: 'application/json', ...(as ? as.auth : {}), ...headers } });
-  return readAnswer(res);
-}
-
-function expectError(res: Answer, status: number, message: string): void {
-  expect(res.status, res.text).toBe(status);
-  expect(res.headers.get('content-type')).toBe(JSON_TYPE);
-  expect(res.headers.get('cache-control')).toBe('no-store');
-  expect(res.body).toEqual({ error: STATUS_CODES[status], message });
-}
+const sendTo = sender(server, { Accept: 'application/json' });
+const send = <T = unknown>(method: string, path: string, as?: TestUser | null, headers: Record<string, string> = {}): Promise<Answer<T>> =>
+  sendTo<T>(method, path, { as, headers });
 
 async function createPosts(author: TestUser, n: number): Promise<Post[]> {
   const posts: Post[] = [];
@@ -86,7 +74,7 @@ describe('POST /api/users/{id}/exports', () => {
       status: 'queued',
       progress: 0,
       post_count: 0,
-      created_at: expect.stringMatching(ISO_UTC),
+      created_at: expect.stringMatching(ISO_UTC_MILLIS),
       finished_at: null,
       _links: { self: `/api/exports/${id}`, user: `/api/users/${user.id}` },
     });
@@ -96,16 +84,16 @@ describe('POST /api/users/{id}/exports', () => {
 
   it('answers 403 for another user, whether or not that user exists', async () => {
     const [user, other] = [await createUser(server), await createUser(server)];
-    expectError(await send('POST', `/api/users/${other.id}/exports`, user), 403, 'you can only export your own posts');
-    expectError(await send('POST', `/api/users/${MISSING_ID}/exports`, user), 403, 'you can only export your own posts');
+    expectPlainError(await send('POST', `/api/users/${other.id}/exports`, user), 403, 'you can only export your own posts');
+    expectPlainError(await send('POST', `/api/users/${MISSING_ID}/exports`, user), 403, 'you can only export your own posts');
     expect(await server.db('exports').whereIn('user_id', [user.id, other.id])).toEqual([]);
   });
 
   it('answers 401 without a token', async () => {
     const user = await createUser(server);
     const res = await send('POST', `/api/users/${user.id}/exports`, null);
-    expectError(res, 401, 'credentials are required');
-    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="[^"]+"$/);
+    expectPlainError(res, 401, NO_CREDENTIALS);
+    expectBearerChallenge(res);
   });
 
   it('gives back the export already queued or running instead of starting a second', async () => {
@@ -157,7 +145,7 @@ describe('GET /api/exports/{id}', () => {
       progress: 100,
       post_count: 7,
       created_at: created.body.created_at,
-      finished_at: expect.stringMatching(ISO_UTC),
+      finished_at: expect.stringMatching(ISO_UTC_MILLIS),
       _links: { self: `/api/exports/${id}`, user: `/api/users/${user.id}`, file: `/api/exports/${id}/file` },
     });
     expect(schemaAccepts('Export', done.body)).toBe(true);
@@ -182,8 +170,8 @@ describe('GET /api/exports/{id}', () => {
   it("answers 404 for another user's export, as for one that does not exist", async () => {
     const [owner, other] = [await createUser(server), await createUser(server)];
     const id = await insertExport(owner, 'queued');
-    expectError(await getExport(other, id), 404, `export ${id} does not exist`);
-    expectError(await getExport(owner, MISSING_ID), 404, `export ${MISSING_ID} does not exist`);
+    expectPlainError(await getExport(other, id), 404, `export ${id} does not exist`);
+    expectPlainError(await getExport(owner, MISSING_ID), 404, `export ${MISSING_ID} does not exist`);
   });
 
   it('answers 400 for an id that is not a positive integer', async () => {
@@ -235,11 +223,11 @@ describe('GET /api/exports/{id}/file', () => {
   it('answers 409 before the export is done, and when it failed', async () => {
     const user = await createUser(server);
     const queued = await insertExport(user, 'queued');
-    expectError(await send('GET', `/api/exports/${queued}/file`, user), 409, `export ${queued} is queued; its file is there once it is done`);
+    expectPlainError(await send('GET', `/api/exports/${queued}/file`, user), 409, `export ${queued} is queued; its file is there once it is done`);
     await server.db('exports').where({ id: queued }).update({ status: 'running' });
-    expectError(await send('GET', `/api/exports/${queued}/file`, user), 409, `export ${queued} is running; its file is there once it is done`);
+    expectPlainError(await send('GET', `/api/exports/${queued}/file`, user), 409, `export ${queued} is running; its file is there once it is done`);
     await server.db('exports').where({ id: queued }).update({ status: 'failed', finished_at: server.db.fn.now() });
-    expectError(await send('GET', `/api/exports/${queued}/file`, user), 409, `export ${queued} failed; ask for a new export`);
+    expectPlainError(await send('GET', `/api/exports/${queued}/file`, user), 409, `export ${queued} failed; ask for a new export`);
   });
 
   it("answers 404 for another user's export, done or not", async () => {
@@ -247,8 +235,8 @@ describe('GET /api/exports/{id}/file', () => {
     await createPosts(owner, 1);
     const { id } = (await requestExport(owner)).body;
     await untilDone(owner, id);
-    expectError(await send('GET', `/api/exports/${id}/file`, other), 404, `export ${id} does not exist`);
+    expectPlainError(await send('GET', `/api/exports/${id}/file`, other), 404, `export ${id} does not exist`);
     const queued = await insertExport(owner, 'queued');
-    expectError(await send('GET', `/api/exports/${queued}/file`, other), 404, `export ${queued} does not exist`);
+    expectPlainError(await send('GET', `/api/exports/${queued}/file`, other), 404, `export ${queued} does not exist`);
   });
 });

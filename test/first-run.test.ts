@@ -9,6 +9,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName } from './support/factories.js';
 import { isAlive, startServerProcess, type ServerProcess } from './support/process.js';
 import { freePort } from './support/ports.js';
+import { sendTogether } from './support/http.js';
+import { until } from './support/wait.js';
+import { PASSWORD } from './support/constants.js';
 
 /**
  * What a new user does: clone into a private folder (0700, as under /root), `npm ci`, then
@@ -88,12 +91,12 @@ async function holdPort(port: number): Promise<net.Server> {
   return holder;
 }
 
-function registration(): RequestInit {
+function registration(): { method: string; headers: Record<string, string>; body: string } {
   const username = uniqueName('first');
   return {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ username, email: `${username}@example.com`, password: 'correct horse battery staple' }),
+    body: JSON.stringify({ username, email: `${username}@example.com`, password: PASSWORD }),
   };
 }
 
@@ -138,16 +141,11 @@ describe('npm start in a fresh clone in a private folder', () => {
     const postgres = (await databaseOf(server)).pid;
     expect(isAlive(postgres)).toBe(true);
 
-    const answers = Array.from({ length: 40 }, () =>
-      fetch(`${server.baseUrl}/api/users`, registration()).then(
-        (res) => res.status,
-        (err: Error) => String(err.cause ?? err),
-      ),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    const answers = sendTogether(40, `${server.baseUrl}/api/users`, registration);
+    await answers.sent;
     process.kill(group(server), 'SIGINT'); // what a terminal's Ctrl-C does
 
-    expect(await Promise.all(answers)).toEqual(Array(40).fill(201));
+    expect(await answers.statuses).toEqual(Array(40).fill(201));
     const { code } = await server.exited;
     // npm reports the SIGINT it got itself (130); the server's own exit is in its log.
     expect([0, 130]).toContain(code);
@@ -216,15 +214,11 @@ describe('npm start in a fresh clone in a private folder', () => {
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', EMBEDDED_PG_DATA_DIR: path.join(dataDir, 'pg') };
     const seeding = spawn('npm', ['run', 'db:seed', '--', '--users', '200000', '--follows', '2000000', '--posts', '2000000'], { cwd: clone, env, detached: true, stdio: 'ignore' });
     const ended = new Promise((resolve) => seeding.once('exit', resolve));
-    let postgres: number | undefined;
-    for (let tries = 0; tries < 600 && !postgres; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      postgres = await postmasterPid(path.join(dataDir, 'pg'));
-    }
+    const postgres = await until('the seed command\'s database started', () => postmasterPid(path.join(dataDir, 'pg')), 60_000);
     expect(postgres).toBeDefined();
     process.kill(-(seeding.pid ?? 0), 'SIGINT');
     await ended;
-    for (let tries = 0; tries < 100 && postgres && isAlive(postgres); tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+    await until(`its database (pid ${postgres}) stopped`, () => !isAlive(postgres), 10_000);
     expect(postgres && isAlive(postgres)).toBe(false);
   });
 

@@ -1,61 +1,24 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkAnswer } from './fuzz/contract.js';
+import { checkAnswer } from './support/contract.js';
 import { createUser, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
-import { readAnswer, type Answer } from './support/http.js';
+import { expectNoContent, expectPlainError } from './support/assertions.js';
+import { ANY_BEARER_CHALLENGE, JSON_TYPE, MISSING_ID } from './support/constants.js';
+import { sender } from './support/http.js';
 
 const server = useServer();
-
-const JSON_TYPE = 'application/json; charset=utf-8';
-const BEARER_CHALLENGE = /^Bearer realm="[^"]+"$/;
-/** A valid id (the contract's maximum) that no user will ever have in a test run. */
-const MISSING_ID = 9007199254740991;
-
-
-/** One request through real HTTP; the body is parsed when the server says it is JSON. */
-async function send(
-  method: string,
-  path: string,
-  as?: TestUser | null,
-  headers: Record<string, string> = {},
-): Promise<Answer> {
-  const res = await server.fetch(path, {
-    method,
-    headers: { ...(as ? as.auth : {}), ...headers },
-  });
-  return readAnswer(res);
-}
+const send = sender(server);
 
 const followPath = (id: number, target: number) => `/api/users/${id}/followed/${target}`;
-const follow = (user: TestUser, target: number) => send('PUT', followPath(user.id, target), user);
+const follow = (user: TestUser, target: number) => send('PUT', followPath(user.id, target), { as: user });
 const unfollow = (user: TestUser, target: number) =>
-  send('DELETE', followPath(user.id, target), user);
+  send('DELETE', followPath(user.id, target), { as: user });
 const isFollowing = (viewer: TestUser, id: number, target: number) =>
-  send('GET', followPath(id, target), viewer);
-
-/** A 204 as the contract has it: no body, no content type. */
-function expectNoContent(res: Answer): void {
-  expect(res.status, res.text).toBe(204);
-  expect(res.text).toBe('');
-  expect(res.headers.get('content-type')).toBeNull();
-}
-
-/** A JSON error: the reason phrase, a message, JSON, never stored. */
-function expectJsonError(
-  res: Answer,
-  status: number,
-  reason: string,
-  message: unknown = expect.any(String),
-): void {
-  expect(res.status, res.text).toBe(status);
-  expect(res.headers.get('content-type')).toBe(JSON_TYPE);
-  expect(res.headers.get('cache-control')).toBe('no-store');
-  expect(res.body).toEqual({ error: reason, message });
-}
+  send('GET', followPath(id, target), { as: viewer });
 
 async function userAs(viewer: TestUser, id: number): Promise<Record<string, unknown>> {
-  const res = await send('GET', `/api/users/${id}`, viewer);
+  const res = await send('GET', `/api/users/${id}`, { as: viewer });
   expect(res.status, res.text).toBe(200);
   return res.body as Record<string, unknown>;
 }
@@ -174,7 +137,7 @@ describe('PUT /api/users/{id}/followed/{target_id}', () => {
   it('answers 400 naming the path parameter for an id of Infinity', async () => {
     const [a, b] = (await createUsers(2)) as [TestUser, TestUser];
     for (const path of [`/api/users/Infinity/followed/${b.id}`, `/api/users/${a.id}/followed/-Infinity`]) {
-      const res = await send('PUT', path, a);
+      const res = await send('PUT', path, { as: a });
       expect(res.status, `${path}: ${res.text}`).toBe(400);
       expect((res.body as { errors?: { path: string }[] }).errors?.map((e) => e.path)).toEqual([path.includes('/-Inf') ? '/path/target_id' : '/path/id']);
     }
@@ -196,35 +159,35 @@ describe('PUT /api/users/{id}/followed/{target_id}', () => {
 
   it('answers 400 when a user tries to follow itself', async () => {
     const res = await follow(alice, alice.id);
-    expectJsonError(res, 400, 'Bad Request');
+    expectPlainError(res, 400);
     expect(await followRows({ follower_id: alice.id, followed_id: alice.id })).toBe(0);
     expect(await countsOf(alice, alice.id)).toEqual({ follower_count: 0, followed_count: 0 });
   });
 
   it('answers 404 naming the target when the target does not exist', async () => {
     const res = await follow(alice, MISSING_ID);
-    expectJsonError(res, 404, 'Not Found', expect.stringContaining(String(MISSING_ID)));
+    expectPlainError(res, 404, expect.stringContaining(String(MISSING_ID)));
     expect(await followRows({ follower_id: alice.id })).toBe(0);
   });
 
   it("answers 403 when {id} is not the token's user, and follows nobody", async () => {
     const [carol] = (await createUsers(1)) as [TestUser];
     // Alice tries to make Bob follow Carol.
-    const res = await send('PUT', followPath(bob.id, carol.id), alice);
-    expectJsonError(res, 403, 'Forbidden');
+    const res = await send('PUT', followPath(bob.id, carol.id), { as: alice });
+    expectPlainError(res, 403);
     expect(await followRows({ follower_id: bob.id, followed_id: carol.id })).toBe(0);
     expect(await countsOf(alice, carol.id)).toEqual({ follower_count: 0, followed_count: 0 });
   });
 
   it("answers 403, not 404, for someone else's {id} even when the target does not exist", async () => {
-    const res = await send('PUT', followPath(bob.id, MISSING_ID), alice);
-    expectJsonError(res, 403, 'Forbidden');
+    const res = await send('PUT', followPath(bob.id, MISSING_ID), { as: alice });
+    expectPlainError(res, 403);
   });
 
   it('answers 401 with a Bearer challenge without a token', async () => {
-    const res = await send('PUT', followPath(alice.id, bob.id), null);
-    expectJsonError(res, 401, 'Unauthorized');
-    expect(res.headers.get('www-authenticate')).toMatch(BEARER_CHALLENGE);
+    const res = await send('PUT', followPath(alice.id, bob.id), { as: null });
+    expectPlainError(res, 401);
+    expect(res.headers.get('www-authenticate')).toMatch(ANY_BEARER_CHALLENGE);
     expect(await followRows({ follower_id: alice.id, followed_id: bob.id })).toBe(0);
   });
 });
@@ -246,8 +209,8 @@ describe('GET /api/users/{id}/followed/{target_id}', () => {
 
   it('answers 404 with a JSON error when the user does not follow the target', async () => {
     // Following is one-way: Bob does not follow Alice back.
-    expectJsonError(await isFollowing(alice, bob.id, alice.id), 404, 'Not Found');
-    expectJsonError(await isFollowing(alice, alice.id, carol.id), 404, 'Not Found');
+    expectPlainError(await isFollowing(alice, bob.id, alice.id), 404);
+    expectPlainError(await isFollowing(alice, alice.id, carol.id), 404);
   });
 
   it('answers 404 once the user has unfollowed the target', async () => {
@@ -255,13 +218,13 @@ describe('GET /api/users/{id}/followed/{target_id}', () => {
     expectNoContent(await follow(a, b.id));
     expectNoContent(await isFollowing(a, a.id, b.id));
     expectNoContent(await unfollow(a, b.id));
-    expectJsonError(await isFollowing(a, a.id, b.id), 404, 'Not Found');
+    expectPlainError(await isFollowing(a, a.id, b.id), 404);
   });
 
   it('answers 401 with a Bearer challenge without a token', async () => {
-    const res = await send('GET', followPath(alice.id, bob.id), null);
-    expectJsonError(res, 401, 'Unauthorized');
-    expect(res.headers.get('www-authenticate')).toMatch(BEARER_CHALLENGE);
+    const res = await send('GET', followPath(alice.id, bob.id), { as: null });
+    expectPlainError(res, 401);
+    expect(res.headers.get('www-authenticate')).toMatch(ANY_BEARER_CHALLENGE);
   });
 });
 
@@ -297,8 +260,8 @@ describe('DELETE /api/users/{id}/followed/{target_id}', () => {
   it("answers 403 for someone else's {id} and leaves the follow in place", async () => {
     const [a, b, c] = (await createUsers(3)) as [TestUser, TestUser, TestUser];
     expectNoContent(await follow(b, c.id));
-    const res = await send('DELETE', followPath(b.id, c.id), a);
-    expectJsonError(res, 403, 'Forbidden');
+    const res = await send('DELETE', followPath(b.id, c.id), { as: a });
+    expectPlainError(res, 403);
     expect(await followRows({ follower_id: b.id, followed_id: c.id })).toBe(1);
     expect(await countsOf(a, c.id)).toEqual({ follower_count: 1, followed_count: 0 });
   });
@@ -306,9 +269,9 @@ describe('DELETE /api/users/{id}/followed/{target_id}', () => {
   it('answers 401 with a Bearer challenge without a token and leaves the follow in place', async () => {
     const [a, b] = (await createUsers(2)) as [TestUser, TestUser];
     expectNoContent(await follow(a, b.id));
-    const res = await send('DELETE', followPath(a.id, b.id), null);
-    expectJsonError(res, 401, 'Unauthorized');
-    expect(res.headers.get('www-authenticate')).toMatch(BEARER_CHALLENGE);
+    const res = await send('DELETE', followPath(a.id, b.id), { as: null });
+    expectPlainError(res, 401);
+    expect(res.headers.get('www-authenticate')).toMatch(ANY_BEARER_CHALLENGE);
     expect(await followRows({ follower_id: a.id, followed_id: b.id })).toBe(1);
   });
 });
@@ -381,7 +344,7 @@ describe.each([
   });
 
   it('answers 200 with the whole collection, ordered by id ascending, total equal to the count', async () => {
-    const res = await send('GET', base(), outsider);
+    const res = await send('GET', base(), { as: outsider });
     expect(res.status, res.text).toBe(200);
     expect(res.headers.get('content-type')).toBe(JSON_TYPE);
     expect(res.headers.get('cache-control')).toBe('private, no-cache');
@@ -399,7 +362,7 @@ describe.each([
     const pages: Collection[] = [];
     let next: string | null = `${base()}?per_page=2`;
     while (next !== null && pages.length < 10) {
-      const res = await send('GET', next, outsider);
+      const res = await send('GET', next, { as: outsider });
       expect(res.status, res.text).toBe(200);
       const page = res.body as Collection;
       pages.push(page);
@@ -422,9 +385,9 @@ describe.each([
   });
 
   it('serves page=2 without a cursor by offset, the same users as the next link', async () => {
-    const first = (await send('GET', `${base()}?per_page=2`, outsider)).body as Collection;
-    const byCursor = (await send('GET', first._links.next ?? '', outsider)).body as Collection;
-    const byPage = await send('GET', `${base()}?page=2&per_page=2`, outsider);
+    const first = (await send('GET', `${base()}?per_page=2`, { as: outsider })).body as Collection;
+    const byCursor = (await send('GET', first._links.next ?? '', { as: outsider })).body as Collection;
+    const byPage = await send('GET', `${base()}?page=2&per_page=2`, { as: outsider });
     expect(byPage.status, byPage.text).toBe(200);
     expect((byPage.body as Collection).items).toEqual(byCursor.items);
     expect((byPage.body as Collection)._links.next).toMatch(cursorLink(base(), 3, 2));
@@ -436,25 +399,25 @@ describe.each([
     for (const other of others) {
       expectNoContent(list === 'followers' ? await follow(other, subject.id) : await follow(subject, other.id));
     }
-    const first = (await send('GET', `${path}?per_page=2`, outsider)).body as Collection;
+    const first = (await send('GET', `${path}?per_page=2`, { as: outsider })).body as Collection;
     expect(first.items.map((u) => u.id)).toEqual(others.slice(0, 2).map((u) => u.id));
     const gone = others[0] as TestUser;
     expectNoContent(list === 'followers' ? await unfollow(gone, subject.id) : await unfollow(subject, gone.id));
-    const second = (await send('GET', first._links.next ?? '', outsider)).body as Collection;
+    const second = (await send('GET', first._links.next ?? '', { as: outsider })).body as Collection;
     expect(second.items.map((u) => u.id)).toEqual(others.slice(2, 4).map((u) => u.id));
   });
 
   it('answers 400 to a cursor the server did not make', async () => {
     const posts = Buffer.from(`${Date.now()}.1`).toString('base64url');
     for (const cursor of ['bm90IGEgY3Vyc29y', posts, Buffer.from('i-1').toString('base64url'), Buffer.from('i99999999999999999').toString('base64url')]) {
-      const res = await send('GET', `${base()}?cursor=${cursor}`, outsider);
+      const res = await send('GET', `${base()}?cursor=${cursor}`, { as: outsider });
       expect(res.status, `${cursor}: ${res.text}`).toBe(400);
       expect(res.body).toEqual({ error: 'Bad Request', message: 'cursor: is not one this server made; follow the links it gives' });
     }
   });
 
   it('answers a page past the end with no items, a prev link and next null', async () => {
-    const res = await send('GET', `${base()}?page=4&per_page=2`, outsider);
+    const res = await send('GET', `${base()}?page=4&per_page=2`, { as: outsider });
     expect(res.status, res.text).toBe(200);
     expect(res.body).toEqual({
       items: [],
@@ -468,7 +431,7 @@ describe.each([
   });
 
   it('answers an empty collection for a user with none', async () => {
-    const res = await send('GET', `/api/users/${lonely.id}/${list}`, outsider);
+    const res = await send('GET', `/api/users/${lonely.id}/${list}`, { as: outsider });
     expect(res.status, res.text).toBe(200);
     expect(res.body).toEqual({
       items: [],
@@ -482,13 +445,13 @@ describe.each([
   });
 
   it("shows no other user's email, only the viewer's own", async () => {
-    const asHub = await send('GET', base(), hub);
+    const asHub = await send('GET', base(), { as: hub });
     expect(asHub.status, asHub.text).toBe(200);
     for (const item of (asHub.body as Collection).items) expect(item).not.toHaveProperty('email');
     expect(asHub.text).not.toContain('@example.com');
 
     const viewer = fans[3] as TestUser;
-    const asFan = await send('GET', base(), viewer);
+    const asFan = await send('GET', base(), { as: viewer });
     expect(asFan.status, asFan.text).toBe(200);
     const items = (asFan.body as Collection).items;
     expect(items.filter((u) => 'email' in u)).toEqual([
@@ -501,7 +464,7 @@ describe.each([
     const [a, b] = (await createUsers(2)) as [TestUser, TestUser];
     const [subject, other] = list === 'followers' ? [b, a] : [a, b];
     expectNoContent(await follow(a, b.id));
-    const before = await send('GET', `/api/users/${subject.id}/${list}`, a);
+    const before = await send('GET', `/api/users/${subject.id}/${list}`, { as: a });
     expect(before.body).toEqual({
       items: await representations([other.id], a.id),
       _meta: { page: 1, per_page: 10, total_pages: 1, total_items: 1 },
@@ -512,31 +475,27 @@ describe.each([
       },
     });
     expectNoContent(await unfollow(a, b.id));
-    const after = await send('GET', `/api/users/${subject.id}/${list}`, a);
+    const after = await send('GET', `/api/users/${subject.id}/${list}`, { as: a });
     expect((after.body as Collection)._meta.total_items).toBe(0);
     expect((after.body as Collection).items).toEqual([]);
   });
 
   it('answers 404 for a user that does not exist', async () => {
-    expectJsonError(
-      await send('GET', `/api/users/${MISSING_ID}/${list}`, outsider),
-      404,
-      'Not Found',
-    );
+    expectPlainError(await send('GET', `/api/users/${MISSING_ID}/${list}`, { as: outsider }), 404);
   });
 
   it('answers 400 for a page or per_page below 1 or not an integer', async () => {
     for (const query of ['page=0', 'per_page=0', 'page=abc', 'per_page=1.5', 'page=-1']) {
-      const res = await send('GET', `${base()}?${query}`, outsider);
+      const res = await send('GET', `${base()}?${query}`, { as: outsider });
       expect(res.status, `${query}: ${res.text}`).toBe(400);
       expect(res.body).toMatchObject({ error: 'Bad Request', message: expect.any(String) });
     }
   });
 
   it('answers 401 with a Bearer challenge without a token', async () => {
-    const res = await send('GET', base(), null);
-    expectJsonError(res, 401, 'Unauthorized');
-    expect(res.headers.get('www-authenticate')).toMatch(BEARER_CHALLENGE);
+    const res = await send('GET', base(), { as: null });
+    expectPlainError(res, 401);
+    expect(res.headers.get('www-authenticate')).toMatch(ANY_BEARER_CHALLENGE);
   });
 });
 
@@ -551,7 +510,7 @@ describe('concurrent follows and unfollows', () => {
 
   /** follower_count, the rows in follows and the list total: all three must agree. */
   async function tally(): Promise<{ count: unknown; rows: number; listed: number; items: number }> {
-    const list = await send('GET', `/api/users/${target.id}/followers?per_page=100`, target);
+    const list = await send('GET', `/api/users/${target.id}/followers?per_page=100`, { as: target });
     expect(list.status, list.text).toBe(200);
     const body = list.body as Collection;
     return {

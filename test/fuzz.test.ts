@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HTTP_METHODS, loadContract } from './fuzz/contract.js';
+import { HTTP_METHODS, loadContract } from './support/contract.js';
 import { buildFuzzer, closeConnections, type Outcome } from './fuzz/fuzzer.js';
 import { World } from './fuzz/world.js';
 import { useServer } from './support/server.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { basic, uniqueName } from './support/factories.js';
-import { readAnswer, type Answer } from './support/http.js';
+import { PASSWORD } from './support/constants.js';
+import { sender, type Answer } from './support/http.js';
 import { useServer, type TestServer } from './support/server.js';
 
 /** Every hash argon2 verified a password against, in order. */
@@ -17,13 +18,9 @@ vi.mock('@node-rs/argon2', async (importOriginal) => {
 });
 
 const server = useServer();
+const send = sender(server, { Accept: 'application/json' });
 
 const API_CSP = "default-src 'none';base-uri 'none';form-action 'none';frame-ancestors 'none'";
-const PASSWORD = 'correct horse battery staple';
-
-async function call(on: TestServer, path: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
-  return readAnswer(await on.fetch(path, { method: init.method ?? 'GET', headers: { Accept: 'application/json', ...init.headers } }));
-}
 
 async function register(on: TestServer): Promise<{ id: number; username: string; email: string }> {
   const username = uniqueName('hard');
@@ -49,23 +46,23 @@ describe('security headers', () => {
   it('are on JSON answers, success and error alike', async () => {
     const { username } = await register(server);
     for (const res of [
-      await call(server, '/api'),
-      await call(server, '/api/users/1'),
-      await call(server, '/api/tokens', { method: 'POST', headers: { Authorization: basic(username, 'wrong password') } }),
-      await call(server, '/api/nothing-here'),
-      await call(server, '/api', { method: 'PATCH' }),
+      await send('GET', '/api'),
+      await send('GET', '/api/users/1'),
+      await send('POST', '/api/tokens', { headers: { Authorization: basic(username, 'wrong password') } }),
+      await send('GET', '/api/nothing-here'),
+      await send('PATCH', '/api'),
     ]) {
       expectApiHeaders(res);
     }
   });
 
   it('are on the HTML error pages outside /api and on the contract', async () => {
-    expectApiHeaders(await call(server, '/nowhere', { headers: { Accept: 'text/html' } }));
-    expectApiHeaders(await call(server, '/api/openapi.json'));
+    expectApiHeaders(await send('GET', '/nowhere', { headers: { Accept: 'text/html' } }));
+    expectApiHeaders(await send('GET', '/api/openapi.json'));
   });
 
   it('let the docs page load its own scripts, styles and images, and nothing from elsewhere', async () => {
-    const page = await call(server, '/api/docs/', { headers: { Accept: 'text/html' } });
+    const page = await send('GET', '/api/docs/', { headers: { Accept: 'text/html' } });
     expect(page.status).toBe(200);
     const csp = page.headers.get('content-security-policy') ?? '';
     expect(csp.split(';')).toEqual([
@@ -87,13 +84,13 @@ describe('security headers', () => {
     const assets = [...page.text.matchAll(/(?:src|href)="\.\/([^"]+)"/g)].map((m) => m[1]);
     expect(assets).toEqual(expect.arrayContaining(['swagger-ui.css', 'swagger-ui-bundle.js', 'swagger-ui-init.js']));
     for (const asset of assets) {
-      const res = await call(server, `/api/docs/${asset}`, { headers: { Accept: '*/*' } });
+      const res = await send('GET', `/api/docs/${asset}`, { headers: { Accept: '*/*' } });
       expect(res.status, asset).toBe(200);
     }
   });
 
   it('send the docs options to Swagger UI, with no validator badge calling validator.swagger.io', async () => {
-    const init = await call(server, '/api/docs/swagger-ui-init.js', { headers: { Accept: '*/*' } });
+    const init = await send('GET', '/api/docs/swagger-ui-init.js', { headers: { Accept: '*/*' } });
     expect(init.status).toBe(200);
     expect(init.text).toMatch(/"validatorUrl": null/);
     expect(init.text).toMatch(/"persistAuthorization": true/);
@@ -105,31 +102,30 @@ describe('Strict-Transport-Security', () => {
     const proxied = useServer({ TRUST_PROXY: 'loopback' });
 
     it('is sent when the client came over HTTPS (X-Forwarded-Proto), and only then', async () => {
-      const secure = await call(proxied, '/api', { headers: { 'X-Forwarded-Proto': 'https' } });
+      const secure = await send('GET', '/api', { headers: { 'X-Forwarded-Proto': 'https' } }, proxied);
       expect(secure.headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
-      const plain = await call(proxied, '/api', { headers: { 'X-Forwarded-Proto': 'http' } });
+      const plain = await send('GET', '/api', { headers: { 'X-Forwarded-Proto': 'http' } }, proxied);
       expect(plain.headers.get('strict-transport-security')).toBeNull();
     });
   });
 
   it('is not sent because of an X-Forwarded-Proto nobody is trusted to set', async () => {
-    const res = await call(server, '/api', { headers: { 'X-Forwarded-Proto': 'https' } });
+    const res = await send('GET', '/api', { headers: { 'X-Forwarded-Proto': 'https' } });
     expect(res.headers.get('strict-transport-security')).toBeNull();
   });
 });
 
 const ALLOWED = 'https://app.example.com';
 const preflight = (on: TestServer, origin: string, path = '/api/users/1') =>
-  call(on, path, {
-    method: 'OPTIONS',
+  send('OPTIONS', path, {
     headers: { Origin: origin, 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'authorization,if-match,content-type' },
-  });
+  }, on);
 const corsHeaders = (res: Answer) => [...res.headers.keys()].filter((name) => name.startsWith('access-control-'));
 
 describe('CORS', () => {
   describe('without CORS_ORIGINS', () => {
     it('sends no Access-Control-* header to another origin', async () => {
-      const res = await call(server, '/api', { headers: { Origin: ALLOWED } });
+      const res = await send('GET', '/api', { headers: { Origin: ALLOWED } });
       expect(res.status).toBe(200);
       expect(corsHeaders(res)).toEqual([]);
     });
@@ -165,7 +161,7 @@ describe('CORS', () => {
     });
 
     it('lets a listed origin read the answer and its headers', async () => {
-      const res = await call(open, '/api', { headers: { Origin: 'https://admin.example.com', 'X-Forwarded-For': '192.0.2.10' } });
+      const res = await send('GET', '/api', { headers: { Origin: 'https://admin.example.com', 'X-Forwarded-For': '192.0.2.10' } }, open);
       expect(res.status).toBe(200);
       expect(res.headers.get('access-control-allow-origin')).toBe('https://admin.example.com');
       expect(res.headers.get('access-control-expose-headers')).toBe(
@@ -175,7 +171,7 @@ describe('CORS', () => {
     });
 
     it('gives another origin nothing that lets its script read the answer', async () => {
-      const res = await call(open, '/api', { headers: { Origin: 'https://evil.example.net', 'X-Forwarded-For': '192.0.2.11' } });
+      const res = await send('GET', '/api', { headers: { Origin: 'https://evil.example.net', 'X-Forwarded-For': '192.0.2.11' } }, open);
       expect(res.status).toBe(200);
       expect(corsHeaders(res)).toEqual([]);
       expect(res.headers.get('vary')).toMatch(/\bOrigin\b/);
@@ -184,15 +180,15 @@ describe('CORS', () => {
     it('lets a listed origin read a 429 and its Retry-After, and does not count preflights', async () => {
       const headers = { Origin: ALLOWED, 'X-Forwarded-For': '192.0.2.12' };
       for (let i = 0; i < 5; i++) expect((await preflight(open, ALLOWED)).status).toBe(204);
-      for (let i = 0; i < 3; i++) expect((await call(open, '/api', { headers })).status).toBe(200);
-      const res = await call(open, '/api', { headers });
+      for (let i = 0; i < 3; i++) expect((await send('GET', '/api', { headers }, open)).status).toBe(200);
+      const res = await send('GET', '/api', { headers }, open);
       expect(res.status).toBe(429);
       expect(res.headers.get('access-control-allow-origin')).toBe(ALLOWED);
       expect(res.headers.get('access-control-expose-headers')).toContain('Retry-After');
     });
 
     it('leaves an OPTIONS that is no preflight to the contract: 405', async () => {
-      const res = await call(open, '/api/users/1', { method: 'OPTIONS', headers: { 'X-Forwarded-For': '192.0.2.13' } });
+      const res = await send('OPTIONS', '/api/users/1', { headers: { 'X-Forwarded-For': '192.0.2.13' } }, open);
       expect(res.status).toBe(405);
     });
   });
@@ -201,7 +197,7 @@ describe('CORS', () => {
     const open = useServer({ CORS_ORIGINS: '*' });
 
     it('lets any origin read every answer, and answers its preflights', async () => {
-      const res = await call(open, '/api', { headers: { Origin: 'https://anywhere.example.org' } });
+      const res = await send('GET', '/api', { headers: { Origin: 'https://anywhere.example.org' } }, open);
       expect(res.headers.get('access-control-allow-origin')).toBe('*');
       const answer = await preflight(open, 'https://anywhere.example.org');
       expect(answer.status).toBe(204);
@@ -222,7 +218,7 @@ describe('the cost of a failed login', () => {
     const answers: Answer[] = [];
     for (const login of [username, email, uniqueName('ghost'), `${uniqueName('ghost')}@example.com`, 'x'.repeat(300), 'nul\0byte']) {
       verified.length = 0;
-      const res = await call(server, '/api/tokens', { method: 'POST', headers: { Authorization: basic(login, 'a wrong password') } });
+      const res = await send('POST', '/api/tokens', { headers: { Authorization: basic(login, 'a wrong password') } });
       answers.push(res);
       expect(verified, login).toHaveLength(1);
       expect(argon2idParameters(verified[0])).toBe(parameters);

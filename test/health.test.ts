@@ -7,16 +7,16 @@ import { loadContract } from '../src/contract.js';
 import { migrateLatest, openDb, type Db } from '../src/db/database.js';
 import { createLogger } from '../src/logger.js';
 import { createScratchDatabase } from './support/databases.js';
-import { readAnswer, type Answer } from './support/http.js';
+import { JSON_TYPE } from './support/constants.js';
+import { send, type Answer } from './support/http.js';
 import { useServer } from './support/server.js';
 
 const server = useServer();
 
-const JSON_TYPE = 'application/json; charset=utf-8';
 const logger = createLogger('silent');
 
 /** The app, with response validation on, over any database: reachable or not. */
-async function appOver(db: Db): Promise<{ get(path: string, init?: RequestInit): Promise<Answer>; close(): Promise<void> }> {
+async function appOver(db: Db): Promise<{ get(path: string): Promise<Answer>; close(): Promise<void> }> {
   const app = createApp({
     db,
     config: loadConfig({ NODE_ENV: 'test', RESPONSE_VALIDATION: 'true' }),
@@ -27,7 +27,7 @@ async function appOver(db: Db): Promise<{ get(path: string, init?: RequestInit):
   await new Promise<void>((resolve) => http.once('listening', () => resolve()));
   const baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   return {
-    get: async (path, init) => readAnswer(await fetch(baseUrl + path, init)),
+    get: (path) => send(baseUrl, 'GET', path),
     close: async () => {
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
@@ -58,7 +58,7 @@ function expectReadiness(res: Answer, status: number, checks: { database: string
 
 describe('GET /healthz', () => {
   it('answers 200 {"status":"ok"}, never stored', async () => {
-    const res = await readAnswer(await server.fetch('/healthz'));
+    const res = await send(server, 'GET', '/healthz');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe(JSON_TYPE);
     expect(res.headers.get('cache-control')).toBe('no-store');
@@ -66,13 +66,13 @@ describe('GET /healthz', () => {
   });
 
   it('answers HEAD, as load balancers may send it', async () => {
-    const res = await readAnswer(await server.fetch('/healthz', { method: 'HEAD' }));
+    const res = await send(server, 'HEAD', '/healthz');
     expect(res.status).toBe(200);
     expect(res.text).toBe('');
   });
 
   it('needs no credentials and ignores bad ones', async () => {
-    const res = await readAnswer(await server.fetch('/healthz', { headers: { Authorization: 'Bearer nonsense' } }));
+    const res = await send(server, 'GET', '/healthz', { authorization: 'Bearer nonsense' });
     expect(res.status).toBe(200);
   });
 
@@ -84,7 +84,7 @@ describe('GET /healthz', () => {
   });
 
   it('answers another method with 405 and the JSON error', async () => {
-    const res = await readAnswer(await server.fetch('/healthz', { method: 'POST' }));
+    const res = await send(server, 'POST', '/healthz');
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('GET, HEAD');
     expect(res.body).toEqual({ error: 'Method Not Allowed', message: expect.any(String) });
@@ -92,7 +92,7 @@ describe('GET /healthz', () => {
 
   it('answers 406 with the JSON error to a client that accepts only something else, as /api does', async () => {
     for (const path of ['/healthz', '/readyz']) {
-      const res = await readAnswer(await server.fetch(path, { headers: { Accept: 'application/xml' } }));
+      const res = await send(server, 'GET', path, { headers: { Accept: 'application/xml' } });
       expect(res.status, path).toBe(406);
       expect(res.body, path).toEqual({ error: 'Not Acceptable', message: expect.any(String) });
     }
@@ -101,7 +101,7 @@ describe('GET /healthz', () => {
 
 describe('GET /readyz', () => {
   it('answers 200 when the database answers and every migration is applied', async () => {
-    expectReadiness(await readAnswer(await server.fetch('/readyz')), 200, { database: 'ok', migrations: 'ok' });
+    expectReadiness(await send(server, 'GET', '/readyz'), 200, { database: 'ok', migrations: 'ok' });
     const head = await server.fetch('/readyz', { method: 'HEAD' });
     expect(head.status).toBe(200);
   });

@@ -1,40 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
 import { idempotencyRepository } from '../src/db/idempotency.js';
 import { createUser, login, uniqueName, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
-import { readAnswer, type Answer } from './support/http.js';
+import { expectError } from './support/assertions.js';
+import { JSON_TYPE, PASSWORD } from './support/constants.js';
+import { sender, type Answer } from './support/http.js';
 
 type Post = components['schemas']['Post'];
 type User = components['schemas']['User'];
 type ApiError = components['schemas']['Error'];
 
 const server = useServer();
+const send = sender(server, { Accept: 'application/json' });
 
-const JSON_TYPE = 'application/json; charset=utf-8';
-const PASSWORD = 'correct horse battery staple';
 const REPLAYED = 'idempotent-replayed';
-
-
-/** One request through real HTTP with a JSON body; the answer parsed when it is JSON. */
-async function send<T = unknown>(
-  method: string,
-  path: string,
-  { json, headers = {} }: { json?: unknown; headers?: Record<string, string> } = {},
-): Promise<Answer<T>> {
-  const res = await server.fetch(path, {
-    method,
-    headers: {
-      Accept: 'application/json',
-      ...(json !== undefined ? { 'Content-Type': 'application/json' } : {}),
-      ...headers,
-    },
-    ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
-  });
-  return readAnswer(res);
-}
 
 /** POST /api/posts as `user`, with an Idempotency-Key when one is given. */
 const post = (user: TestUser, json: unknown, key?: string, token = user.token) =>
@@ -56,19 +37,6 @@ const register = (json: unknown, key?: string) =>
 function newAccount(): { username: string; email: string; password: string } {
   const username = uniqueName('idem');
   return { username, email: `${username}@example.com`, password: PASSWORD };
-}
-
-function expectError(res: Answer, status: number): ApiError {
-  expect(res.status, res.text).toBe(status);
-  expect(res.headers.get('content-type')).toBe(JSON_TYPE);
-  expect(res.headers.get('cache-control')).toBe('no-store');
-  const body = res.body as ApiError;
-  expect(body).toEqual({
-    error: STATUS_CODES[status],
-    message: expect.any(String),
-    ...('errors' in body ? { errors: expect.any(Array) } : {}),
-  });
-  return body;
 }
 
 /** A first answer: 201, not marked as a replay. */

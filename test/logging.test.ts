@@ -8,6 +8,7 @@ import { basic, createUser, uniqueName, type TestUser } from './support/factorie
 import { readAnswer } from './support/http.js';
 import { captureLogs } from './support/logs.js';
 import { useServer } from './support/server.js';
+import { until } from './support/wait.js';
 
 const logs = captureLogs();
 const server = useServer({}, { logger: logs.logger });
@@ -85,11 +86,18 @@ describe('request log lines', () => {
     const { port } = new URL(server.baseUrl);
     const socket = net.connect(Number(port), '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
-    // Half a body, then hang up.
+    // The head, asking to continue: the server's 100 Continue says the request has reached the app.
+    const continued = new Promise<void>((resolve, reject) => {
+      socket.once('data', (chunk: Buffer) =>
+        chunk.toString('latin1').startsWith('HTTP/1.1 100 ') ? resolve() : reject(new Error(`not 100 Continue: ${chunk.toString('latin1')}`)),
+      );
+    });
     socket.write(
-      `POST /api/users HTTP/1.1\r\nHost: x\r\nX-Request-Id: ${reqId}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"username": "hal`,
+      `POST /api/users HTTP/1.1\r\nHost: x\r\nX-Request-Id: ${reqId}\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n`,
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await continued;
+    // Half a body, then hang up.
+    await new Promise<void>((resolve) => socket.write('{"username": "hal', () => resolve()));
     socket.destroy();
     expect(await logs.ofRequest(reqId)).toEqual([
       expect.objectContaining({ level: 40, method: 'POST', url: '/api/users', aborted: true, msg: 'request aborted' }),
@@ -128,7 +136,9 @@ describe('secrets in the log', () => {
       });
     expect((await change(`${password}x`)).status).toBe(403);
     expect((await change(password)).status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Each of the 11 requests above (2 of them createUser's) has its line once its answer has gone out.
+    const requestLines = () => logs.text().slice(before).split('\n').filter((line) => /"msg":"request (completed|aborted|errored)"/.test(line)).length;
+    await until(() => `11 request lines written, not ${requestLines()}`, async () => requestLines() >= 11, 5_000);
 
     const written = logs.text().slice(before);
     expect(written.split('\n').filter(Boolean).length).toBeGreaterThanOrEqual(10);

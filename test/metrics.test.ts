@@ -6,11 +6,12 @@ import { startMetricsServer } from '../src/http/metrics.js';
 import { UNMATCHED_ROUTE } from '../src/http/logging.js';
 import { createLogger } from '../src/logger.js';
 import { createMetrics } from '../src/metrics.js';
-import { operationsOf } from './support/contract-examples.js';
+import { operationsOf } from './support/contract.js';
 import { basic, createUser } from './support/factories.js';
 import { readAnswer } from './support/http.js';
 import { parseMetrics, valueOf, type Sample } from './support/metrics.js';
 import { useServer } from './support/server.js';
+import { PASSWORD } from './support/constants.js';
 
 const FAILED_LOGINS_PER_ACCOUNT = 2;
 const metrics = createMetrics();
@@ -109,7 +110,7 @@ describe('GET /metrics on METRICS_PORT', () => {
     const statuses = [];
     for (let i = 0; i <= FAILED_LOGINS_PER_ACCOUNT; i++) statuses.push((await logIn('not the password')).status);
     expect(statuses).toEqual([...Array(FAILED_LOGINS_PER_ACCOUNT).fill(401), 429]);
-    expect((await server.fetch('/api/tokens', { method: 'POST', headers: { Authorization: basic((await createUser(server)).username, 'correct horse battery staple') } })).status).toBe(200);
+    expect((await server.fetch('/api/tokens', { method: 'POST', headers: { Authorization: basic((await createUser(server)).username, PASSWORD) } })).status).toBe(200);
     const after = await scrape();
 
     const change = (name: string, labels: Record<string, string> = {}) => valueOf(after, name, labels) - valueOf(before, name, labels);

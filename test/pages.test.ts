@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
 import { collection, MAX_PAGE_DEPTH } from '../src/representations/collections.js';
 import { createUser, type TestUser } from './support/factories.js';
-import { readAnswer, type Answer } from './support/http.js';
+import { JSON_TYPE } from './support/constants.js';
+import { send, type Answer } from './support/http.js';
 import { useServer } from './support/server.js';
 
 type Collection = components['schemas']['UserCollection'] | components['schemas']['PostCollection'];
@@ -10,7 +11,6 @@ type ApiError = components['schemas']['Error'];
 
 const server = useServer();
 
-const JSON_TYPE = 'application/json; charset=utf-8';
 const OFFSET = /\boffset\b/i;
 
 /** An answer, and the SQL statements the server sent while giving it. */
@@ -19,7 +19,7 @@ async function traced(path: string, as: TestUser): Promise<{ answer: Answer<Coll
   const record = (query: { sql: string }) => sql.push(query.sql);
   server.db.on('query', record);
   try {
-    const answer = await readAnswer<Collection & ApiError>(await server.fetch(path, { headers: { ...as.auth, Accept: 'application/json' } }));
+    const answer = await send<Collection & ApiError>(server, 'GET', path, { as, headers: { Accept: 'application/json' } });
     return { answer, sql };
   } finally {
     server.db.off('query', record);
@@ -27,12 +27,8 @@ async function traced(path: string, as: TestUser): Promise<{ answer: Answer<Coll
 }
 
 async function call(as: TestUser, method: string, path: string, json?: unknown): Promise<void> {
-  const res = await server.fetch(path, {
-    method,
-    headers: { ...as.auth, ...(json ? { 'Content-Type': 'application/json' } : {}) },
-    body: json ? JSON.stringify(json) : undefined,
-  });
-  expect(res.status, await res.text()).toBeLessThan(300);
+  const res = await send(server, method, path, { as, json });
+  expect(res.status, res.text).toBeLessThan(300);
 }
 
 const tooDeep = (perPage: number) => {

@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { basic, uniqueName } from './support/factories.js';
-import { readAnswer, type Answer } from './support/http.js';
+import { registerAndLogIn } from './support/factories.js';
+import { readAnswer, sendTogether, type Answer } from './support/http.js';
 import { startServerProcess, type ServerProcess } from './support/process.js';
+import { until } from './support/wait.js';
 
 /**
  * The real server process, sent real signals while requests are in flight. Requests are
@@ -44,23 +45,7 @@ async function start(env: Record<string, string> = {}): Promise<{ server: Server
 }
 
 /** Registers a user on `server` and logs in: its id and bearer token. */
-async function newUser(server: ServerProcess): Promise<{ id: number; auth: { Authorization: string } }> {
-  const username = uniqueName('drain');
-  const password = 'correct horse battery staple';
-  const created = await readAnswer<{ id: number }>(
-    await fetch(`${server.baseUrl}/api/users`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ username, email: `${username}@example.com`, password }),
-    }),
-  );
-  expect(created.status).toBe(201);
-  const token = await readAnswer<{ token: string }>(
-    await fetch(`${server.baseUrl}/api/tokens`, { method: 'POST', headers: { Authorization: basic(username, password) } }),
-  );
-  expect(token.status).toBe(200);
-  return { id: created.body.id, auth: { Authorization: `Bearer ${token.body.token}` } };
-}
+const newUser = (server: ServerProcess) => registerAndLogIn(server, 'drain');
 
 /** Locks the user's row from the test's own connection: updates of it wait until release. */
 async function lockUser(id: number): Promise<{ release(): Promise<void> }> {
@@ -73,15 +58,17 @@ async function lockUser(id: number): Promise<{ release(): Promise<void> }> {
 /** Waits until `count` of the server's queries are waiting for a lock. */
 async function waitForLockWaits(applicationName: string, count: number): Promise<void> {
   const watcher = await connect();
-  for (let tries = 0; tries < 400; tries++) {
-    const { rows } = await watcher.query<{ waiting: number }>(
-      `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
-      [applicationName],
-    );
-    if ((rows[0]?.waiting ?? 0) >= count) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`fewer than ${count} requests ever waited for the lock`);
+  await until(
+    `${count} requests waiting for the lock`,
+    async () => {
+      const { rows } = await watcher.query<{ waiting: number }>(
+        `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+        [applicationName],
+      );
+      return (rows[0]?.waiting ?? 0) >= count;
+    },
+    10_000,
+  );
 }
 
 /** A PUT of the user's about_me: its answer, or the error if the connection broke. */
@@ -138,9 +125,7 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('on %s', (signal) => {
     expect(served.headers.get('connection')).toBe('close');
 
     // Past the delay, nothing new gets in.
-    for (let tries = 0; tries < 100 && !(await connectionRefused(server.port)); tries++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await until('new connections refused past SHUTDOWN_DELAY_MS', () => connectionRefused(server.port), 10_000);
     expect(await connectionRefused(server.port)).toBe(true);
 
     await lock.release();
@@ -156,18 +141,13 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('on %s', (signal) => {
     expect(server.stderr()).toBe('');
   });
 
-  it('answers all of 40 requests sent together 5 ms before it, none reset or refused', async () => {
+  it('answers all of 40 requests sent together just before it, none reset or refused', async () => {
     const { server } = await start();
     const user = await newUser(server);
-    const answers = Array.from({ length: 40 }, () =>
-      fetch(`${server.baseUrl}/api/users/${user.id}`, { headers: user.auth }).then(
-        (res) => res.status,
-        (err: Error) => String((err.cause as Error | undefined)?.message ?? err),
-      ),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    const answers = sendTogether(40, `${server.baseUrl}/api/users/${user.id}`, { headers: user.auth });
+    await answers.sent;
     server.child.kill(signal);
-    expect(await Promise.all(answers)).toEqual(Array(40).fill(200));
+    expect(await answers.statuses).toEqual(Array(40).fill(200));
     expect(await server.exited).toEqual({ code: 0, signal: null });
   });
 });

@@ -1,41 +1,22 @@
 import { hash } from '@node-rs/argon2';
 import { describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
-import { checkAnswer } from './fuzz/contract.js';
+import { checkAnswer } from './support/contract.js';
 import { basic, createUser, login, uniqueName } from './support/factories.js';
 import { useServer, type TestServer } from './support/server.js';
-import { readAnswer, type Answer } from './support/http.js';
+import { expectBasicChallenge, expectBearerChallenge } from './support/assertions.js';
+import { ISO_UTC, JSON_TYPE, NO_CREDENTIALS, PASSWORD, WRONG_LOGIN } from './support/constants.js';
+import { sender, type Answer } from './support/http.js';
 
 type Token = components['schemas']['Token'];
 type User = components['schemas']['User'];
 type ApiError = components['schemas']['Error'];
 
 const server = useServer();
+const send = sender(server, { Accept: 'application/json' });
 
-const PASSWORD = 'correct horse battery staple';
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
-const JSON_TYPE = 'application/json; charset=utf-8';
-const BASIC_CHALLENGE = 'Basic realm="Microblog API"';
-const BEARER_CHALLENGE = 'Bearer realm="Microblog API"';
-const NO_CREDENTIALS = 'credentials are required';
-const WRONG_LOGIN = 'the username (or email address) or the password is wrong';
-
-
-/** One request through real HTTP with this Authorization header (if any); JSON bodies parsed. */
-async function request<T = unknown>(
-  method: string,
-  path: string,
-  authorization?: string,
-  on: TestServer = server,
-): Promise<Answer<T>> {
-  const headers: Record<string, string> = { Accept: 'application/json' };
-  if (authorization !== undefined) headers.Authorization = authorization;
-  const res = await on.fetch(path, { method, headers });
-  return readAnswer(res);
-}
-
-const issue = (authorization?: string, on: TestServer = server) => request<Token & ApiError>('POST', '/api/tokens', authorization, on);
-const getUser = (id: number, authorization: string) => request<User & ApiError>('GET', `/api/users/${id}`, authorization);
+const issue = (authorization?: string, on: TestServer = server) => send<Token & ApiError>('POST', '/api/tokens', { authorization }, on);
+const getUser = (id: number, authorization: string) => send<User & ApiError>('GET', `/api/users/${id}`, { authorization });
 const bearer = (token: string) => `Bearer ${token}`;
 
 /** Registers a user without logging in, so the test controls every token it has. */
@@ -46,21 +27,6 @@ async function registerOnly(fields: Partial<{ username: string; email: string; p
   const res = await server.api.POST('/api/users', { body: { username, email, password } });
   if (res.response.status !== 201 || !res.data) throw new Error(`registration failed: ${res.response.status}`);
   return { id: res.data.id, username, email, password };
-}
-
-function expectBasicChallenge(res: Answer<ApiError>, message: string): void {
-  expect(res.status).toBe(401);
-  expect(res.headers.get('www-authenticate')).toBe(BASIC_CHALLENGE);
-  expect(res.headers.get('content-type')).toBe(JSON_TYPE);
-  expect(res.body).toStrictEqual({ error: 'Unauthorized', message });
-}
-
-function expectBearerChallenge(res: Answer<ApiError>): void {
-  expect(res.status).toBe(401);
-  expect(res.headers.get('www-authenticate')).toBe(BEARER_CHALLENGE);
-  expect(res.headers.get('content-type')).toBe(JSON_TYPE);
-  expect(res.body.error).toBe('Unauthorized');
-  expect(Object.keys(res.body).every((k) => k === 'error' || k === 'message')).toBe(true);
 }
 
 /** The token answer: 200, no-store, a ≥128-bit opaque token, an expiry about TTL away. */
@@ -340,7 +306,7 @@ describe('DELETE /api/tokens', () => {
   it('answers 204 with an empty body and revokes only the token presented', async () => {
     const u = await createUser(server);
     const otherDevice = await login(server, u.username, u.password);
-    const res = await request('DELETE', '/api/tokens', bearer(u.token));
+    const res = await send('DELETE', '/api/tokens', { authorization: bearer(u.token) });
     expect(res.status).toBe(204);
     expect(res.text).toBe('');
     expect(res.headers.get('content-length') ?? '0').toBe('0');
@@ -352,17 +318,17 @@ describe('DELETE /api/tokens', () => {
 
   it('answers 401 with a Bearer challenge to a token already revoked', async () => {
     const u = await createUser(server);
-    expect((await request('DELETE', '/api/tokens', bearer(u.token))).status).toBe(204);
-    expectBearerChallenge(await request<ApiError>('DELETE', '/api/tokens', bearer(u.token)));
+    expect((await send('DELETE', '/api/tokens', { authorization: bearer(u.token) })).status).toBe(204);
+    expectBearerChallenge(await send<ApiError>('DELETE', '/api/tokens', { authorization: bearer(u.token) }));
   });
 
   it('answers 401 with a Bearer challenge without a token', async () => {
-    expectBearerChallenge(await request<ApiError>('DELETE', '/api/tokens'));
+    expectBearerChallenge(await send<ApiError>('DELETE', '/api/tokens'));
   });
 
   it('answers 401 with a Bearer challenge to Basic credentials', async () => {
     const u = await createUser(server);
-    expectBearerChallenge(await request<ApiError>('DELETE', '/api/tokens', basic(u.username, u.password)));
+    expectBearerChallenge(await send<ApiError>('DELETE', '/api/tokens', { authorization: basic(u.username, u.password) }));
     expect((await getUser(u.id, bearer(u.token))).status).toBe(200);
   });
 
@@ -392,7 +358,7 @@ describe('DELETE /api/tokens', () => {
 
   it('leaves other users’ tokens alone', async () => {
     const [a, b] = await Promise.all([createUser(server), createUser(server)]);
-    expect((await request('DELETE', '/api/tokens', bearer(a.token))).status).toBe(204);
+    expect((await send('DELETE', '/api/tokens', { authorization: bearer(a.token) })).status).toBe(204);
     expect((await getUser(b.id, bearer(b.token))).status).toBe(200);
   });
 });

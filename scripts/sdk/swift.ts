@@ -20,7 +20,7 @@ import {
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
+import { operationsOf, readContractDocument } from '../../test/support/contract.js';
 
 const GENERATOR = {
   group: 'org.openapitools',
@@ -89,9 +89,7 @@ if (!existsSync(jar)) {
 
 // 2. The 3.1 contract as it is, as JSON: the generator's YAML reader (SnakeYAML, YAML 1.1)
 // fails on flow sequences such as `examples: [/api/users?page=2&per_page=10]`.
-const contract = parse(readFileSync(path.join(root, 'openapi.yaml'), 'utf8')) as {
-  paths: Record<string, Record<string, { operationId?: string; requestBody?: unknown }>>;
-};
+const contract = readContractDocument();
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 const input = path.join(out, 'openapi.json');
@@ -277,8 +275,8 @@ const apis = swiftFiles
   .map(read)
   .join('\n');
 const flow = read(HANDWRITTEN[1] as string);
-const operations = Object.values(contract.paths).flatMap((item) =>
-  Object.values(item).flatMap((op) => (op.operationId ? [op.operationId] : [])),
+const operations = operationsOf(contract).flatMap(({ operation }) =>
+  typeof operation.operationId === 'string' ? [operation.operationId] : [],
 );
 for (const id of operations) {
   if (!new RegExp(`open class func ${id}\\([^)]*\\) async throws\\(ErrorResponse\\)`).test(apis))
@@ -334,12 +332,10 @@ nilChecks.push([
 ]);
 // The request bodies: each optional member is left out, not sent as null, when nil.
 const bodies = new Set(
-  Object.values(contract.paths).flatMap((item) =>
-    Object.values(item).flatMap((op) => {
-      const ref = JSON.stringify(op.requestBody ?? '').match(/#\/components\/schemas\/(\w+)/);
-      return ref?.[1] ? [ref[1]] : [];
-    }),
-  ),
+  operationsOf(contract).flatMap(({ operation }) => {
+    const ref = JSON.stringify(operation.requestBody ?? '').match(/#\/components\/schemas\/(\w+)/);
+    return ref?.[1] ? [ref[1]] : [];
+  }),
 );
 let optionalMembers = 0;
 for (const name of bodies) {

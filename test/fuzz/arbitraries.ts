@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { Contract, Schema } from './contract.js';
+import type { Contract, Schema } from '../support/contract.js';
 
 /**
  * JSON Schema → fast-check arbitraries, for the small part of JSON Schema the contract uses.

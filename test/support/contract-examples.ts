@@ -1,5 +1,5 @@
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import formatsModule from 'ajv-formats';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { CONTRACT_ID, createContractAjv, operationsOf, resolveRef } from './contract.js';
 
 /** Where an example sits: on a schema, a media type, a parameter or a header. */
 export type ExampleKind = 'schema' | 'media type' | 'parameter' | 'header';
@@ -23,14 +23,6 @@ export interface ExamplesReport {
 
 type Json = Record<string, unknown>;
 
-const CONTRACT_ID = 'urn:microblog:openapi';
-
-// ajv-formats is CommonJS: TypeScript (NodeNext) types the default import as the module
-// object, while a bundler may hand over the function itself.
-type AddFormats = typeof formatsModule.default;
-const addFormats: AddFormats =
-  (formatsModule as { default?: AddFormats }).default ?? (formatsModule as unknown as AddFormats);
-
 /** Keywords whose value is one schema, a list of schemas, or a map of names to schemas. */
 const SUBSCHEMA = [
   'items',
@@ -46,7 +38,6 @@ const SUBSCHEMA = [
 ];
 const SUBSCHEMA_LISTS = ['allOf', 'anyOf', 'oneOf', 'prefixItems'];
 const SUBSCHEMA_MAPS = ['properties', 'patternProperties', '$defs', 'dependentSchemas'];
-const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
 const isObject = (value: unknown): value is Json =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -56,24 +47,7 @@ const escape = (segment: string | number) =>
 const pointerOf = (path: (string | number)[]) =>
   `#${path.map((segment) => `/${escape(segment)}`).join('')}`;
 
-/** Resolves a local `$ref` (`#/...`) within the document. */
-function resolve(doc: Json, node: unknown): unknown {
-  const seen = new Set<string>();
-  while (isRef(node)) {
-    const ref = (node as Json).$ref as string;
-    if (!ref.startsWith('#/') || seen.has(ref)) throw new Error(`cannot resolve ${ref}`);
-    seen.add(ref);
-    node = ref
-      .slice(2)
-      .split('/')
-      .map((segment) => decodeURIComponent(segment).replaceAll('~1', '/').replaceAll('~0', '~'))
-      .reduce<unknown>(
-        (at, segment) => (isObject(at) || Array.isArray(at) ? (at as Json)[segment] : undefined),
-        doc,
-      );
-  }
-  return node;
-}
+const resolve = (doc: Json, node: unknown): unknown => resolveRef(doc, node);
 
 /**
  * Validates every example in an OpenAPI 3.1 document against its schema with JSON Schema
@@ -83,23 +57,7 @@ function resolve(doc: Json, node: unknown): unknown {
  * not compile in strict mode (an unknown keyword, say) is a problem too.
  */
 export function checkExamples(document: Json): ExamplesReport {
-  const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true });
-  addFormats(ajv);
-  // OpenAPI's own schema keywords, and the document's top-level fields: the document is
-  // registered whole, so that its `#/components/...` references resolve.
-  ajv.addVocabulary(['example', 'discriminator', 'xml', 'externalDocs']);
-  ajv.addVocabulary([
-    'openapi',
-    'info',
-    'jsonSchemaDialect',
-    'servers',
-    'paths',
-    'webhooks',
-    'components',
-    'security',
-    'tags',
-  ]);
-  ajv.addSchema(document, CONTRACT_ID);
+  const ajv = createContractAjv(document);
 
   const report: ExamplesReport = { checked: [], problems: [] };
   const validators = new Map<string, ValidateFunction | Error>();
@@ -228,19 +186,16 @@ export function checkExamples(document: Json): ExamplesReport {
   for (const [name, body] of entries('requestBodies'))
     walkRequestBody(body, ['components', 'requestBodies', name]);
 
+  const parameters = (list: unknown, at: (string | number)[]) => {
+    if (Array.isArray(list))
+      list.forEach((parameter, i) => walkParameterOrHeader('parameter', parameter, [...at, 'parameters', i]));
+  };
+  const operations = operationsOf(document);
   const paths = isObject(document.paths) ? document.paths : {};
   for (const [route, item] of Object.entries(paths)) {
     if (!isObject(item)) continue;
-    const parameters = (list: unknown, at: (string | number)[]) => {
-      if (Array.isArray(list))
-        list.forEach((parameter, i) =>
-          walkParameterOrHeader('parameter', parameter, [...at, 'parameters', i]),
-        );
-    };
     parameters(item.parameters, ['paths', route]);
-    for (const method of METHODS) {
-      const operation = item[method];
-      if (!isObject(operation)) continue;
+    for (const { method, operation } of operations.filter((o) => o.route === route)) {
       const at = ['paths', route, method];
       parameters(operation.parameters, at);
       walkRequestBody(operation.requestBody, [...at, 'requestBody']);
@@ -251,21 +206,4 @@ export function checkExamples(document: Json): ExamplesReport {
     }
   }
   return report;
-}
-
-/** Every operation in the document, with where it is. */
-export function operationsOf(document: Json): { method: string; route: string; operation: Json }[] {
-  const paths = isObject(document.paths) ? document.paths : {};
-  return Object.entries(paths).flatMap(([route, item]) =>
-    METHODS.filter((method) => isObject(item) && isObject(item[method])).map((method) => ({
-      method,
-      route,
-      operation: (item as Json)[method] as Json,
-    })),
-  );
-}
-
-/** The document with `$ref`s followed, for reading a response or parameter that may be a reference. */
-export function resolveIn(document: Json, node: unknown): unknown {
-  return resolve(document, node);
 }

@@ -1,41 +1,28 @@
 import { expect } from 'vitest';
 import type { components } from '../../generated/openapi.js';
 import { runSql } from './databases.js';
-import { readAnswer, type Answer } from './http.js';
+import { registerAndLogIn } from './factories.js';
+import { send, type Answer } from './http.js';
 import { until } from './wait.js';
 
 type Export = components['schemas']['Export'];
 type Post = components['schemas']['Post'];
 
-const PASSWORD = 'correct horse battery staple';
-
 /** A user, registered and logged in through `baseUrl`, whose `count` posts are inserted in one statement. */
-export async function userWithPosts(baseUrl: string, databaseUrl: string, username: string, count: number): Promise<{ id: number; token: string }> {
-  const registered = await fetch(`${baseUrl}/api/users`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: JSON.stringify({ username, email: `${username}@example.com`, password: PASSWORD }),
-  });
-  expect(registered.status).toBe(201);
-  const { id } = (await registered.json()) as { id: number };
+export async function userWithPosts(baseUrl: string, databaseUrl: string, count: number): Promise<{ id: number; token: string }> {
+  const user = await registerAndLogIn(baseUrl, 'exporter');
   // A millisecond apart, all older than any export asked for afterwards.
   await runSql(
     databaseUrl,
     `INSERT INTO posts (user_id, body, created_at)
-     SELECT ${id}, 'post ' || n, now() - interval '1 day' + n * interval '1 millisecond' FROM generate_series(1, ${count}) AS n`,
+     SELECT ${user.id}, 'post ' || n, now() - interval '1 day' + n * interval '1 millisecond' FROM generate_series(1, ${count}) AS n`,
   );
-  const login = await fetch(`${baseUrl}/api/tokens`, {
-    method: 'POST',
-    headers: { Authorization: `Basic ${Buffer.from(`${username}:${PASSWORD}`).toString('base64')}`, Accept: 'application/json' },
-  });
-  expect(login.status).toBe(200);
-  const { token } = (await login.json()) as { token: string };
-  return { id, token };
+  return { id: user.id, token: user.auth.Authorization.slice('Bearer '.length) };
 }
 
 /** One request as the user holding `token`. */
-export async function call<T>(baseUrl: string, method: string, path: string, token: string): Promise<Answer<T>> {
-  return readAnswer<T>(await fetch(baseUrl + path, { method, headers: { Accept: 'application/json', Authorization: `Bearer ${token}` } }));
+export function call<T>(baseUrl: string, method: string, path: string, token: string): Promise<Answer<T>> {
+  return send<T>(baseUrl, method, path, { token, headers: { Accept: 'application/json' } });
 }
 
 /** Polls the export through `baseUrl()` (bounded) until `accept` holds; the last answer. */

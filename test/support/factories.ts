@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { components } from '../../generated/openapi.js';
 import { createMicroblogClient } from '../../sdk/typescript/src/index.js';
+import { send, type Target } from './http.js';
 import type { TestServer } from './server.js';
+import { PASSWORD } from './constants.js';
 
 export type User = components['schemas']['User'];
 
@@ -32,7 +34,7 @@ export async function createUser(
 ): Promise<TestUser> {
   const username = overrides.username ?? uniqueName();
   const email = overrides.email ?? `${username}@example.com`;
-  const password = overrides.password ?? 'correct horse battery staple';
+  const password = overrides.password ?? PASSWORD;
   const created = await server.api.POST('/api/users', {
     body: { username, email, password, ...(overrides.about_me !== undefined ? { about_me: overrides.about_me } : {}) },
   });
@@ -47,4 +49,22 @@ export async function createUser(
 export async function login(server: TestServer, loginName: string, password: string): Promise<string> {
   const { token } = await createMicroblogClient({ baseUrl: server.baseUrl }).login(loginName, password);
   return token;
+}
+
+/**
+ * Registers a user and logs in over plain HTTP, on any server (one in a process of its own,
+ * say, where there is no TestServer): its id, credentials and bearer header.
+ */
+export async function registerAndLogIn(
+  on: Target,
+  prefix = 'u',
+): Promise<{ id: number; username: string; email: string; password: string; auth: { Authorization: string } }> {
+  const username = uniqueName(prefix);
+  const email = `${username}@example.com`;
+  const password = PASSWORD;
+  const created = await send<{ id: number }>(on, 'POST', '/api/users', { json: { username, email, password } });
+  if (created.status !== 201) throw new Error(`registration failed: ${created.status} ${created.text}`);
+  const token = await send<{ token: string }>(on, 'POST', '/api/tokens', { authorization: basic(username, password) });
+  if (token.status !== 200) throw new Error(`login failed: ${token.status} ${token.text}`);
+  return { id: created.body.id, username, email, password, auth: { Authorization: `Bearer ${token.body.token}` } };
 }

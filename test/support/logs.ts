@@ -23,23 +23,46 @@ export interface CapturedLogs {
 /** The app's own logger, writing into memory. */
 export function captureLogs(): CapturedLogs {
   const written: string[] = [];
-  const logger = createLogger('trace', { write: (line: string) => void written.push(line) });
+  const listeners = new Set<(line: LogLine) => void>();
+  const logger = createLogger('trace', {
+    write: (text: string) => {
+      written.push(text);
+      const line = JSON.parse(text) as LogLine;
+      for (const listener of listeners) listener(line);
+    },
+  });
   const lines = () => written.map((line) => JSON.parse(line) as LogLine);
+  /** Resolves with the next line that `match`es as it is written, or undefined after `timeoutMs`. */
+  const nextLine = (match: (line: LogLine) => boolean, timeoutMs: number) =>
+    new Promise<LogLine | undefined>((resolve) => {
+      const listener = (line: LogLine) => {
+        if (!match(line)) return;
+        done();
+        resolve(line);
+      };
+      const timer = setTimeout(() => {
+        done();
+        resolve(undefined);
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        listeners.delete(listener);
+      };
+      listeners.add(listener);
+    });
   return {
     logger,
     text: () => written.join(''),
     lines,
     ofRequest: async (reqId) => {
-      for (let waited = 0; waited < 5_000; waited += 10) {
-        const found = lines().filter((line) => line.reqId === reqId);
-        if (found.length > 0) {
-          // Give a second line, if the app (wrongly) writes one, the chance to appear.
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          return lines().filter((line) => line.reqId === reqId);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      return [];
+      const ofIt = (line: LogLine) => line.reqId === reqId;
+      const found = lines().filter(ofIt);
+      // The first line as it is written (the app writes it when the answer has gone out).
+      if (found.length === 0 && !(await nextLine(ofIt, 5_000))) return [];
+      // A second line, if the app (wrongly) writes one, is given a moment to appear: absence
+      // has no event to wait for, so this is the one bounded wait; a second line ends it early.
+      if (lines().filter(ofIt).length === 1) await nextLine(ofIt, 50);
+      return lines().filter(ofIt);
     },
   };
 }

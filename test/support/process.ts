@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort } from './ports.js';
 import type { LogLine } from './logs.js';
+import { until } from './wait.js';
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -115,9 +116,8 @@ export async function startServerProcess(env: Record<string, string>, options: P
         await exited;
       }
       // The rest of its group (npm's child, say) may outlive the leader by a moment.
-      for (let tries = 0; options.detached && child.pid && tries < 100 && groupAlive(child.pid); tries++) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      const pid = child.pid;
+      if (options.detached && pid) await until(`process group ${pid} gone`, () => !groupAlive(pid), 2_000).catch(() => undefined);
     },
   };
   if (options.noWait) return server;

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../support/ports.js';
+import { until } from '../support/wait.js';
 
 /**
  * Two server processes on one PostgreSQL and one Redis, behind a real nginx: what operators
@@ -50,17 +51,15 @@ function request(
 const basic = (login: string, password: string) => `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}`;
 
 async function waitFor(url: string, child: ChildProcess, output: () => string): Promise<void> {
-  for (let i = 0; i < 240; i++) {
-    if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode}:\n${output()}`);
-    try {
-      const res = await request(url);
-      if (res.status < 500) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${url} never answered:\n${output()}`);
+  await until(
+    () => `${url} answering:\n${output()}`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode}:\n${output()}`);
+      // Not listening yet, until it answers.
+      return request(url).then((res) => res.status < 500, () => false);
+    },
+    60_000,
+  );
 }
 
 function start(command: string, args: string[], env: Record<string, string> = {}) {

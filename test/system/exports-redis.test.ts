@@ -46,7 +46,7 @@ describe('exports queued on Redis, two instances', () => {
     };
     servers.push(await startServerProcess(env), await startServerProcess(env));
     const [first, second] = servers as [ServerProcess, ServerProcess];
-    const user = await userWithPosts(first.baseUrl, scratch.url, 'exporter', POSTS);
+    const user = await userWithPosts(first.baseUrl, scratch.url, POSTS);
 
     const created = await call<Export>(first.baseUrl, 'POST', `/api/users/${user.id}/exports`, user.token);
     expect(created.status, created.text).toBe(202);

@@ -3,13 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic, uniqueName } from '../support/factories.js';
 import { readAnswer, type Answer } from '../support/http.js';
 import { freePort } from '../support/ports.js';
 import { useServer, type TestServer } from '../support/server.js';
+import { until } from '../support/wait.js';
 
 /**
  * Rate limits shared through a real Redis: the machine's (TEST_REDIS_URL, by default
@@ -151,9 +151,16 @@ describe('rate limits while Redis is down', () => {
       stdio: 'ignore',
     });
     redisServer = child;
-    for (let i = 0; i < 100 && redis.status !== 'ready'; i++) {
-      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
-      await sleep(100);
+    // The test's client reconnects by itself (retryStrategy): its 'ready' says Redis is up.
+    if (redis.status !== 'ready') {
+      await new Promise<void>((resolve, reject) => {
+        const exited = (code: number | null) => reject(new Error(`redis-server exited with ${code}`));
+        child.once('exit', exited);
+        redis.once('ready', () => {
+          child.off('exit', exited);
+          resolve();
+        });
+      });
     }
     expect(redis.status).toBe('ready');
   }
@@ -185,13 +192,15 @@ describe('rate limits while Redis is down', () => {
 
   /** Until an instance counts in Redis again (its client reconnects by itself). */
   async function untilCountedInRedis(instance: TestServer): Promise<void> {
-    for (let i = 0; i < 100; i++) {
-      const from = newAddress();
-      await call(instance, '/api', from);
-      if ((await redis.exists(`${prefix}ratelimit:requests:${from}`)) === 1) return;
-      await sleep(100);
-    }
-    throw new Error('the instance never counted in Redis again');
+    await until(
+      'the instance counts in Redis again',
+      async () => {
+        const from = newAddress();
+        await call(instance, '/api', from);
+        return (await redis.exists(`${prefix}ratelimit:requests:${from}`)) === 1;
+      },
+      10_000,
+    );
   }
 
   it('keeps answering, limiting each instance on its own, and shares the limits again once Redis is back', async () => {

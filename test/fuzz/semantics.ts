@@ -1,0 +1,110 @@
+import type { SchemaArbitraries } from './arbitraries.js';
+import type { Contract, Operation, Parameter, Schema } from '../support/contract.js';
+import type { Account, ResourceKind, World } from './world.js';
+
+/**
+ * What the contract cannot say about an operation, written down once: who may call it
+ * (which path parameter must be the caller, or name a post of the caller's), and what
+ * a valid request needs beyond its schemas. Every operation that declares a 403 must say
+ * who may call it here, so a new one is not fuzzed on guesswork.
+ */
+export interface Semantics {
+  /** The path parameter that must be the caller's own user id. */
+  self?: string;
+  /** The path parameter that must be a post the caller wrote. */
+  author?: string;
+  /** The request uses up its token (so it gets a fresh one). */
+  spendsToken?: boolean;
+  /** Makes a generated body semantically valid: a password change needs the present password. */
+  completeBody?: (body: Record<string, unknown>, actor: Account) => Record<string, unknown>;
+  /** Brings about a state in which the request succeeds (when `arrange` was drawn); may change the path's ids. */
+  arrange?: (
+    world: World,
+    actor: Account,
+    path: Record<string, number>,
+  ) => Promise<Record<string, number>>;
+}
+
+const SEMANTICS: Record<string, Semantics> = {
+  updateUser: {
+    self: 'id',
+    completeBody: (body, actor) =>
+      'password' in body ? { ...body, current_password: actor.password } : body,
+  },
+  followUser: { self: 'id' },
+  unfollowUser: { self: 'id' },
+  getFeed: { self: 'id' },
+  updatePost: { author: 'id' },
+  deletePost: { author: 'id' },
+  revokeToken: { spendsToken: true },
+  getFollow: {
+    // Drawn ids rarely follow each other; make them, so that 204 is seen as well as 404.
+    arrange: async (world, actor, path) => {
+      const follower =
+        world.accounts.find((a) => a.id === path.id && a.token !== undefined) ?? actor;
+      const target =
+        path.target_id !== follower.id
+          ? (path.target_id as number)
+          : world.accounts.find((a) => a.id !== follower.id)?.id;
+      if (target === undefined || !(await world.exists('user', target))) return path;
+      await world.follow(follower, target);
+      return { ...path, id: follower.id, target_id: target };
+    },
+  },
+};
+
+/** Where real values of a path parameter come from, by its name under components/parameters. */
+const PARAMETER_KINDS: Record<string, ResourceKind> = {
+  UserId: 'user',
+  TargetId: 'user',
+  PostId: 'post',
+};
+
+/** What the fuzzer works from for one operation: its parameters by place, who may call it, its body's schema. */
+export interface OperationFacts {
+  op: Operation;
+  semantics: Semantics;
+  pathParams: Parameter[];
+  queryParams: Parameter[];
+  headerParams: Parameter[];
+  bearer: boolean;
+  basic: boolean;
+  isPublic: boolean;
+  /** The path parameter that must be the caller's, or name a post of the caller's. */
+  owned: string | undefined;
+  /** Where real values of each path parameter come from. */
+  kinds: Map<string, ResourceKind>;
+  /** The request body's schema, dereferenced, when the operation takes one. */
+  bodySchema: Schema | undefined;
+  /** The GET on the same path, whose ETag an If-Match can take. */
+  getOnSamePath: Operation | undefined;
+}
+
+/** Reads an operation's facts, refusing one the fuzzer has not been told enough about. */
+export function factsOf(contract: Contract, op: Operation, arbs: SchemaArbitraries): OperationFacts {
+  const semantics = SEMANTICS[op.operationId] ?? {};
+  const pathParams = op.parameters.filter((p) => p.in === 'path');
+  const queryParams = op.parameters.filter((p) => p.in === 'query');
+  const headerParams = op.parameters.filter((p) => p.in === 'header');
+  const bearer = op.security.includes('bearer');
+  const basic = op.security.includes('basic');
+  const isPublic = op.security.length === 0;
+  const owned = semantics.self ?? semantics.author;
+  if (op.responses.has('403') !== (owned !== undefined)) {
+    throw new Error(
+      `${op.operationId}: declare in SEMANTICS who may call it (it declares 403: ${op.responses.has('403')})`,
+    );
+  }
+  const kinds = new Map<string, ResourceKind>();
+  for (const p of pathParams) {
+    const kind = PARAMETER_KINDS[p.component ?? ''];
+    if (!kind)
+      throw new Error(
+        `${op.operationId}: tell the fuzzer where real values of path parameter '${p.name}' come from`,
+      );
+    kinds.set(p.name, kind);
+  }
+  const bodySchema = op.body ? arbs.deref(op.body.schema) : undefined;
+  const getOnSamePath = contract.operations.find((o) => o.path === op.path && o.method === 'GET');
+  return { op, semantics, pathParams, queryParams, headerParams, bearer, basic, isPublic, owned, kinds, bodySchema, getOnSamePath };
+}
