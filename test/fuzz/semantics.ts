@@ -37,6 +37,10 @@ const SEMANTICS: Record<string, Semantics> = {
   updatePost: { author: 'id' },
   deletePost: { author: 'id' },
   revokeToken: { spendsToken: true },
+  createExport: { self: 'id' },
+  // Only the caller's own exports are shown (another's is a 404); arranged, a done one of its own.
+  getExport: { arrange: async (world, actor, path) => ({ ...path, id: await world.doneExportOf(actor) }) },
+  getExportFile: { arrange: async (world, actor, path) => ({ ...path, id: await world.doneExportOf(actor) }) },
   getFollow: {
     // Drawn ids rarely follow each other; make them, so that 204 is seen as well as 404.
     arrange: async (world, actor, path) => {
@@ -58,6 +62,7 @@ const PARAMETER_KINDS: Record<string, ResourceKind> = {
   UserId: 'user',
   TargetId: 'user',
   PostId: 'post',
+  ExportId: 'export',
 };
 
 /** What the fuzzer works from for one operation: its parameters by place, who may call it, its body's schema. */

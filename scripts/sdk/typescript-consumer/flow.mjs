@@ -193,7 +193,7 @@ export async function flow(baseUrl, step) {
   // Polled as a client would, a moment apart, for at most 10 seconds.
   for (let tries = 0; progress.status !== 'done' && tries < 200; tries++) {
     if (progress.status === 'failed') throw new Error('the export failed');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => globalThis.setTimeout(resolve, 50));
     progress = unwrap(
       await api.GET('/api/exports/{id}', { params: { path: { id: requested.id } } }),
     );
