@@ -62,7 +62,7 @@ function toUser(row: UserRow, viewerId: number) {
 
 /**
  * The headers every answer of ours carries besides the representation's own: the request
- * id, the security headers (src/http/hardening.ts) and the rate limit's state
+ * id, the security headers (src/http/security-headers.ts) and the rate limit's state
  * (src/http/rate-limit.ts). Without them it would not be the same answer.
  */
 const SECURITY_HEADERS = {

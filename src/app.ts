@@ -1,4 +1,4 @@
-import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Config } from './config.js';
 import type { Contract } from './contract.js';
 import type { Db } from './db/database.js';
@@ -8,10 +8,10 @@ import type { Redis } from './redis.js';
 import type { ExportQueue } from './services/exports.js';
 import { authenticate } from './http/authentication.js';
 import { jsonBodies } from './http/body.js';
-import { cacheHeaders, isFresh } from './http/caching.js';
+import { cacheHeaders } from './http/caching.js';
 import { errorHandler, lastResortHandler, notFoundHandler } from './http/errors.js';
 import { requestLogger } from './http/logging.js';
-import { crossOrigin, securityHeaders } from './http/hardening.js';
+import { crossOrigin, securityHeaders } from './http/security-headers.js';
 import { wellFormedHost } from './http/host.js';
 import { contractOperations, matchOperation } from './http/operations.js';
 import { plainIntegers } from './http/parameters.js';
@@ -61,12 +61,6 @@ export function createApp({ db, config, contract, logger, redis, clusterWorker, 
   app.enable('case sensitive routing');
   app.set('trust proxy', config.trustProxy);
   app.set('etag', 'strong');
-  Object.defineProperty(app.request, 'fresh', {
-    configurable: true,
-    get(this: Request) {
-      return isFresh(this, this.res as Response);
-    },
-  });
   app.use(requestLogger(logger, metrics));
   app.use(securityHeaders);
   app.use(wellFormedHost);

@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from 'vitest';
 import { migrationSource } from '../db/migrations/index.js';
-import { migrateLatest, openDb, type Db } from '../src/db/database.js';
+import { closeDb, migrateLatest, openDb, type Db } from '../src/db/database.js';
 import { rowCount } from '../src/db/counts.js';
 import { seed } from '../src/db/seed.js';
 import { createScratchDatabase } from './support/databases.js';
@@ -58,7 +58,7 @@ describe('users and posts counters', () => {
       await db('users').insert(user('e'));
       expect(await rowCount(db, 'users')).toBe(1);
     } finally {
-      await db.destroy();
+      await closeDb(db);
       await scratch.drop();
     }
   });
@@ -84,7 +84,7 @@ describe('users and posts counters', () => {
       expect(await db('users').where({ id: result.fanId }).first('username')).toEqual({ username: fan.username });
       expect(await rowCount(db, 'users')).toBe(82);
     } finally {
-      await db.destroy();
+      await closeDb(db);
       await scratch.drop();
     }
   });

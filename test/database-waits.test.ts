@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openDb, type Db } from '../src/db/database.js';
+import { domainErrorOf } from '../src/db/errors.js';
+import { DatabaseUnavailableError } from '../src/errors.js';
+import { closeDb, openDb, type Db } from '../src/db/database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.js';
 import { basic, uniqueName } from './support/factories.js';
 import { freeze, freezeCluster, type Frozen } from './support/freeze.js';
@@ -181,7 +183,7 @@ describe('a connection whose query timed out', () => {
   let db: Db | undefined;
   afterEach(async () => {
     frozen?.thaw();
-    await db?.destroy();
+    if (db) await closeDb(db);
   });
 
   const backendPid = async (on: Db) => (await on.raw<{ rows: { pid: number }[] }>('select pg_backend_pid() as pid')).rows[0]?.pid;
@@ -203,5 +205,19 @@ describe('a connection whose query timed out', () => {
     const third = await backendPid(db);
     expect(third).toEqual(expect.any(Number));
     expect(third).not.toBe(second);
+  });
+
+  // Found while replacing knex's patched internals: knex puts the SQL before pg's message.
+  it('means the database did not answer in time, also when knex ran the statement (a 503, not a 500)', async () => {
+    db = openDb({ url: (database as EmbeddedPostgres).url, poolMax: 1, timeouts: { statementTimeoutMs: 0, queryTimeoutMs: 500, idleInTransactionTimeoutMs: 0 } });
+    frozen = freeze([(await backendPid(db)) as number]);
+    const failure = await db.raw('select 1').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    frozen.thaw();
+    expect((failure as Error).message).toMatch(/ - Query read timeout$/);
+    expect(domainErrorOf(failure)).toEqual(expect.objectContaining({ reason: 'timeout' }));
+    expect(domainErrorOf(failure)).toBeInstanceOf(DatabaseUnavailableError);
   });
 });

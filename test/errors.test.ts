@@ -6,7 +6,7 @@ import { createApp } from '../src/app.js';
 import { createHttpServer } from '../src/server.js';
 import { loadConfig } from '../src/config.js';
 import { loadContract } from '../src/contract.js';
-import { openDb, type Db } from '../src/db/database.js';
+import { closeDb, openDb, type Db } from '../src/db/database.js';
 import { HttpError } from '../src/http/http-error.js';
 import { usersRepository } from '../src/db/users.js';
 import { createLogger } from '../src/logger.js';
@@ -710,7 +710,7 @@ describe('503 Service Unavailable while the database is unreachable', () => {
   afterAll(async () => {
     http?.closeAllConnections();
     await new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
-    await downDb?.destroy();
+    if (downDb) await closeDb(downDb);
   });
 
   async function expectUnavailable(path: string, options: Call): Promise<void> {

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { loadContract } from '../src/contract.js';
-import { migrateLatest, openDb, type Db } from '../src/db/database.js';
+import { closeDb, migrateLatest, openDb, type Db } from '../src/db/database.js';
 import { createLogger } from '../src/logger.js';
 import { createScratchDatabase } from './support/databases.js';
 import { JSON_TYPE } from './support/constants.js';
@@ -31,7 +31,7 @@ async function appOver(db: Db): Promise<{ get(path: string): Promise<Answer>; cl
     close: async () => {
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
-      await db.destroy();
+      await closeDb(db);
     },
   };
 }
@@ -145,7 +145,7 @@ describe('GET /readyz', () => {
       await migrator('knex_migrations').insert({ name: latest, batch: 2, migration_time: new Date() });
       expectReadiness(await app.get('/readyz'), 200, { database: 'ok', migrations: 'ok' });
     } finally {
-      await migrator.destroy();
+      await closeDb(migrator);
     }
   });
 });

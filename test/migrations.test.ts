@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
-import { migrateLatest, openDb, pendingMigrations, type Db } from '../src/db/database.js';
+import { closeDb, migrateLatest, openDb, pendingMigrations, type Db } from '../src/db/database.js';
 import { migrationSource } from '../db/migrations/index.js';
 import { createScratchDatabase } from './support/databases.js';
 
@@ -20,7 +20,7 @@ describe('migrations', () => {
       );
       expect(locks.rows).toEqual([{ n: 0 }]);
     } finally {
-      await Promise.all(instances.map((db) => db.destroy()));
+      await Promise.all(instances.map((db) => closeDb(db)));
       await scratch.drop();
     }
   });
@@ -35,7 +35,7 @@ describe('migrations', () => {
       expect(tables.rows).toEqual([]);
       expect(await migrateLatest(db)).toEqual(await migrationSource.getMigrations([]));
     } finally {
-      await db.destroy();
+      await closeDb(db);
       await scratch.drop();
     }
   });
@@ -61,7 +61,7 @@ describe('migrations', () => {
       await db('posts').insert({ user_id: a.id, body: 'hello' });
       expect(await db('users').where({ id: a.id }).first('post_count')).toEqual({ post_count: 1 });
     } finally {
-      await db.destroy();
+      await closeDb(db);
       await scratch.drop();
     }
   });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { loadContract } from '../src/contract.js';
-import { openDb, type Db } from '../src/db/database.js';
+import { closeDb, openDb, type Db } from '../src/db/database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.js';
 import { createLogger } from '../src/logger.js';
 import { basic, uniqueName } from './support/factories.js';
@@ -230,7 +230,7 @@ describe('while PostgreSQL accepts connections but never answers', () => {
     await new Promise<void>((resolve) => (app ? app.close(() => resolve()) : resolve()));
     for (const socket of sockets) socket.destroy();
     await new Promise<void>((resolve) => silent.close(() => resolve()));
-    await db?.destroy();
+    if (db) await closeDb(db);
   });
 
   it('answers 503 with Retry-After within a few seconds, more requests at once than the pool holds', async () => {

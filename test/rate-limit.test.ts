@@ -6,7 +6,7 @@ import type { components } from '../generated/openapi.js';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { loadContract } from '../src/contract.js';
-import { openDb } from '../src/db/database.js';
+import { closeDb, openDb } from '../src/db/database.js';
 import { basic, uniqueName } from './support/factories.js';
 import { JSON_TYPE, PASSWORD } from './support/constants.js';
 import { send, type Answer } from './support/http.js';
@@ -334,7 +334,7 @@ describe('the log', () => {
     } finally {
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
-      await db.destroy();
+      await closeDb(db);
     }
   });
 });

@@ -63,17 +63,17 @@ class ClosingOnTimeoutClient extends pg.Client {
   }
 }
 
-/** pg gave up waiting for the answer to a query (query_timeout). */
+/** pg gave up waiting for the answer to a query (query_timeout); knex puts the SQL before pg's message. */
 export function isQueryTimeout(err: unknown): boolean {
-  return err instanceof Error && err.message === 'Query read timeout';
+  return err instanceof Error && /(^| - )Query read timeout$/.test(err.message);
 }
 
-/** The pool of each Db, which queryRows uses directly, and its size. */
-const pools = new WeakMap<Knex, { pool: pg.Pool; max: number }>();
+/** The pool of each Db, which queryRows uses directly, closeDb ends and poolUsage reads, and its size. */
+const pools = new WeakMap<Knex, { pool: pg.Pool; max: number; ending?: Promise<void> }>();
 
 /**
  * Opens the database: a pg pool, through which knex runs its queries and queryRows its own.
- * Nothing connects until the first query; `destroy()` closes the pool.
+ * Nothing connects until the first query; `closeDb()` closes it.
  */
 export function openDb({ url, poolMax = 10, connectTimeoutMs = 3000, timeouts, keepAliveDelayMs = 10_000, logger }: DbOptions): Db {
   // pg's own pool rather than knex's (tarn), which makes two timers and a dozen promises
@@ -111,38 +111,37 @@ export function openDb({ url, poolMax = 10, connectTimeoutMs = 3000, timeouts, k
     }),
   });
   pools.set(knex, { pool, max: poolMax });
-  // knex leaves a pool it was given open: close it with knex.
-  const client = knex.client as { destroy(callback?: (err?: unknown) => void): Promise<void> };
-  const destroyClient = client.destroy.bind(client);
-  let ending: Promise<void> | undefined;
-  client.destroy = async (callback) => {
-    await destroyClient();
-    ending ??= pool.end();
-    await ending;
-    callback?.();
-  };
   return knex;
+}
+
+/** Stops the Db: knex first, then the pool, which knex leaves to whoever gave it one (connectionPool). */
+export async function closeDb(db: Db): Promise<void> {
+  const entry = pools.get(db);
+  await db.destroy();
+  if (entry) {
+    entry.ending ??= entry.pool.end();
+    await entry.ending;
+  }
 }
 
 /**
  * Runs one fixed statement with pg itself on the Db's pool, skipping knex's query builder
  * and runner: for the statements nearly every request sends (the bearer token's lookup, a
- * user by id), where knex's own work measurably lowers throughput (see
- * docs/performance.md). Errors are pg's, as through knex; knex's query events still fire.
- * Only for a Db, never inside a transaction.
+ * user by id), where knex.raw costs measurably more CPU (docs/architecture.md, "Dependency
+ * patches"). Errors are pg's, as through knex. Only for a Db, never inside a transaction.
  */
 export async function queryRows<R>(db: Db, sql: string, values: unknown[]): Promise<R[]> {
   const pool = pools.get(db)?.pool;
   if (!pool) throw new Error('queryRows needs a Db made by openDb');
-  // The events knex's own runner sends, so its listeners (logging, the statement-count test) see these too.
+  // Told to the Db's listeners as knex tells its own statements, so they (logging, the statement-count test) see every statement.
   const query = { sql, bindings: values, method: 'raw' };
-  db.client.emit('query', query);
+  db.emit('query', query);
   try {
     const { rows } = await pool.query(sql, values);
-    db.client.emit('query-response', rows, query);
+    db.emit('query-response', rows, query);
     return rows as R[];
   } catch (err) {
-    db.client.emit('query-error', err, query);
+    db.emit('query-error', err, query);
     throw err;
   }
 }

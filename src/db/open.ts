@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { projectRoot } from '../paths.js';
-import { migrateLatest, openDb, type Db } from './database.js';
+import { closeDb, migrateLatest, openDb, type Db } from './database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.js';
 
 /** The database could not be reached or prepared; the message names the setting at fault. */
@@ -55,7 +55,7 @@ export async function openDatabase(
         if (applied.length) logger.info({ applied }, 'migrations applied');
       }
     } finally {
-      await check.destroy();
+      await closeDb(check);
     }
   } catch (err) {
     await location.embedded?.stop();
@@ -77,7 +77,7 @@ export async function openDatabase(
     db,
     close: async () => {
       // A request cut off at shutdown may still hold a connection (waiting on a lock, say): don't wait long for it.
-      await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      await Promise.race([closeDb(db), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
       await location.embedded?.stop();
     },
   };

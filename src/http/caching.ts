@@ -5,7 +5,8 @@ import { HttpError } from './http-error.js';
 /**
  * Cache-Control and Vary for every /api answer: GETs may be stored but must be
  * revalidated (private when they depend on the token); nothing else is stored.
- * Express adds a strong ETag to each body and answers a matching If-None-Match with 304.
+ * GET routes answer with sendRepresentation, which sends a strong ETag and 304s; Express
+ * adds its own strong ETag to every other body.
  */
 export const cacheHeaders: RequestHandler = (req, res, next) => {
   const read = req.method === 'GET' || req.method === 'HEAD';
@@ -28,17 +29,33 @@ function entityTags(header: string): string[] {
 }
 
 /**
- * Whether a GET's If-None-Match holds (weak comparison), so Express answers 304. Unlike
- * Express's default this ignores the request's `Cache-Control: no-cache`, which fetch()
- * adds to every conditional request: that directive is for caches, and an origin server
- * evaluates the condition it was sent (RFC 9110, section 13.1.2).
+ * Answers a GET with its JSON representation and strong ETag, or with 304 when If-None-Match
+ * names that tag (weak comparison). Express's own check (req.fresh) skips If-None-Match when
+ * the request carries `Cache-Control: no-cache`, which fetch() adds to every conditional
+ * request, yet an origin server evaluates the condition it was sent (RFC 9110, section 13.1.2).
  */
-export function isFresh(req: Request, res: Response): boolean {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-  if (!(res.statusCode >= 200 && res.statusCode < 300) && res.statusCode !== 304) return false;
+export function sendRepresentation(req: { headers: Request['headers'] }, res: Response, body: unknown): void {
+  const text = JSON.stringify(body);
+  const current = etag(text);
+  res.setHeader('ETag', current);
   const header = req.headers['if-none-match'];
-  const current = res.get('ETag');
-  if (!header || !current) return false;
+  if (header !== undefined && noneMatchHolds(header, current)) {
+    res.status(304).end();
+    return;
+  }
+  res.type('json').send(text);
+}
+
+/**
+ * Whether the request's If-None-Match names `current` (weak comparison), for a GET whose
+ * body is streamed rather than sent by sendRepresentation.
+ */
+export function notModifiedSince(req: { headers: Request['headers'] }, current: string): boolean {
+  const header = req.headers['if-none-match'];
+  return header !== undefined && noneMatchHolds(header, current);
+}
+
+function noneMatchHolds(header: string, current: string): boolean {
   const strip = (tag: string) => tag.replace(/^W\//, '');
   const tags = entityTags(header);
   return tags.includes('*') || tags.some((tag) => strip(tag) === strip(current));

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { sendRepresentation } from '../http/caching.js';
 import { operation, type ResponseBody } from '../http/operations.js';
 import { links } from '../representations/resources.js';
 
@@ -7,11 +8,11 @@ export function apiRoutes(): Router {
   const router = Router({ caseSensitive: true });
   router.get(
     '/api',
-    operation('getApi', (_req, res) => {
+    operation('getApi', (req, res) => {
       const body: ResponseBody<'getApi', 200> = {
         _links: { users: links.users, posts: links.posts, tokens: links.tokens, docs: links.docs, openapi: links.openapi },
       };
-      res.json(body);
+      sendRepresentation(req, res, body);
     }),
   );
   return router;

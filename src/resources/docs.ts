@@ -33,6 +33,8 @@ const markAsScript = (request: SwaggerRequest): SwaggerRequest => {
 /**
  * persistAuthorization keeps what "Authorize" was given in localStorage, as plain text: keep
  * the bearer token there (it expires and can be revoked) but never the Basic password.
+ * wrapActions is Swagger UI's documented plugin API; the action it wraps is Swagger UI's own,
+ * which may change in a minor release, so package.json pins swagger-ui-dist to ~5.35.
  */
 const forgetPasswords = () => ({
   statePlugins: {

@@ -3,6 +3,7 @@ import { Router, type Response } from 'express';
 import type { Knex } from 'knex';
 import { exportsRepository } from '../db/exports.js';
 import { authOf } from '../http/authentication.js';
+import { notModifiedSince, sendRepresentation } from '../http/caching.js';
 import { forbidden, HttpError, notFound } from '../http/http-error.js';
 import { operation } from '../http/operations.js';
 import { exportFileName, exportLinks, toExport } from '../representations/exports.js';
@@ -32,7 +33,7 @@ export function exportRoutes(db: Knex, queue: ExportQueue | undefined): Router {
   router.get(
     '/api/exports/:id',
     operation('getExport', async (req, res) => {
-      res.json(toExport(await ownExport(req.params.id, authOf(req).user.id)));
+      sendRepresentation(req, res, toExport(await ownExport(req.params.id, authOf(req).user.id)));
     }),
   );
 
@@ -44,15 +45,13 @@ export function exportRoutes(db: Knex, queue: ExportQueue | undefined): Router {
         throw new HttpError(409, row.status === 'failed' ? `export ${row.id} failed; ask for a new export` : `export ${row.id} is ${row.status}; its file is there once it is done`);
       }
       // A done export's file never changes: its id names its only version.
-      res.set({
-        'Content-Type': 'application/json; charset=utf-8',
-        'Content-Disposition': `attachment; filename="${exportFileName(row)}"`,
-        ETag: `"export-${row.id}"`,
-      });
-      if (req.fresh) {
+      const etag = `"export-${row.id}"`;
+      res.setHeader('ETag', etag);
+      if (notModifiedSince(req, etag)) {
         res.status(304).end();
         return;
       }
+      res.set({ 'Content-Type': 'application/json; charset=utf-8', 'Content-Disposition': `attachment; filename="${exportFileName(row)}"` });
       await sendChunks(res, (seq) => exportsRepository.chunk(db, row.id, seq), row.chunk_count);
     }),
   );

@@ -2,6 +2,7 @@ import { Router, type Response } from 'express';
 import type { Knex } from 'knex';
 import { followsRepository } from '../db/follows.js';
 import { usersRepository } from '../db/users.js';
+import { sendRepresentation } from '../http/caching.js';
 import { authOf } from '../http/authentication.js';
 import { badRequest, forbidden, HttpError, notFound } from '../http/http-error.js';
 import { readPage } from '../db/pages.js';
@@ -28,7 +29,7 @@ export function followRoutes(db: Knex): Router {
         () => Promise.resolve(size),
         () => usersRepository.related(db, id, direction, { ...page, limit: page.limit + 1 }),
       );
-      res.json(idCollection(rows, total, page, links[direction](id), (row) => toUser(row, viewer), (row) => row.id));
+      sendRepresentation(req, res, idCollection(rows, total, page, links[direction](id), (row) => toUser(row, viewer), (row) => row.id));
     };
   router.get('/api/users/:id/followers', operation('listFollowers', listRelated('followers')));
   router.get('/api/users/:id/followed', operation('listFollowed', listRelated('followed')));

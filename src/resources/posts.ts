@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { postsRepository } from '../db/posts.js';
 import { usersRepository } from '../db/users.js';
 import { authOf } from '../http/authentication.js';
-import { checkIfMatch, etagOf } from '../http/caching.js';
+import { checkIfMatch, etagOf, sendRepresentation } from '../http/caching.js';
 import { forbidden, notFound } from '../http/http-error.js';
 import { idempotent } from '../services/idempotency.js';
 import { readPage } from '../db/pages.js';
@@ -25,7 +25,7 @@ export function postRoutes(db: Knex): Router {
         () => postsRepository.countAll(db),
         () => postsRepository.all(db, { ...at, limit: at.limit + 1 }),
       );
-      res.json(timeline(rows, total, at, links.posts, toPost));
+      sendRepresentation(req, res, timeline(rows, total, at, links.posts, toPost));
     }),
   );
 
@@ -47,7 +47,7 @@ export function postRoutes(db: Knex): Router {
     operation('getPost', async (req, res) => {
       const row = await postsRepository.findById(db, req.params.id);
       if (!row) throw notFound(`post ${req.params.id}`);
-      res.json(toPost(row));
+      sendRepresentation(req, res, toPost(row));
     }),
   );
 
@@ -93,7 +93,7 @@ export function postRoutes(db: Knex): Router {
         () => Promise.resolve(user.post_count),
         () => postsRepository.byUser(db, id, { ...at, limit: at.limit + 1 }),
       );
-      res.json(timeline(rows, total, at, links.userPosts(id), toPost));
+      sendRepresentation(req, res, timeline(rows, total, at, links.userPosts(id), toPost));
     }),
   );
 
@@ -108,7 +108,7 @@ export function postRoutes(db: Knex): Router {
         () => postsRepository.feedSize(db, id),
         () => postsRepository.feed(db, id, { ...at, limit: at.limit + 1 }),
       );
-      res.json(timeline(rows, total, at, links.feed(id), toPost));
+      sendRepresentation(req, res, timeline(rows, total, at, links.feed(id), toPost));
     }),
   );
 

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { tokensRepository } from '../db/tokens.js';
 import { usersRepository, type UserChanges } from '../db/users.js';
 import { authOf } from '../http/authentication.js';
-import { checkIfMatch, etagOf } from '../http/caching.js';
+import { checkIfMatch, etagOf, sendRepresentation } from '../http/caching.js';
 import { badRequest, forbidden, notFound } from '../http/http-error.js';
 import { ANONYMOUS, idempotent } from '../services/idempotency.js';
 import { readPage } from '../db/pages.js';
@@ -37,7 +37,7 @@ export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): 
         () => usersRepository.count(db),
         () => usersRepository.list(db, { ...page, limit: page.limit + 1 }),
       );
-      res.json(idCollection(rows, total, page, links.users, (row) => toUser(row, viewer), (row) => row.id));
+      sendRepresentation(req, res, idCollection(rows, total, page, links.users, (row) => toUser(row, viewer), (row) => row.id));
     }),
   );
 
@@ -64,7 +64,7 @@ export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): 
       const { id } = req.params;
       const row = id === viewer.id ? viewer : await usersRepository.findById(db, id);
       if (!row) throw notFound(`user ${id}`);
-      res.json(toUser(row, viewer.id));
+      sendRepresentation(req, res, toUser(row, viewer.id));
     }),
   );
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { migrateLatest, openDb } from '../../src/db/database.js';
+import { closeDb, migrateLatest, openDb } from '../../src/db/database.js';
 import { startEmbeddedPostgres } from '../../src/db/embedded.js';
 import { createScratchDatabase } from './databases.js';
 import { freePort } from './ports.js';
@@ -38,7 +38,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   const db = openDb({ url, poolMax: 2 });
   await migrateLatest(db);
-  await db.destroy();
+  await closeDb(db);
   project.provide('databaseUrl', url);
   return teardown;
 }

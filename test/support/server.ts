@@ -4,7 +4,7 @@ import { createMicroblogClient, type MicroblogClient } from '../../sdk/typescrip
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { loadContract } from '../../src/contract.js';
-import { openDb, poolUsage, type Db } from '../../src/db/database.js';
+import { closeDb, openDb, poolUsage, type Db } from '../../src/db/database.js';
 import { createExportJobs } from '../../src/export-jobs.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import type { Metrics } from '../../src/metrics.js';
@@ -76,7 +76,7 @@ export function useServer(env: Record<string, string> = {}, options: ServerOptio
       await exportJobs.stop();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
-      await db.destroy();
+      await closeDb(db);
       redis?.disconnect();
     };
   });
