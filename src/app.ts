@@ -8,6 +8,7 @@ import type { Redis } from './redis.js';
 import { createTasks, type Tasks } from './jobs.js';
 import { createMailer, type Mailer } from './mail.js';
 import { passwordResets } from './services/password-reset.js';
+import type { ExportQueue } from './services/exports.js';
 import { authenticate } from './http/authentication.js';
 import { jsonBodies } from './http/body.js';
 import { cacheHeaders } from './http/caching.js';
@@ -22,6 +23,7 @@ import { createRateLimits } from './http/rate-limit.js';
 import { contractValidator } from './http/validator.js';
 import { apiRoutes } from './resources/api.js';
 import { docsRoutes } from './resources/docs.js';
+import { exportRoutes } from './resources/exports.js';
 import { followRoutes } from './resources/follows.js';
 import { healthRoutes } from './resources/health.js';
 import { postRoutes } from './resources/posts.js';
@@ -48,6 +50,11 @@ export interface AppDeps {
   mailer?: Mailer;
   /** Where requests leave work for after their answer (reset mails); default: a queue of the app's own. */
   tasks?: Tasks;
+  /**
+   * Where exports asked for are queued to run (src/export-jobs.ts). Absent, they wait in
+   * PostgreSQL for a runner's next start.
+   */
+  exports?: ExportQueue;
 }
 
 export const BODY_LIMIT = '64kb';
@@ -67,6 +74,7 @@ export function createApp({
   stopping = () => false,
   mailer = createMailer(config.mail, logger),
   tasks = createTasks(logger),
+  exports,
 }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -107,6 +115,7 @@ export function createApp({
       passwordResetLimits: limits.passwordResets,
     }),
   );
+  app.use(exportRoutes(db, exports));
 
   app.use(notFoundHandler);
   app.use(errorHandler());

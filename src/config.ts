@@ -124,6 +124,8 @@ const schema = z.object({
     .default('Microblog <no-reply@localhost>'),
   METRICS_PORT: port.min(1).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  EXPORT_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
+  EXPORT_STALLED_INTERVAL_MS: milliseconds(100, 30_000),
 });
 
 export type Env = z.input<typeof schema>;
@@ -168,6 +170,7 @@ export interface Config {
   metrics: { port: number; host: string } | undefined;
   passwordReset: PasswordResetConfig;
   mail: MailConfig;
+  exports: ExportJobsConfig;
 }
 
 export interface PasswordResetConfig {
@@ -181,6 +184,14 @@ export interface MailConfig {
   /** Where mail goes by SMTP; undefined: mails are written to the log. */
   smtpUrl: string | undefined;
   from: string;
+}
+
+/** How exports of posts run (on Redis through BullMQ when rateLimits.redisUrl is set, else in-process). */
+export interface ExportJobsConfig {
+  /** Posts read and written per batch. */
+  batchSize: number;
+  /** How long a job whose worker went silent keeps its lock, and how often workers look for such jobs. */
+  stalledIntervalMs: number;
 }
 
 /** A limit of 0 is off. */
@@ -275,5 +286,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metrics: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST },
     passwordReset: { ttlSeconds: e.PASSWORD_RESET_TTL_SECONDS, urlTemplate: e.PASSWORD_RESET_URL },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
+    exports: { batchSize: e.EXPORT_BATCH_SIZE, stalledIntervalMs: e.EXPORT_STALLED_INTERVAL_MS },
   };
 }

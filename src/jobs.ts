@@ -2,6 +2,7 @@ import pLimit from 'p-limit';
 import type { Db } from './db/database.js';
 import { idempotencyRepository } from './db/idempotency.js';
 import { passwordResetsRepository } from './db/password-resets.js';
+import type { ExportJobs } from './export-jobs.js';
 import type { Logger } from './logger.js';
 
 /** Work a server does on a timer, beside its requests. */
@@ -12,12 +13,15 @@ interface Job {
 }
 
 export interface Jobs {
-  /** Stops the timers; a run under way finishes on its own. */
-  stop(): void;
+  /**
+   * Stops the timers (a run under way finishes on its own) and the export workers; resolves
+   * once the export batch under way is written.
+   */
+  stop(): Promise<void>;
 }
 
-/** Starts the server's background jobs; `stop()` at shutdown. */
-export function startJobs({ db, logger }: { db: Db; logger: Logger }): Jobs {
+/** Starts the server's background jobs, and the workers of `exports`; `stop()` at shutdown. */
+export function startJobs({ db, logger, exports }: { db: Db; logger: Logger; exports: ExportJobs }): Jobs {
   const jobs: Job[] = [
     {
       // Answers kept under an Idempotency-Key are forgotten after 24 hours.
@@ -46,9 +50,12 @@ export function startJobs({ db, logger }: { db: Db; logger: Logger }): Jobs {
     timer.unref();
     return timer;
   });
+  const exporting = exports.start().catch((err: unknown) => logger.error({ err }, 'export workers did not start'));
   return {
-    stop() {
+    async stop() {
       for (const timer of timers) clearInterval(timer);
+      await exporting;
+      await exports.stop();
     },
   };
 }

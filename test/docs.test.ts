@@ -93,6 +93,18 @@ function validCall(op: Operation, owner: TestUser = world.alice): Call {
   return { method: op.method, path, authorization, body: validBody(op.operationId) };
 }
 
+/**
+ * An export of alice's in a state no request brings about on demand, put in the database:
+ * queued by nobody, it stays as it is. (One unfinished export per user: a running one is reused.)
+ */
+async function exportOfAlice(status: 'running' | 'failed'): Promise<number> {
+  const user_id = world.alice.id;
+  const running = status === 'running' && (await server.db('exports').where({ user_id, status }).first('id'));
+  if (running) return running.id as number;
+  const [row] = await server.db('exports').insert({ user_id, status, finished_at: status === 'failed' ? server.db.fn.now() : null }).returning('id');
+  return (row as { id: number }).id;
+}
+
 /** A recipe's call, through the shared sender. */
 const send = (call: Call): Promise<Answer> =>
   sendTo(server, call.method, call.path + (call.query ? `?${call.query}` : ''), {
@@ -137,6 +149,9 @@ const RECIPES: Record<string, (op: Operation) => Promise<Answer>> = {
   notJson: (op) => send({ ...validCall(op), headers: { 'Content-Type': 'text/plain' } }),
   changed: (op) => send({ ...validCall(op), headers: { 'If-Match': '"an-old-version"' } }),
   headersTooLarge: (op) => send({ ...validCall(op), headers: { 'X-Padding': 'x'.repeat(17 * 1024) } }),
+  exportMissing: (op) => send(withLastId(validCall(op), MISSING_ID)),
+  running: async (op) => send(withLastId(validCall(op), await exportOfAlice('running'))),
+  failed: async (op) => send(withLastId(validCall(op), await exportOfAlice('failed'))),
   keyReused: async (op) => {
     const key = uniqueName('key');
     await send({ ...validCall(op), headers: { 'Idempotency-Key': key } });

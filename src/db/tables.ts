@@ -55,3 +55,21 @@ export interface IdempotencyKeyRow {
   body: unknown;
   created_at: Date;
 }
+
+export type ExportStatus = 'queued' | 'running' | 'done' | 'failed';
+
+export interface ExportRow {
+  id: number;
+  user_id: number;
+  status: ExportStatus;
+  progress: number;
+  /** The user's posts when the job first ran; null until then. */
+  total: number | null;
+  post_count: number;
+  chunk_count: number;
+  cursor_created_at: Date | null;
+  cursor_id: number | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}

@@ -41,6 +41,10 @@ const SEMANTICS: Record<string, Semantics> = {
   revokeToken: { spendsToken: true },
   // A reset token is mailed, never generated: issue one for the actor, as the mail would carry.
   resetPassword: { arrangeBody: async (world, actor, body) => ({ ...body, token: await world.issueResetToken(actor) }) },
+  createExport: { self: 'id' },
+  // Only the caller's own exports are shown (another's is a 404); arranged, a done one of its own.
+  getExport: { arrange: async (world, actor, path) => ({ ...path, id: await world.doneExportOf(actor) }) },
+  getExportFile: { arrange: async (world, actor, path) => ({ ...path, id: await world.doneExportOf(actor) }) },
   getFollow: {
     // Drawn ids rarely follow each other; make them, so that 204 is seen as well as 404.
     arrange: async (world, actor, path) => {
@@ -62,6 +66,7 @@ const PARAMETER_KINDS: Record<string, ResourceKind> = {
   UserId: 'user',
   TargetId: 'user',
   PostId: 'post',
+  ExportId: 'export',
 };
 
 /** What the fuzzer works from for one operation: its parameters by place, who may call it, its body's schema. */

@@ -2,6 +2,7 @@ import { passwordResetsRepository } from '../../src/db/password-resets.js';
 import { tokensRepository } from '../../src/db/tokens.js';
 import { hashToken, newToken } from '../../src/security/tokens.js';
 import { basic, createUser, login } from '../support/factories.js';
+import { until } from '../support/wait.js';
 import type { TestServer } from '../support/server.js';
 
 /** A user the fuzzer registered, with what it needs to act as it. */
@@ -15,7 +16,9 @@ export interface Account {
 }
 
 /** Which kind of resource a path parameter names, by its name under components/parameters. */
-export type ResourceKind = 'user' | 'post';
+export type ResourceKind = 'user' | 'post' | 'export';
+
+const TABLES: Record<ResourceKind, string> = { user: 'users', post: 'posts', export: 'exports' };
 
 /**
  * What the fuzzer knows of the server's state: the accounts it can act as, the posts and
@@ -25,6 +28,8 @@ export type ResourceKind = 'user' | 'post';
 export class World {
   readonly accounts: Account[] = [];
   readonly posts = new Map<number, number>();
+  /** Exports asked for, by id → the user who asked. */
+  readonly exports = new Map<number, number>();
   /** `${principal} ${key}` → the canonical JSON of the body first sent with it. */
   readonly idempotencyKeys = new Map<string, string>();
   revokedToken = '';
@@ -63,7 +68,8 @@ export class World {
 
   /** The ids that exist of a kind, as far as the fuzzer knows. */
   ids(kind: ResourceKind): number[] {
-    return kind === 'user' ? this.accounts.map((a) => a.id) : [...this.posts.keys()];
+    if (kind === 'user') return this.accounts.map((a) => a.id);
+    return [...(kind === 'post' ? this.posts : this.exports).keys()];
   }
 
   postsOf(author: Account): number[] {
@@ -82,6 +88,21 @@ export class World {
     const id = (JSON.parse(res) as { id: number }).id;
     this.posts.set(id, author.id);
     return id;
+  }
+
+  /** An export of the account's posts, asked for and waited for until it is done. */
+  async newExport(owner: Pick<Account, 'id' | 'token'>): Promise<number> {
+    const res = await this.expect(202, 'POST', `/api/users/${owner.id}/exports`, owner);
+    const id = (JSON.parse(res) as { id: number }).id;
+    this.exports.set(id, owner.id);
+    await until(`export ${id} done`, async () => (await this.exportOf(id))?.status === 'done', 20_000);
+    return id;
+  }
+
+  /** A done export of the account's, made when it has none. */
+  async doneExportOf(owner: Pick<Account, 'id' | 'token'>): Promise<number> {
+    const done = await this.server.db('exports').where({ user_id: owner.id, status: 'done' }).first('id');
+    return done ? (done.id as number) : this.newExport(owner);
   }
 
   async follow(follower: Account, target: number): Promise<void> {
@@ -119,10 +140,15 @@ export class World {
   async exists(kind: ResourceKind, id: number): Promise<boolean> {
     return (
       (await this.server
-        .db(kind === 'user' ? 'users' : 'posts')
+        .db(TABLES[kind])
         .where({ id })
         .first('id')) !== undefined
     );
+  }
+
+  /** Who asked for an export, and how far it is; undefined when there is none. */
+  async exportOf(id: number): Promise<{ user_id: number; status: string } | undefined> {
+    return this.server.db('exports').where({ id }).first('user_id', 'status');
   }
 
   async follows(follower: number, followed: number): Promise<boolean> {

@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import { loadContract } from '../../src/contract.js';
 import { closeDb, openDb, poolUsage, type Db } from '../../src/db/database.js';
 import type { Tasks } from '../../src/jobs.js';
+import { createExportJobs } from '../../src/export-jobs.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import type { Metrics } from '../../src/metrics.js';
 import { openRedis } from '../../src/redis.js';
@@ -62,7 +63,10 @@ export function useServer(env: Record<string, string> | (() => Record<string, st
     const db = openDb({ url: inject('databaseUrl'), poolMax: 20, logger });
     const redis = config.rateLimits.redisUrl ? openRedis(config.rateLimits.redisUrl, logger) : undefined;
     options.metrics?.watchPool(() => poolUsage(db));
-    const app = createApp({ db, config, contract: loadContract(), logger, redis, metrics: options.metrics, tasks: options.tasks });
+    // In-process exports, run as they are asked for; not started, so that it takes up no
+    // other test file's unfinished exports from the shared database.
+    const exportJobs = createExportJobs({ db, logger, config: config.exports });
+    const app = createApp({ db, config, contract: loadContract(), logger, redis, metrics: options.metrics, tasks: options.tasks, exports: exportJobs.queue });
     // The server main.ts runs (its answers to what Node refuses early, its timeouts), not app.listen's.
     const { server: http } = createHttpServer(app, config.http);
     http.listen(0, '127.0.0.1');
@@ -76,6 +80,7 @@ export function useServer(env: Record<string, string> | (() => Record<string, st
       fetch: (path: string, init?: RequestInit) => fetch(baseUrl + path, init),
     });
     close = async () => {
+      await exportJobs.stop();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await closeDb(db);

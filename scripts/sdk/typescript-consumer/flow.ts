@@ -9,6 +9,8 @@ import {
   isMicroblogApiError,
   isNotModified,
   unwrap,
+  type Export,
+  type ExportFile,
   type MicroblogApiError,
   type Post,
   type User,
@@ -193,6 +195,34 @@ export async function flow(
   );
   check(gone.status === 404, 'gone');
   step('delete: 204, then 404');
+
+  const asked = await api.POST('/api/users/{id}/exports', { params: { path: { id: ann.id } } });
+  const requested: Export = unwrap(asked);
+  check(
+    asked.response.status === 202 &&
+      asked.response.headers.get('Location') === requested._links.self,
+    'an export queued: 202 and its Location',
+  );
+  let progress: Export = requested;
+  // Polled as a client would, a moment apart, for at most 10 seconds.
+  for (let tries = 0; progress.status !== 'done' && tries < 200; tries++) {
+    if (progress.status === 'failed') throw new Error('the export failed');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    progress = unwrap(
+      await api.GET('/api/exports/{id}', { params: { path: { id: requested.id } } }),
+    );
+  }
+  check(progress.status === 'done' && progress._links.file !== undefined, 'the export done');
+  const file: ExportFile = unwrap(
+    await api.GET('/api/exports/{id}/file', { params: { path: { id: requested.id } } }),
+  );
+  check(
+    file.length === progress.post_count &&
+      file.every((p) => p.author === ann.id) &&
+      file.some((p) => p.body === `retried ${tag}`),
+    `the file to hold ann's ${progress.post_count} posts`,
+  );
+  step(`export ann's posts: 202, polled to done, the file holds ${file.length} posts`);
 
   await api.logout();
   check(api.token === undefined, 'no token after logout');

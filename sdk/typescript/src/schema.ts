@@ -13,6 +13,8 @@ export type NewPost = components['schemas']['NewPost'];
 export type PostUpdate = components['schemas']['PostUpdate'];
 export type PostCollection = components['schemas']['PostCollection'];
 export type Token = components['schemas']['Token'];
+export type Export = components['schemas']['Export'];
+export type ExportFile = components['schemas']['ExportFile'];
 export type PageMeta = components['schemas']['PageMeta'];
 export type PageLinks = components['schemas']['PageLinks'];
 /** The body of every error answer. */

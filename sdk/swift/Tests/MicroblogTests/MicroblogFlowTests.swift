@@ -179,6 +179,26 @@ final class MicroblogFlowTests: XCTestCase {
             XCTAssertEqual(status(of: error), 404)
         }
 
+        // Export ann's posts: 202 with Location, polled (a moment apart, at most 10 s) until
+        // done, then the file holds them, as her timeline lists them.
+        let asked = try await ExportsAPI.createExportWithRequestBuilder(id: ann.id, apiConfiguration: api).execute()
+        XCTAssertEqual(asked.statusCode, 202)
+        XCTAssertEqual(asked.headerValue("Location"), "/api/exports/\(asked.body.id)")
+        var export = asked.body
+        var polls = 0
+        while export.status != .done && polls < 200 {
+            polls += 1
+            XCTAssertNotEqual(export.status, .failed)
+            try await Task.sleep(nanoseconds: 50_000_000)
+            export = try await ExportsAPI.getExport(id: asked.body.id, apiConfiguration: api)
+        }
+        XCTAssertEqual(export.status, .done)
+        XCTAssertEqual(export.progress, 100)
+        let file = try await ExportsAPI.getExportFile(id: asked.body.id, apiConfiguration: api)
+        XCTAssertEqual(Int64(file.count), export.postCount)
+        let timeline = try await PostsAPI.listUserPosts(id: ann.id, perPage: 100, apiConfiguration: api)
+        XCTAssertEqual(file.map { $0.id }, timeline.items.map { $0.id })
+
         // Log out; the next call with the token is a typed 401 with the error body.
         try await TokensAPI.revokeToken(apiConfiguration: api)
         do {

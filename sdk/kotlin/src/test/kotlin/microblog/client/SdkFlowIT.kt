@@ -8,6 +8,7 @@ import java.util.UUID
 import java.util.concurrent.TimeUnit
 import kotlinx.coroutines.runBlocking
 import microblog.client.apis.DiscoveryApi
+import microblog.client.apis.ExportsApi
 import microblog.client.apis.FollowsApi
 import microblog.client.apis.OperationsApi
 import microblog.client.apis.PostsApi
@@ -18,6 +19,7 @@ import microblog.client.infrastructure.ClientException
 import microblog.client.infrastructure.Redirection
 import microblog.client.infrastructure.ResponseType
 import microblog.client.infrastructure.Success
+import microblog.client.models.Export
 import microblog.client.models.NewPost
 import microblog.client.models.NewUser
 import microblog.client.models.PasswordReset
@@ -74,6 +76,7 @@ class SdkFlowIT {
     private lateinit var follows: FollowsApi
     private lateinit var posts: PostsApi
     private lateinit var tokens: TokensApi
+    private lateinit var exports: ExportsApi
 
     private val password = "correct horse battery staple"
     private lateinit var susan: User
@@ -114,6 +117,7 @@ class SdkFlowIT {
         follows = FollowsApi(baseUrl, http).withSession()
         posts = PostsApi(baseUrl, http).withSession()
         tokens = TokensApi(baseUrl, http).withSession()
+        exports = ExportsApi(baseUrl, http).withSession()
 
         val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90)
         while (true) {
@@ -293,6 +297,28 @@ class SdkFlowIT {
     }
 
     @Test @Order(11)
+    fun `export the posts of susan, 202 with Location, polled until done, and the file holds them`() = runBlocking {
+        val asked = exports.createExportWithHttpInfo(susan.id)
+        assertEquals(202, asked.statusCode)
+        val requested = (asked as Success<*>).data as Export
+        assertEquals("/api/exports/${requested.id}", asked.header("Location"))
+        var export = requested
+        // Polled as an app would, a moment apart, for at most 10 seconds.
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10)
+        while (export.status.value != "done") {
+            assertNotEquals("failed", export.status.value)
+            check(System.nanoTime() < deadline) { "the export was not done in 10 s: $export" }
+            Thread.sleep(50)
+            export = exports.getExport(requested.id)
+        }
+        assertEquals(100, export.progress)
+        assertEquals("/api/exports/${requested.id}/file", export.links.file)
+        val file = exports.getExportFile(requested.id)
+        assertEquals(export.postCount, file.size.toLong())
+        assertEquals(posts.listUserPosts(susan.id, perPage = 100).items, file)
+    }
+
+    @Test @Order(13)
     fun `log out answers 204, and the next call is a typed 401 with status and error body`() = runBlocking {
         assertEquals(204, tokens.revokeTokenWithHttpInfo().statusCode)
         val refused = assertThrows<ClientException> { runBlocking { users.getUser(susan.id) } }
@@ -341,7 +367,7 @@ class SdkFlowIT {
         }
     }
 
-    @Test @Order(13)
+    @Test @Order(14)
     fun `every operation of the contract was called, and no request sent the text null`() {
         val called = sent.mapNotNull { request -> operationOf(request) }.toSet()
         val missing = contractOperations.map { it.id }.toSet() - called
