@@ -244,8 +244,8 @@ export async function flow(
   // bob out everywhere.
   const bobs = createMicroblogClient({ baseUrl });
   await bobs.login(bob.username, PASSWORD);
-  const asked = await anonymous.POST('/api/tokens/reset', { body: { email: bob.email ?? '' } });
-  check(asked.response.status === 202, `reset mail asked: 202, got ${asked.response.status}`);
+  const resetAsked = await anonymous.POST('/api/tokens/reset', { body: { email: bob.email ?? '' } });
+  check(resetAsked.response.status === 202, `reset mail asked: 202, got ${resetAsked.response.status}`);
   const resetToken = await inbox.resetToken(bob.email ?? '');
   const newPassword = `a new password ${tag}`;
   const resetDone = await anonymous.PUT('/api/tokens/reset', {
