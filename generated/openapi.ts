@@ -267,6 +267,85 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/users/{id}/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Export your posts
+         * @description Starts an export of every post of `{id}` into one JSON file, made in the background.
+         *     Only the user itself may export its posts. The answer is the export (`queued`); poll
+         *     `Location` (`GET /api/exports/{id}`) until its `status` is `done`, then download
+         *     `_links.file`. A user has at most one export queued or running: asking again while one
+         *     is gets that one back (`202` again, same `id`), so a retried request never starts a
+         *     second export. Once it is `done` or `failed`, a new request starts a new export.
+         */
+        post: operations["createExport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/exports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The export's id. */
+                id: components["parameters"]["ExportId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an export of your posts
+         * @description How far the export has got. Poll it, sending the `ETag` back in `If-None-Match`: the
+         *     answer is `304` while nothing has changed. Only the user who asked for it can see it;
+         *     anyone else gets `404`, as for an export that does not exist.
+         */
+        get: operations["getExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/exports/{id}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The export's id. */
+                id: components["parameters"]["ExportId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Download an export of your posts
+         * @description Every post the export holds, as a JSON array of posts, newest first (each post once),
+         *     sent as an attachment. The file is there once the export is `done`; before that (or
+         *     when it `failed`) the answer is `409`. Only the user who asked for the export can
+         *     download it; anyone else gets `404`.
+         */
+        get: operations["getExportFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tokens": {
         parameters: {
             query?: never;
@@ -332,6 +411,40 @@ export interface paths {
          *     An unknown, expired or revoked refresh token gets `401`.
          */
         post: operations["refreshToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tokens/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a new password with a reset token
+         * @description Sets the password of the user a reset token (from the mail of
+         *     `POST /api/tokens/reset`) was sent to, under the same rules as registration, and
+         *     ends every session of that user: each of its tokens stops working. The token is
+         *     then used up. A used, expired or unknown token gets `400`.
+         */
+        put: operations["resetPassword"];
+        /**
+         * Ask for a password reset mail
+         * @description Sends a one-time password reset token to the email address, if it belongs to a
+         *     user. The answer is always `202` with the same body and headers, at once, whether
+         *     or not the address is known: the lookup and the mail happen after it, so that
+         *     neither the answer nor its timing tells who has an account. The token is valid for
+         *     15 minutes (`PASSWORD_RESET_TTL_SECONDS`) and only once; asking again makes the
+         *     tokens sent before unusable, so only the latest mail works.
+         *     Requests are limited per client address and per email address (whether or not it
+         *     is known); past either limit the answer is `429` until `Retry-After` seconds have passed.
+         */
+        post: operations["requestPasswordReset"];
         delete?: never;
         options?: never;
         head?: never;
@@ -523,6 +636,27 @@ export interface components {
             password: components["schemas"]["Password"];
             about_me?: components["schemas"]["AboutMe"];
         };
+        /** @description What `POST /api/tokens/reset` takes. */
+        PasswordResetRequest: {
+            email: components["schemas"]["Email"];
+        };
+        /** @description The same answer whether or not the address belongs to a user. */
+        PasswordResetAccepted: {
+            /**
+             * @description What happens next.
+             * @example if the address belongs to a user, a mail with a password reset token is on its way
+             */
+            message: string;
+        };
+        /** @description What `PUT /api/tokens/reset` takes. */
+        PasswordReset: {
+            /**
+             * @description The reset token from the mail.
+             * @example 3q2-7wAAAAAbWljcm9ibG9nLXJlc2V0LXRva2VuLXg
+             */
+            token: string;
+            password: components["schemas"]["Password"];
+        };
         /**
          * @description What `PUT /api/users/{id}` takes: any of `username`, `email`, `about_me`, and
          *     `password` with `current_password`. The read-only members of `User` are accepted
@@ -684,6 +818,69 @@ export interface components {
             _meta: components["schemas"]["PageMeta"];
             _links: components["schemas"]["PageLinks"];
         };
+        /**
+         * @description An export of a user's posts into one JSON file, made in the background.
+         * @example {
+         *       "id": 7,
+         *       "status": "done",
+         *       "progress": 100,
+         *       "post_count": 1200,
+         *       "created_at": "2026-11-24T01:15:41.646Z",
+         *       "finished_at": "2026-11-24T01:16:02.120Z",
+         *       "_links": {
+         *         "self": "/api/exports/7",
+         *         "user": "/api/users/123",
+         *         "file": "/api/exports/7/file"
+         *       }
+         *     }
+         */
+        Export: {
+            id: components["schemas"]["Id"];
+            /**
+             * @description `queued` until a worker takes it, `running` while posts are written, `done` when
+             *     the file holds them all, `failed` when it could not be finished (ask for a new one).
+             * @example running
+             * @enum {string}
+             */
+            status: "queued" | "running" | "done" | "failed";
+            /**
+             * Format: int32
+             * @description How far it has got, in percent of the user's posts when it started; 100 only when `done`.
+             * @example 40
+             */
+            progress: number;
+            /** @description How many posts the file holds so far; when `done`, how many it holds. */
+            post_count: components["schemas"]["Count"];
+            /** @description When the export was asked for. */
+            created_at: components["schemas"]["Timestamp"];
+            /**
+             * Format: date-time
+             * @description When it was done (or failed); `null` until then.
+             * @example 2026-11-24T01:16:02.120Z
+             */
+            finished_at: string | null;
+            _links: components["schemas"]["ExportLinks"];
+        };
+        /** @description Links from an export. */
+        ExportLinks: {
+            /**
+             * @description The export.
+             * @example /api/exports/7
+             */
+            self: string;
+            /**
+             * @description The user whose posts it exports.
+             * @example /api/users/123
+             */
+            user: string;
+            /**
+             * @description The file, only once the export is `done`.
+             * @example /api/exports/7/file
+             */
+            file?: string;
+        };
+        /** @description Every post of an export, newest first (ties by id, highest first), each once. */
+        ExportFile: components["schemas"]["Post"][];
         /**
          * @description A session's tokens: send the access token as `Authorization: Bearer <token>`, and the refresh token to `POST /api/tokens/refresh` for the next pair.
          * @example {
@@ -934,6 +1131,30 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description The email member is missing or malformed. */
+        BadRequestPasswordResetRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The reset token is used, expired or unknown, or the new password breaks the rules. */
+        BadRequestPasswordReset: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description A member is invalid, the new username or email address is taken, or a new password comes without the present one. */
         BadRequestUserUpdate: {
             headers: {
@@ -1046,6 +1267,44 @@ export interface components {
         };
         /** @description The user is not the token's own. */
         ForbiddenFeed: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The user is not the token's own. */
+        ForbiddenExport: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description There is no export with the id that the token's user asked for (another user's export is not shown). */
+        NotFoundExport: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+                /** @example <!doctype html><title>404 Not Found</title><h1>Not Found</h1> */
+                "text/html": components["schemas"]["HtmlPage"];
+            };
+        };
+        /** @description The export is not done (it is queued, running, or failed), so it has no file. */
+        ExportNotDone: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
                 RateLimit: components["headers"]["RateLimit"];
@@ -1273,8 +1532,9 @@ export interface components {
             };
         };
         /**
-         * @description A rate limit was reached: too many requests from the client's address, or too many
-         *     failed logins for the account or from the address. Wait `Retry-After` seconds.
+         * @description A rate limit was reached: too many requests from the client's address, too many
+         *     failed logins for the account or from the address, or too many password reset
+         *     requests for the email address or from the address. Wait `Retry-After` seconds.
          */
         TooManyRequests: {
             headers: {
@@ -1311,6 +1571,8 @@ export interface components {
         SessionId: components["schemas"]["Id"];
         /** @description The post's id. */
         PostId: components["schemas"]["Id"];
+        /** @description The export's id. */
+        ExportId: components["schemas"]["Id"];
         /**
          * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
          *     `page` only numbers the page in `_meta`, and every page is served whatever its
@@ -1369,6 +1631,16 @@ export interface components {
          * @example /api/users/123
          */
         Location: string;
+        /**
+         * @description The URL of the export, to poll.
+         * @example /api/exports/7
+         */
+        ExportLocation: string;
+        /**
+         * @description The file's name, for a browser to save it under.
+         * @example attachment; filename="microblog-posts-export-7.json"
+         */
+        ContentDisposition: string;
         /**
          * @description The Basic challenge; `xBasic` to a request with `X-Requested-With` `XMLHttpRequest`.
          * @example Basic realm="Microblog API"
@@ -2197,6 +2469,121 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    createExport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export is queued (or, when one was already queued or running, that one). */
+            202: {
+                headers: {
+                    Location: components["headers"]["ExportLocation"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Export"];
+                };
+            };
+            400: components["responses"]["BadRequestId"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["ForbiddenExport"];
+            406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getExport: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /** @description The export's id. */
+                id: components["parameters"]["ExportId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Export"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequestId"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFoundExport"];
+            406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getExportFile: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /** @description The export's id. */
+                id: components["parameters"]["ExportId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export's file. */
+            200: {
+                headers: {
+                    "Content-Disposition": components["headers"]["ContentDisposition"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportFile"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequestId"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFoundExport"];
+            406: components["responses"]["NotAcceptable"];
+            409: components["responses"]["ExportNotDone"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listSessions: {
         parameters: {
             query?: {
@@ -2351,6 +2738,89 @@ export interface operations {
             };
             400: components["responses"]["BadRequestRefresh"];
             401: components["responses"]["UnauthorizedRefresh"];
+            406: components["responses"]["NotAcceptable"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    resetPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "3q2-7wAAAAAbWljcm9ibG9nLXJlc2V0LXRva2VuLXg",
+                 *       "password": "correct horse battery staple"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PasswordReset"];
+            };
+        };
+        responses: {
+            /** @description The password is set; every token of the user is revoked. */
+            204: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequestPasswordReset"];
+            406: components["responses"]["NotAcceptable"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    requestPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "susan@example.com"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted; a mail with a reset token goes to the address if it belongs to a user. */
+            202: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "if the address belongs to a user, a mail with a password reset token is on its way"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PasswordResetAccepted"];
+                };
+            };
+            400: components["responses"]["BadRequestPasswordResetRequest"];
             406: components["responses"]["NotAcceptable"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];

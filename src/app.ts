@@ -5,6 +5,10 @@ import type { Db } from './db/database.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Redis } from './redis.js';
+import { createTasks, type Tasks } from './jobs.js';
+import { createMailer, type Mailer } from './mail.js';
+import { passwordResets } from './services/password-reset.js';
+import type { ExportQueue } from './services/exports.js';
 import { authenticate } from './http/authentication.js';
 import { jsonBodies } from './http/body.js';
 import { cacheHeaders } from './http/caching.js';
@@ -19,6 +23,7 @@ import { createRateLimits } from './http/rate-limit.js';
 import { contractValidator } from './http/validator.js';
 import { apiRoutes } from './resources/api.js';
 import { docsRoutes } from './resources/docs.js';
+import { exportRoutes } from './resources/exports.js';
 import { followRoutes } from './resources/follows.js';
 import { healthRoutes } from './resources/health.js';
 import { postRoutes } from './resources/posts.js';
@@ -27,7 +32,10 @@ import { userRoutes } from './resources/users.js';
 
 export interface AppDeps {
   db: Db;
-  config: Pick<Config, 'validateResponses' | 'sessions' | 'passwordMinLength' | 'rateLimits' | 'trustProxy' | 'corsOrigins' | 'readinessTimeoutMs'>;
+  config: Pick<
+    Config,
+    'validateResponses' | 'sessions' | 'passwordMinLength' | 'rateLimits' | 'trustProxy' | 'corsOrigins' | 'readinessTimeoutMs' | 'passwordReset' | 'mail'
+  >;
   contract: Contract;
   logger: Logger;
   /** Where rate limits are counted when several instances share them; else in memory. */
@@ -38,6 +46,15 @@ export interface AppDeps {
   metrics?: Metrics;
   /** True once the process is shutting down: readiness then answers 503. */
   stopping?: () => boolean;
+  /** Where mails go; default: made from `config.mail`. */
+  mailer?: Mailer;
+  /** Where requests leave work for after their answer (reset mails); default: a queue of the app's own. */
+  tasks?: Tasks;
+  /**
+   * Where exports asked for are queued to run (src/export-jobs.ts). Absent, they wait in
+   * PostgreSQL for a runner's next start.
+   */
+  exports?: ExportQueue;
 }
 
 export const BODY_LIMIT = '64kb';
@@ -46,7 +63,19 @@ export const BODY_LIMIT = '64kb';
 const CONTRACT_PATHS = ['/api', '/healthz', '/readyz'];
 
 /** Builds the application; never listens. A request meets the middleware below in order. */
-export function createApp({ db, config, contract, logger, redis, clusterWorker, metrics, stopping = () => false }: AppDeps): Express {
+export function createApp({
+  db,
+  config,
+  contract,
+  logger,
+  redis,
+  clusterWorker,
+  metrics,
+  stopping = () => false,
+  mailer = createMailer(config.mail, logger),
+  tasks = createTasks(logger),
+  exports,
+}: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   // Paths are case sensitive (RFC 3986), as the contract's are and as the validator matches
@@ -78,7 +107,15 @@ export function createApp({ db, config, contract, logger, redis, clusterWorker, 
   app.use(userRoutes(db, { passwordMinLength: config.passwordMinLength }));
   app.use(followRoutes(db));
   app.use(postRoutes(db));
-  app.use(tokenRoutes(db, config.sessions));
+  app.use(
+    tokenRoutes(db, {
+      sessions: config.sessions,
+      passwordMinLength: config.passwordMinLength,
+      passwordResets: passwordResets({ db, mailer, tasks, logger, config: config.passwordReset }),
+      passwordResetLimits: limits.passwordResets,
+    }),
+  );
+  app.use(exportRoutes(db, exports));
 
   app.use(notFoundHandler);
   app.use(errorHandler());

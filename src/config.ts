@@ -56,6 +56,17 @@ function isOrigin(value: string): boolean {
   }
 }
 
+/** PASSWORD_RESET_URL: an http(s) URL with `{token}` where the reset token goes. */
+const resetUrlTemplate = z.string().refine((value) => {
+  if (!value.includes('{token}')) return false;
+  try {
+    const url = new URL(value.replaceAll('{token}', 'token'));
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an http(s) URL with {token} where the token goes, like https://app.example/reset?token={token}');
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: port.default(5000),
@@ -100,8 +111,23 @@ const schema = z.object({
   CORS_ORIGINS: corsOrigins.optional(),
   WEB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+  RATE_LIMIT_PASSWORD_RESETS_PER_EMAIL: limit(5),
+  RATE_LIMIT_PASSWORD_RESETS_PER_ADDRESS: limit(50),
+  RATE_LIMIT_PASSWORD_RESETS_WINDOW_SECONDS: windowSeconds(3600),
+  PASSWORD_RESET_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+  PASSWORD_RESET_URL: resetUrlTemplate.optional(),
+  SMTP_URL: z
+    .string()
+    .refine((value) => /^smtps?:\/\/[^/?#]+/.test(value) && URL.canParse(value), 'must be an smtp:// or smtps:// URL, like smtp://user:pass@host:587')
+    .optional(),
+  MAIL_FROM: z
+    .string()
+    .regex(/^[^\r\n]*@[^\r\n]*$/, 'must be an address, like Microblog <no-reply@example.com>')
+    .default('Microblog <no-reply@localhost>'),
   METRICS_PORT: port.min(1).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  EXPORT_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
+  EXPORT_STALLED_INTERVAL_MS: milliseconds(100, 30_000),
 });
 
 export type Env = z.input<typeof schema>;
@@ -145,6 +171,30 @@ export interface Config {
   webConcurrency: number;
   /** Where GET /metrics is served, on a listener of its own; undefined turns metrics off. */
   metrics: { port: number; host: string } | undefined;
+  passwordReset: PasswordResetConfig;
+  mail: MailConfig;
+  exports: ExportJobsConfig;
+}
+
+export interface PasswordResetConfig {
+  /** How long a reset token stays valid. */
+  ttlSeconds: number;
+  /** The link in the mail, `{token}` replaced by the token; undefined: the mail gives the token alone. */
+  urlTemplate: string | undefined;
+}
+
+export interface MailConfig {
+  /** Where mail goes by SMTP; undefined: mails are written to the log. */
+  smtpUrl: string | undefined;
+  from: string;
+}
+
+/** How exports of posts run (on Redis through BullMQ when rateLimits.redisUrl is set, else in-process). */
+export interface ExportJobsConfig {
+  /** Posts read and written per batch. */
+  batchSize: number;
+  /** How long a job whose worker went silent keeps its lock, and how often workers look for such jobs. */
+  stalledIntervalMs: number;
 }
 
 /** A limit of 0 is off. */
@@ -155,6 +205,10 @@ export interface RateLimitConfig {
   failedLoginsPerAccount: number;
   failedLoginsPerAddress: number;
   failedLoginsWindowSeconds: number;
+  /** Password reset requests per email address, and per client address, per window. */
+  passwordResetsPerEmail: number;
+  passwordResetsPerAddress: number;
+  passwordResetsWindowSeconds: number;
   /** Set to share the counts between instances. */
   redisUrl: string | undefined;
   redisPrefix: string;
@@ -226,6 +280,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       failedLoginsPerAccount: e.RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT,
       failedLoginsPerAddress: e.RATE_LIMIT_FAILED_LOGINS_PER_ADDRESS,
       failedLoginsWindowSeconds: e.RATE_LIMIT_FAILED_LOGINS_WINDOW_SECONDS,
+      passwordResetsPerEmail: e.RATE_LIMIT_PASSWORD_RESETS_PER_EMAIL,
+      passwordResetsPerAddress: e.RATE_LIMIT_PASSWORD_RESETS_PER_ADDRESS,
+      passwordResetsWindowSeconds: e.RATE_LIMIT_PASSWORD_RESETS_WINDOW_SECONDS,
       redisUrl: e.REDIS_URL,
       redisPrefix: e.REDIS_PREFIX,
     },
@@ -234,5 +291,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webConcurrency: e.WEB_CONCURRENCY,
     passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
     metrics: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST },
+    passwordReset: { ttlSeconds: e.PASSWORD_RESET_TTL_SECONDS, urlTemplate: e.PASSWORD_RESET_URL },
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
+    exports: { batchSize: e.EXPORT_BATCH_SIZE, stalledIntervalMs: e.EXPORT_STALLED_INTERVAL_MS },
   };
 }

@@ -34,3 +34,10 @@ export class DatabaseUnavailableError extends DomainError {
 
 /** An Idempotency-Key sent again with another request than the one it was first used for. */
 export class IdempotencyKeyReusedError extends DomainError {}
+
+/** A password reset token that was used, has expired, or was never issued. */
+export class InvalidResetTokenError extends DomainError {
+  constructor(options?: ErrorOptions) {
+    super('the reset token is used, expired or unknown', options);
+  }
+}

@@ -7,7 +7,9 @@ import { poolUsage } from './db/database.js';
 import { DatabaseStartError, openDatabase } from './db/open.js';
 import { EmbeddedPostgresError } from './db/embedded.js';
 import { startMetricsServer } from './http/metrics.js';
-import { startJobs } from './jobs.js';
+import { createExportJobs } from './export-jobs.js';
+import { createTasks, startJobs } from './jobs.js';
+import { createMailer } from './mail.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, reportToPrimary } from './metrics.js';
 import { createHttpServer, listen, ListenError } from './server.js';
@@ -19,6 +21,10 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const starting = exitOnStopSignals();
+  // Once per start: by the primary of a cluster, not by each of its workers.
+  if (config.env === 'production' && !config.mail.smtpUrl && !isClusterWorker(config)) {
+    logger.warn('SMTP_URL is unset: password reset mails (and their tokens) are written to the log, not sent');
+  }
   if (await startClusterPrimary(config, logger)) return starting();
   const metrics = config.metrics ? createMetrics() : undefined;
   // A cluster's workers leave METRICS_PORT to the primary, which adds up their metrics; they
@@ -39,22 +45,29 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  const redis = config.rateLimits.redisUrl ? openRedis(config.rateLimits.redisUrl, logger) : undefined;
+  const { redisUrl, redisPrefix } = config.rateLimits;
+  const redis = redisUrl ? openRedis(redisUrl, logger) : undefined;
+  const exportJobs = createExportJobs({ db, logger, config: config.exports, redis: redisUrl ? { url: redisUrl, prefix: redisPrefix } : undefined });
   metrics?.watchPool(() => poolUsage(db));
   let metricsServer: Server | undefined;
   const releaseAll = async () => {
+    await exportJobs.stop();
     metricsServer?.close();
     metricsServer?.closeAllConnections();
     redis?.disconnect();
+    mailer.close();
     await database.close();
   };
+
+  const mailer = createMailer(config.mail, logger);
+  const tasks = createTasks(logger);
 
   let http: ReturnType<typeof createHttpServer>;
   try {
     if (metrics && config.metrics && !isClusterWorker(config)) {
       metricsServer = await startMetricsServer({ contentType: metrics.registry.contentType, render: () => metrics.registry.metrics() }, config.metrics, logger);
     }
-    const app = createApp({ db, config, contract: loadContract(), logger, redis, clusterWorker: isClusterWorker(config), metrics, stopping: () => http.stopping() });
+    const app = createApp({ db, config, contract: loadContract(), logger, redis, clusterWorker: isClusterWorker(config), metrics, stopping: () => http.stopping(), mailer, tasks, exports: exportJobs.queue });
     http = createHttpServer(app, config.http);
     warnOnRefusedConnections(http.server, config.http.maxConnections, logger);
     await listen(http.server, config);
@@ -69,15 +82,23 @@ async function main(): Promise<void> {
     `Microblog API on ${api}, docs on ${api}/docs${database.embedded ? `, database ${database.embedded.url}` : ''}`,
   );
 
-  const jobs = startJobs({ db, logger });
+  const jobs = startJobs({ db, logger, exports: exportJobs });
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    jobs.stop();
+    // No new export batch from here; the one under way is written while requests drain.
+    const jobsStopped = jobs.stop();
     logger.info({ signal, delayMs: config.shutdownDelayMs, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: not ready, finishing requests');
     const drained = await http.shutdown({ delayMs: config.shutdownDelayMs, timeoutMs: config.shutdownTimeoutMs });
     if (!drained) logger.warn('requests still running after SHUTDOWN_TIMEOUT_MS were cut off');
+    // What answered requests left to do (reset mails) is done before the database closes.
+    if (tasks.pending() > 0) {
+      const timeout = new Promise<false>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs, false).unref());
+      const done = await Promise.race([tasks.idle().then(() => true), timeout]);
+      if (!done) logger.error({ pending: tasks.pending() }, 'tasks still running after SHUTDOWN_TIMEOUT_MS were cut off (password reset mails not sent)');
+    }
+    await jobsStopped;
     await releaseAll();
     logger.info({ drained }, 'stopped');
     process.exit(drained ? 0 : 1);

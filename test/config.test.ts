@@ -26,6 +26,41 @@ describe('configuration', () => {
     });
   });
 
+  it('mails password resets through SMTP_URL, or to the log without it, with a 15-minute token by default', () => {
+    expect(loadConfig({})).toMatchObject({
+      passwordReset: { ttlSeconds: 900, urlTemplate: undefined },
+      mail: { smtpUrl: undefined, from: 'Microblog <no-reply@localhost>' },
+      rateLimits: { passwordResetsPerEmail: 5, passwordResetsPerAddress: 50, passwordResetsWindowSeconds: 3600 },
+    });
+    const set = loadConfig({
+      SMTP_URL: 'smtp://user:pass@mail.example.com:587',
+      MAIL_FROM: 'Microblog <no-reply@example.com>',
+      PASSWORD_RESET_TTL_SECONDS: '600',
+      PASSWORD_RESET_URL: 'https://app.example/reset?token={token}',
+    });
+    expect(set.mail).toEqual({ smtpUrl: 'smtp://user:pass@mail.example.com:587', from: 'Microblog <no-reply@example.com>' });
+    expect(set.passwordReset).toEqual({ ttlSeconds: 600, urlTemplate: 'https://app.example/reset?token={token}' });
+  });
+
+  it.each([
+    ['SMTP_URL', 'mail.example.com:587', /^invalid SMTP_URL="mail.example.com:587": must be an smtp:\/\/ or smtps:\/\/ URL/],
+    ['SMTP_URL', 'http://mail.example.com', /^invalid SMTP_URL=/],
+    ['PASSWORD_RESET_URL', 'https://app.example/reset', /^invalid PASSWORD_RESET_URL="https:\/\/app.example\/reset": must be an http\(s\) URL with \{token\}/],
+    ['PASSWORD_RESET_URL', 'javascript:alert({token})', /^invalid PASSWORD_RESET_URL=/],
+    ['PASSWORD_RESET_TTL_SECONDS', '10', /^invalid PASSWORD_RESET_TTL_SECONDS="10"/],
+    ['MAIL_FROM', 'nobody', /^invalid MAIL_FROM="nobody": must be an address/],
+  ])('refuses %s=%s with one line naming it', (name, value, message) => {
+    let error: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toContain('\n');
+  });
+
   it('serves metrics on METRICS_PORT, on 127.0.0.1 unless METRICS_HOST says otherwise, never on PORT', () => {
     expect(loadConfig({ METRICS_PORT: '9464' }).metrics).toEqual({ port: 9464, host: '127.0.0.1' });
     expect(loadConfig({ METRICS_PORT: '9464', METRICS_HOST: '10.0.0.5' }).metrics).toEqual({ port: 9464, host: '10.0.0.5' });

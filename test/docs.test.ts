@@ -78,6 +78,9 @@ function validBody(operationId: string): unknown {
     updatePost: { body: 'Hello again, world!' },
     createToken: { device: 'Docs laptop' },
     refreshToken: { refresh_token: world.session.refreshToken },
+    requestPasswordReset: { email: `${username}@example.com` },
+    // No mail is read here: a token never issued, which the recipes below build on.
+    resetPassword: { token: 'never-issued', password: PASSWORD },
   }[operationId];
 }
 
@@ -95,6 +98,18 @@ function validCall(op: Operation, owner: TestUser = world.alice): Call {
       ? world.alice.auth.Authorization
       : undefined;
   return { method: op.method, path, authorization, body: validBody(op.operationId) };
+}
+
+/**
+ * An export of alice's in a state no request brings about on demand, put in the database:
+ * queued by nobody, it stays as it is. (One unfinished export per user: a running one is reused.)
+ */
+async function exportOfAlice(status: 'running' | 'failed'): Promise<number> {
+  const user_id = world.alice.id;
+  const running = status === 'running' && (await server.db('exports').where({ user_id, status }).first('id'));
+  if (running) return running.id as number;
+  const [row] = await server.db('exports').insert({ user_id, status, finished_at: status === 'failed' ? server.db.fn.now() : null }).returning('id');
+  return (row as { id: number }).id;
 }
 
 /** A recipe's call, through the shared sender. */
@@ -122,6 +137,8 @@ const RECIPES: Record<string, (op: Operation) => Promise<Answer>> = {
   takenEmail: (op) => send({ ...validCall(op), body: { ...(validBody(op.operationId) as Json), email: world.bob.email.toUpperCase() } }),
   missingMembers: (op) => send({ ...validCall(op), body: {} }),
   invalidEmail: (op) => send({ ...validCall(op), body: { ...(validBody(op.operationId) as Json), email: 'susan.example.com' } }),
+  unknownResetToken: (op) => send(validCall(op)),
+  shortPassword: (op) => send({ ...validCall(op), body: { ...(validBody(op.operationId) as Json), password: 'short' } }),
   currentPasswordMissing: (op) => send({ ...validCall(op), body: { password: 'a much longer new password' } }),
   followYourself: (op) => send({ ...validCall(op), path: `/api/users/${world.alice.id}/followed/${world.alice.id}` }),
   blankBody: (op) => send({ ...validCall(op), body: { body: '   ' } }),
@@ -144,6 +161,9 @@ const RECIPES: Record<string, (op: Operation) => Promise<Answer>> = {
   notJson: (op) => send({ ...validCall(op), headers: { 'Content-Type': 'text/plain' } }),
   changed: (op) => send({ ...validCall(op), headers: { 'If-Match': '"an-old-version"' } }),
   headersTooLarge: (op) => send({ ...validCall(op), headers: { 'X-Padding': 'x'.repeat(17 * 1024) } }),
+  exportMissing: (op) => send(withLastId(validCall(op), MISSING_ID)),
+  running: async (op) => send(withLastId(validCall(op), await exportOfAlice('running'))),
+  failed: async (op) => send(withLastId(validCall(op), await exportOfAlice('failed'))),
   keyReused: async (op) => {
     const key = uniqueName('key');
     await send({ ...validCall(op), headers: { 'Idempotency-Key': key } });

@@ -33,4 +33,38 @@ describe('the contract validator', () => {
       server.close();
     }
   });
+
+  // patches/express-openapi-validator+5.6.2.patch keeps each route's compiled matcher; this is
+  // what it must not change: one validator, two apps that route differently, each matching as
+  // its own setting says, request after request.
+  it('matches by each app\'s own case sensitivity, with the matchers it keeps', async () => {
+    const validator = contractValidator({ contract: loadContract(), validateResponses: false });
+    const serve = async (sensitive: boolean) => {
+      const app = express();
+      app.set('case sensitive routing', sensitive);
+      app.use(validator);
+      app.use((req, res) => {
+        res.json((req as unknown as { openapi?: { openApiRoute: string } }).openapi?.openApiRoute ?? null);
+      });
+      app.use((err: { status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+        res.status(err.status ?? 500).end();
+      });
+      const server = app.listen(0, '127.0.0.1');
+      await new Promise((resolve) => server.once('listening', resolve));
+      return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+    };
+    const strict = await serve(true);
+    const loose = await serve(false);
+    const get = (base: string, path: string) => fetch(base + path, { headers: { Authorization: 'Bearer x' } });
+    try {
+      for (let round = 0; round < 3; round++) {
+        expect((await get(strict.base, '/api/USERS/7')).status).toBe(404);
+        expect(await (await get(loose.base, '/api/USERS/7')).json()).toBe('/api/users/{id}');
+        expect(await (await get(strict.base, '/api/users/7')).json()).toBe('/api/users/{id}');
+      }
+    } finally {
+      strict.server.close();
+      loose.server.close();
+    }
+  });
 });

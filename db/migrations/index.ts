@@ -3,6 +3,8 @@ import * as core from './20261124000000_core.js';
 import * as postsAndIdempotency from './20261124010000_posts_and_idempotency.js';
 import * as rowCounts from './20261125000000_row_counts.js';
 import * as sessions from './20261202000000_sessions.js';
+import * as passwordResets from './20261202010000_password_resets.js';
+import * as postExports from './20261202020000_exports.js';
 
 /**
  * Every migration, oldest first. Listed here rather than read from the folder so the same
@@ -13,6 +15,8 @@ const migrations: Record<string, Knex.Migration> = {
   '20261124010000_posts_and_idempotency': postsAndIdempotency,
   '20261125000000_row_counts': rowCounts,
   '20261202000000_sessions': sessions,
+  '20261202010000_password_resets': passwordResets,
+  '20261202020000_exports': postExports,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

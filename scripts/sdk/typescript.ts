@@ -10,9 +10,11 @@
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import {
   chmodSync,
+  closeSync,
   cpSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readFileSync,
   readdirSync,
   rmSync,
@@ -104,15 +106,19 @@ say(
 const port = await freePort();
 const data = path.join(scratch, 'server');
 mkdirSync(data, { mode: 0o755 }); // reachable by the postgres user when running as root
+// Its log in a file, which the flow reads its mails from (no SMTP_URL: mails are logged).
+const logFile = path.join(scratch, 'server.log');
+const logFd = openSync(logFile, 'w');
+const serverEnv: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), EMBEDDED_PG_DATA_DIR: path.join(data, 'pg'), LOG_LEVEL: 'info' };
+delete serverEnv.SMTP_URL;
 const server = spawn('npm', ['start'], {
   cwd: root,
   detached: true,
-  stdio: ['ignore', 'pipe', 'pipe'],
-  env: { ...process.env, PORT: String(port), EMBEDDED_PG_DATA_DIR: path.join(data, 'pg') },
+  stdio: ['ignore', logFd, logFd],
+  env: serverEnv,
 });
-let serverLog = '';
-server.stdout?.on('data', (chunk: Buffer) => (serverLog += chunk.toString()));
-server.stderr?.on('data', (chunk: Buffer) => (serverLog += chunk.toString()));
+closeSync(logFd);
+const readLog = () => readFileSync(logFile, 'utf8');
 const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
 let running = true;
 void exited.then(() => (running = false));
@@ -124,10 +130,11 @@ async function stopServer(): Promise<void> {
 
 const baseUrl = `http://127.0.0.1:${port}`;
 let failures = 0;
+let serverLogAtEnd: string;
 try {
   for (let tries = 0; ; tries++) {
-    if (!running) fail(`the server exited:\n${serverLog}`);
-    if (tries > 240) fail(`the server did not answer on ${baseUrl}:\n${serverLog}`);
+    if (!running) fail(`the server exited:\n${readLog()}`);
+    if (tries > 240) fail(`the server did not answer on ${baseUrl}:\n${readLog()}`);
     const ok = await fetch(`${baseUrl}/api`).then(
       (r) => r.ok,
       () => false,
@@ -144,7 +151,7 @@ try {
   ] as const;
   for (const [name, module] of consumers) {
     say(`sdk:typescript: ${name}: ${module}`);
-    const result = spawnSync('node', ['run.mjs', module, baseUrl], {
+    const result = spawnSync('node', ['run.mjs', module, baseUrl, logFile], {
       cwd: project,
       encoding: 'utf8',
       timeout: 120_000,
@@ -155,11 +162,12 @@ try {
   }
 } finally {
   await stopServer();
+  serverLogAtEnd = readLog();
   if (process.env.KEEP_SCRATCH) say(`sdk:typescript: kept ${scratch}`);
   else rmSync(scratch, { recursive: true, force: true });
 }
 if (failures > 0) {
-  process.stderr.write(serverLog.slice(-4000));
+  process.stderr.write(serverLogAtEnd.slice(-4000));
   fail(`${failures} of 2 consumers failed`);
 }
 say(

@@ -47,6 +47,14 @@ export interface RefreshTokenRow {
   successor: Buffer | null;
 }
 
+export interface PasswordResetRow {
+  id: number;
+  user_id: number;
+  token_hash: Buffer;
+  created_at: Date;
+  expires_at: Date;
+}
+
 export interface FollowRow {
   follower_id: number;
   followed_id: number;
@@ -69,4 +77,22 @@ export interface IdempotencyKeyRow {
   headers: Record<string, string>;
   body: unknown;
   created_at: Date;
+}
+
+export type ExportStatus = 'queued' | 'running' | 'done' | 'failed';
+
+export interface ExportRow {
+  id: number;
+  user_id: number;
+  status: ExportStatus;
+  progress: number;
+  /** The user's posts when the job first ran; null until then. */
+  total: number | null;
+  post_count: number;
+  chunk_count: number;
+  cursor_created_at: Date | null;
+  cursor_id: number | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
 }

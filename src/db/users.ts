@@ -4,6 +4,7 @@ import { queryRows, type Db } from './database.js';
 import { PUBLIC_USER_COLUMNS, type PublicUserRow, type UserRow } from './tables.js';
 
 const FIND_BY_ID = `SELECT ${PUBLIC_USER_COLUMNS.join(', ')} FROM users WHERE id = $1`;
+const FIND_BY_EMAIL = `SELECT ${PUBLIC_USER_COLUMNS.join(', ')} FROM users WHERE lower(email) = lower($1::text)`;
 
 /** Where a page of a list ordered by id starts: after an id (constant cost), or at an offset. */
 export interface Page {
@@ -49,6 +50,12 @@ export const usersRepository = {
     // A LEFT JOIN from one row: always one row, with nulls when no user matched.
     const { folded_login: folded, ...user } = rows[0] as UserRow & { folded_login: string };
     return { user: user.id === null ? undefined : user, folded };
+  },
+
+  /** The user with this email address, in any case. */
+  async findByEmail(db: Db, email: string): Promise<PublicUserRow | undefined> {
+    const [row] = await queryRows<PublicUserRow>(db, FIND_BY_EMAIL, [email]);
+    return row;
   },
 
   async create(db: Knex, user: NewUserRow): Promise<UserRow> {

@@ -46,6 +46,15 @@ export function sendRepresentation(req: { headers: Request['headers'] }, res: Re
   res.type('json').send(text);
 }
 
+/**
+ * Whether the request's If-None-Match names `current` (weak comparison), for a GET whose
+ * body is streamed rather than sent by sendRepresentation.
+ */
+export function notModifiedSince(req: { headers: Request['headers'] }, current: string): boolean {
+  const header = req.headers['if-none-match'];
+  return header !== undefined && noneMatchHolds(header, current);
+}
+
 function noneMatchHolds(header: string, current: string): boolean {
   const strip = (tag: string) => tag.replace(/^W\//, '');
   const tags = entityTags(header);

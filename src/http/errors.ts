@@ -6,6 +6,7 @@ import {
   DatabaseUnavailableError,
   DomainError,
   IdempotencyKeyReusedError,
+  InvalidResetTokenError,
   MissingReferenceError,
   TakenError,
   UnstorableValueError,
@@ -63,6 +64,7 @@ function fromDomain(err: DomainError): HttpError {
     const message = err.reason === 'timeout' ? 'the database did not answer in time; try again shortly' : 'the database is unavailable; try again shortly';
     return new HttpError(503, message, { 'Retry-After': RETRY_AFTER_SECONDS }, undefined, cause);
   }
+  if (err instanceof InvalidResetTokenError) return new HttpError(400, 'the reset token is used, expired or unknown; ask for a new one', {}, undefined, cause);
   if (err instanceof IdempotencyKeyReusedError) return new HttpError(422, 'this Idempotency-Key was used with a different request', {}, undefined, cause);
   return new HttpError(500, undefined, {}, undefined, cause);
 }

@@ -47,10 +47,20 @@ export interface LoginLimits {
   check(req: Request, account: string, verify: () => Promise<boolean>): Promise<boolean>;
 }
 
+export interface PasswordResetLimits {
+  /**
+   * Counts a request for a password reset mail to `email` (folded to lower case, hashed)
+   * and from the client's address; throws a 429 past either limit. Nothing is looked up:
+   * the answer is the same whether or not the address belongs to a user.
+   */
+  check(req: Request, email: string): Promise<void>;
+}
+
 export interface RateLimits {
   /** Counts every request per client address; a 429 past the limit. */
   requests: RequestHandler;
   logins: LoginLimits;
+  passwordResets: PasswordResetLimits;
 }
 
 /**
@@ -121,6 +131,8 @@ export function createRateLimits(config: RateLimitConfig, { redis, clusterWorker
     config.failedLoginsPerAddress,
     'from this address',
   );
+  const perEmailResets = policy('password-resets-email', config.passwordResetsPerEmail, config.passwordResetsWindowSeconds);
+  const perAddressResets = policy('password-resets-address', config.passwordResetsPerAddress, config.passwordResetsWindowSeconds);
   const endings = createEndings();
 
   /** A limiter that fails (not a refusal) lets the request through: better unlimited than down. */
@@ -226,6 +238,32 @@ export function createRateLimits(config: RateLimitConfig, { redis, clusterWorker
         throw tooManyRequests(res, [requests, refusal], `too many requests; try again in ${secondsUntil(refusal)} seconds`);
       }
       next();
+    },
+
+    passwordResets: {
+      async check(req, email) {
+        const limits = [
+          [perEmailResets, accountKey(email.toLowerCase()), 'for this email address'],
+          [perAddressResets, clientAddress(req), 'from this address'],
+        ] as const;
+        for (const [policy, key, whose] of limits) {
+          if (!policy) continue;
+          try {
+            await policy.limiter.consume(key);
+          } catch (refusal) {
+            if (!(refusal instanceof RateLimiterRes)) {
+              failedOpen(refusal, policy.name);
+              continue;
+            }
+            refused(req, policy, refusal);
+            throw tooManyRequests(
+              req.res as Response,
+              [policy, refusal],
+              `too many password reset requests ${whose}; try again in ${secondsUntil(refusal)} seconds`,
+            );
+          }
+        }
+      },
     },
 
     logins: {
@@ -379,7 +417,7 @@ function ipv6Groups(ip: string): string[] {
   return groups.map((g) => parseInt(g, 16).toString(16));
 }
 
-/** The account's key: hashed, so no username or email address sits in Redis. */
+/** The account's (or email address's) key: hashed, so no username or email address sits in Redis. */
 function accountKey(account: string): string {
   return createHash('sha256').update(account).digest('base64url');
 }

@@ -17,15 +17,23 @@ export interface UserRoutesOptions {
   passwordMinLength: number;
 }
 
-/** /api/users and /api/users/{id}: registration, listing, reading and updating users. */
-export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): Router {
-  const router = Router({ caseSensitive: true });
-
-  const checkPassword = (password: string) => {
+/**
+ * The rule on a new password beyond the contract's (8–128 characters): PASSWORD_MIN_LENGTH,
+ * in characters rather than UTF-16 units. Registration, a password change and a reset.
+ */
+export function passwordRule(passwordMinLength: number): (password: string) => void {
+  return (password) => {
     if ([...password].length < passwordMinLength) {
       throw badRequest(`password: must be at least ${passwordMinLength} characters long`);
     }
   };
+}
+
+/** /api/users and /api/users/{id}: registration, listing, reading and updating users. */
+export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): Router {
+  const router = Router({ caseSensitive: true });
+
+  const checkPassword = passwordRule(passwordMinLength);
 
   router.get(
     '/api/users',

@@ -23,6 +23,10 @@ export const ALLOWED_REFUSALS = [
   '404: the user does not follow the target (GET /users/{id}/followed/{target_id})',
   '422: the Idempotency-Key was used before with another body',
   '400: page × per_page above the depth served by number, without a cursor',
+  // Only the server mints reset tokens (and mails them): a generated one is never live.
+  '400: the reset token was never issued, or is used or expired',
+  "404: the export is not the caller's (another user's exports are not shown)",
+  '409: the export is not done, so it has no file',
 ] as const;
 
 /** Whether a list request asks for a page by number deeper than one is served. */
@@ -109,7 +113,7 @@ async function genuineRefusal(
   const { op, semantics, kinds, isPublic } = facts;
   const message = (JSON.parse(answer.text || '{}') as { message?: string }).message ?? '';
   const self = semantics.self ? actor.id : undefined;
-  const [username, email, yourself, missing, notFollowing, keyReused, tooDeep] = ALLOWED_REFUSALS;
+  const [username, email, yourself, missing, notFollowing, keyReused, tooDeep, deadResetToken, notYourExport, exportNotDone] = ALLOWED_REFUSALS;
   if (answer.status === 400) {
     if (
       message === 'please use a different username' &&
@@ -130,10 +134,23 @@ async function genuineRefusal(
     )
       return yourself;
     if (message.startsWith('page (query): ') && pageTooDeep(req.query)) return tooDeep;
+    if (
+      op.operationId === 'resetPassword' &&
+      message === 'the reset token is used, expired or unknown; ask for a new one' &&
+      typeof body?.token === 'string' &&
+      !(await world.liveResetToken(body.token))
+    )
+      return deadResetToken;
   }
   if (answer.status === 404) {
     for (const [name, id] of Object.entries(path)) {
       const kind = kinds.get(name) as ResourceKind;
+      if (kind === 'export') {
+        const found = await world.exportOf(id);
+        if (!found) return missing;
+        if (found.user_id !== actor.id) return notYourExport;
+        continue;
+      }
       if (!(await world.exists(kind, id))) {
         if (kind === 'post') world.posts.delete(id);
         if (kind === 'session') world.sessions.delete(id);
@@ -146,6 +163,8 @@ async function genuineRefusal(
     )
       return notFollowing;
   }
+  if (answer.status === 409 && op.operationId === 'getExportFile' && (await world.exportOf(path.id as number))?.status !== 'done')
+    return exportNotDone;
   if (answer.status === 422) {
     const key = req.headers['Idempotency-Key'];
     const principal = isPublic ? 0 : actor.id;
@@ -205,12 +224,21 @@ async function learn(
       actor.email = json.email as string;
       if (typeof body?.password === 'string') actor.password = body.password;
       break;
+    case 'resetPassword':
+      // Only an arranged token (the actor's) is served: the password is the new one, and
+      // every token of the actor is revoked.
+      if (typeof body?.password === 'string') actor.password = body.password;
+      actor.token = await world.freshToken(actor);
+      break;
     case 'createToken':
       if (loginAccount && loginAccount.token === undefined)
         loginAccount.token = json.token as string;
       break;
     case 'createPost':
       if (!replayed) world.posts.set(json.id as number, actor.id);
+      break;
+    case 'createExport':
+      world.exports.set(json.id as number, actor.id);
       break;
     case 'deletePost':
       world.posts.delete(path.id as number);

@@ -36,7 +36,7 @@ export async function bindPlan(world: World, facts: OperationFacts, plan: ValidP
         : await world.newPost(actor);
     } else if ('existing' in choice) {
       let ids = world.ids(kind);
-      if (ids.length === 0) ids = [await world.newPost(actor)];
+      if (ids.length === 0) ids = [kind === 'export' ? await world.newExport(actor) : await world.newPost(actor)];
       path[p.name] = ids[choice.existing % ids.length] as number;
     } else path[p.name] = choice.id;
   }
@@ -68,6 +68,7 @@ export async function bindPlan(world: World, facts: OperationFacts, plan: ValidP
 
   let body = plan.body as Record<string, unknown> | undefined;
   if (body !== undefined && semantics.completeBody) body = await semantics.completeBody(body, actor, world);
+  if (body !== undefined && plan.arrange && semantics.arrangeBody) body = await semantics.arrangeBody(world, actor, body);
   if (body !== undefined) {
     req.headers['Content-Type'] = plan.contentType;
     req.body = JSON.stringify(body);

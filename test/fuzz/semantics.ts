@@ -23,6 +23,8 @@ export interface Semantics {
     actor: Account,
     world: World,
   ) => Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** Brings about a state in which the request's body succeeds (when `arrange` was drawn): a reset token only the server can mint. */
+  arrangeBody?: (world: World, actor: Account, body: Record<string, unknown>) => Promise<Record<string, unknown>>;
   /** Brings about a state in which the request succeeds (when `arrange` was drawn); may change the path's ids. */
   arrange?: (
     world: World,
@@ -49,6 +51,12 @@ const SEMANTICS: Record<string, Semantics> = {
   refreshToken: {
     completeBody: async (_body, actor, world) => ({ refresh_token: await world.freshRefreshToken(actor) }),
   },
+  // A reset token is mailed, never generated: issue one for the actor, as the mail would carry.
+  resetPassword: { arrangeBody: async (world, actor, body) => ({ ...body, token: await world.issueResetToken(actor) }) },
+  createExport: { self: 'id' },
+  // Only the caller's own exports are shown (another's is a 404); arranged, a done one of its own.
+  getExport: { arrange: async (world, actor, path) => ({ ...path, id: await world.doneExportOf(actor) }) },
+  getExportFile: { arrange: async (world, actor, path) => ({ ...path, id: await world.doneExportOf(actor) }) },
   getFollow: {
     // Drawn ids rarely follow each other; make them, so that 204 is seen as well as 404.
     arrange: async (world, actor, path) => {
@@ -71,6 +79,7 @@ const PARAMETER_KINDS: Record<string, ResourceKind> = {
   TargetId: 'user',
   PostId: 'post',
   SessionId: 'session',
+  ExportId: 'export',
 };
 
 /** What the fuzzer works from for one operation: its parameters by place, who may call it, its body's schema. */

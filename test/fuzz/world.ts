@@ -1,5 +1,7 @@
-import { hashToken } from '../../src/security/tokens.js';
+import { passwordResetsRepository } from '../../src/db/password-resets.js';
+import { hashToken, newToken } from '../../src/security/tokens.js';
 import { basic, createUser, login } from '../support/factories.js';
+import { until } from '../support/wait.js';
 import type { TestServer } from '../support/server.js';
 
 /** A user the fuzzer registered, with what it needs to act as it. */
@@ -13,7 +15,9 @@ export interface Account {
 }
 
 /** Which kind of resource a path parameter names, by its name under components/parameters. */
-export type ResourceKind = 'user' | 'post' | 'session';
+export type ResourceKind = 'user' | 'post' | 'export' | 'session';
+
+const TABLES: Record<ResourceKind, string> = { user: 'users', post: 'posts', export: 'exports', session: 'sessions' };
 
 /**
  * What the fuzzer knows of the server's state: the accounts it can act as, the posts and
@@ -25,6 +29,8 @@ export class World {
   readonly posts = new Map<number, number>();
   /** Sessions the fuzzer started besides those whose tokens its accounts act with (anyone's). */
   readonly sessions = new Set<number>();
+  /** Exports asked for, by id → the user who asked. */
+  readonly exports = new Map<number, number>();
   /** `${principal} ${key}` → the canonical JSON of the body first sent with it. */
   readonly idempotencyKeys = new Map<string, string>();
   revokedToken = '';
@@ -63,8 +69,9 @@ export class World {
 
   /** The ids that exist of a kind, as far as the fuzzer knows. */
   ids(kind: ResourceKind): number[] {
+    if (kind === 'user') return this.accounts.map((a) => a.id);
     if (kind === 'session') return [...this.sessions];
-    return kind === 'user' ? this.accounts.map((a) => a.id) : [...this.posts.keys()];
+    return [...(kind === 'post' ? this.posts : this.exports).keys()];
   }
 
   postsOf(author: Account): number[] {
@@ -106,6 +113,21 @@ export class World {
     return id;
   }
 
+  /** An export of the account's posts, asked for and waited for until it is done. */
+  async newExport(owner: Pick<Account, 'id' | 'token'>): Promise<number> {
+    const res = await this.expect(202, 'POST', `/api/users/${owner.id}/exports`, owner);
+    const id = (JSON.parse(res) as { id: number }).id;
+    this.exports.set(id, owner.id);
+    await until(`export ${id} done`, async () => (await this.exportOf(id))?.status === 'done', 20_000);
+    return id;
+  }
+
+  /** A done export of the account's, made when it has none. */
+  async doneExportOf(owner: Pick<Account, 'id' | 'token'>): Promise<number> {
+    const done = await this.server.db('exports').where({ user_id: owner.id, status: 'done' }).first('id');
+    return done ? (done.id as number) : this.newExport(owner);
+  }
+
   async follow(follower: Account, target: number): Promise<void> {
     await this.expect(204, 'PUT', `/api/users/${follower.id}/followed/${target}`, follower);
   }
@@ -139,10 +161,15 @@ export class World {
   // Oracles: what the database says, to tell a genuine refusal from a wrong one.
 
   async exists(kind: ResourceKind, id: number): Promise<boolean> {
-    const table = { user: 'users', post: 'posts', session: 'sessions' }[kind];
-    const query = this.server.db(table).where({ id });
+    const query = this.server.db(TABLES[kind]).where({ id });
+    // A session past its end is gone for the API, though its row waits for the next login to be swept.
     if (kind === 'session') query.andWhereRaw('expires_at > now()');
     return (await query.first('id')) !== undefined;
+  }
+
+  /** Who asked for an export, and how far it is; undefined when there is none. */
+  async exportOf(id: number): Promise<{ user_id: number; status: string } | undefined> {
+    return this.server.db('exports').where({ id }).first('user_id', 'status');
   }
 
   async follows(follower: number, followed: number): Promise<boolean> {
@@ -159,6 +186,24 @@ export class World {
     const query = this.server.db('users').whereRaw(`lower(${column}) = lower(?)`, [value]);
     if (self !== undefined) query.andWhereNot({ id: self });
     return (await query.first('id')) !== undefined;
+  }
+
+  /** A live password reset token for the account, stored as POST /api/tokens/reset stores the one it mails. */
+  async issueResetToken(account: Account): Promise<string> {
+    const { token, hash } = newToken();
+    await passwordResetsRepository.replace(this.server.db, account.id, hash, new Date(Date.now() + 900_000));
+    return token;
+  }
+
+  /** Whether a password reset token is live: issued (mailed), unused and unexpired. */
+  async liveResetToken(token: string): Promise<boolean> {
+    return (
+      (await this.server
+        .db('password_resets')
+        .where({ token_hash: hashToken(token) })
+        .andWhere('expires_at', '>', this.server.db.fn.now())
+        .first('id')) !== undefined
+    );
   }
 
   async idempotencyKeyUsed(principal: number, key: string): Promise<boolean> {

@@ -5,6 +5,8 @@ import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { loadContract } from '../../src/contract.js';
 import { closeDb, openDb, poolUsage, type Db } from '../../src/db/database.js';
+import type { Tasks } from '../../src/jobs.js';
+import { createExportJobs } from '../../src/export-jobs.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import type { Metrics } from '../../src/metrics.js';
 import { openRedis } from '../../src/redis.js';
@@ -29,6 +31,8 @@ export interface ServerOptions {
   logger?: Logger;
   /** Where the app counts requests, refusals, failed logins and its pool's use. */
   metrics?: Metrics;
+  /** Where the app leaves work for after its answers (reset mails), so a test can wait for it to end. */
+  tasks?: Tasks;
 }
 
 /**
@@ -39,23 +43,30 @@ const GENEROUS_LIMITS = {
   RATE_LIMIT_REQUESTS: '1000000',
   RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT: '1000000',
   RATE_LIMIT_FAILED_LOGINS_PER_ADDRESS: '1000000',
+  RATE_LIMIT_PASSWORD_RESETS_PER_EMAIL: '1000000',
+  RATE_LIMIT_PASSWORD_RESETS_PER_ADDRESS: '1000000',
 };
 
 /**
  * Starts the app on a free port for the current test file, with response validation
  * on: any answer that drifts from openapi.yaml becomes a 500 and fails the test.
  */
-export function useServer(env: Record<string, string> = {}, options: ServerOptions = {}): TestServer {
+export function useServer(env: Record<string, string> | (() => Record<string, string>) = {}, options: ServerOptions = {}): TestServer {
   const server = {} as TestServer;
   let close: () => Promise<void>;
 
   beforeAll(async () => {
-    const config = loadConfig({ NODE_ENV: 'test', RESPONSE_VALIDATION: 'true', ...GENEROUS_LIMITS, ...env });
+    // A function is read here, once the file's earlier beforeAll hooks have run (an SMTP
+    // server they started, say, whose port the environment names).
+    const config = loadConfig({ NODE_ENV: 'test', RESPONSE_VALIDATION: 'true', ...GENEROUS_LIMITS, ...(typeof env === 'function' ? env() : env) });
     const logger = options.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
     const db = openDb({ url: inject('databaseUrl'), poolMax: 20, logger });
     const redis = config.rateLimits.redisUrl ? openRedis(config.rateLimits.redisUrl, logger) : undefined;
     options.metrics?.watchPool(() => poolUsage(db));
-    const app = createApp({ db, config, contract: loadContract(), logger, redis, metrics: options.metrics });
+    // In-process exports, run as they are asked for; not started, so that it takes up no
+    // other test file's unfinished exports from the shared database.
+    const exportJobs = createExportJobs({ db, logger, config: config.exports });
+    const app = createApp({ db, config, contract: loadContract(), logger, redis, metrics: options.metrics, tasks: options.tasks, exports: exportJobs.queue });
     // The server main.ts runs (its answers to what Node refuses early, its timeouts), not app.listen's.
     const { server: http } = createHttpServer(app, config.http);
     http.listen(0, '127.0.0.1');
@@ -69,6 +80,7 @@ export function useServer(env: Record<string, string> = {}, options: ServerOptio
       fetch: (path: string, init?: RequestInit) => fetch(baseUrl + path, init),
     });
     close = async () => {
+      await exportJobs.stop();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await closeDb(db);

@@ -9,6 +9,8 @@ import {
   isMicroblogApiError,
   isNotModified,
   unwrap,
+  type Export,
+  type ExportFile,
   type MicroblogApiError,
   type Post,
   type User,
@@ -31,7 +33,16 @@ async function apiError(promise: Promise<unknown>, status: number): Promise<Micr
   throw new Error(`expected a MicroblogApiError ${status}, got a success`);
 }
 
-export async function flow(baseUrl: string, step: (name: string) => void): Promise<void> {
+/** Where the flow reads the mails the server sent (run.mjs: the server's log, as no SMTP server is set). */
+export interface Inbox {
+  resetToken(email: string): Promise<string>;
+}
+
+export async function flow(
+  baseUrl: string,
+  step: (name: string) => void,
+  inbox: Inbox,
+): Promise<void> {
   const tag = Math.random().toString(36).slice(2, 10);
   const anonymous = createMicroblogClient({ baseUrl });
   const register = async (name: string): Promise<User> =>
@@ -214,6 +225,34 @@ export async function flow(baseUrl: string, step: (name: string) => void): Promi
   check(gone.status === 404, 'gone');
   step('delete: 204, then 404');
 
+  const asked = await api.POST('/api/users/{id}/exports', { params: { path: { id: ann.id } } });
+  const requested: Export = unwrap(asked);
+  check(
+    asked.response.status === 202 &&
+      asked.response.headers.get('Location') === requested._links.self,
+    'an export queued: 202 and its Location',
+  );
+  let progress: Export = requested;
+  // Polled as a client would, a moment apart, for at most 10 seconds.
+  for (let tries = 0; progress.status !== 'done' && tries < 200; tries++) {
+    if (progress.status === 'failed') throw new Error('the export failed');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    progress = unwrap(
+      await api.GET('/api/exports/{id}', { params: { path: { id: requested.id } } }),
+    );
+  }
+  check(progress.status === 'done' && progress._links.file !== undefined, 'the export done');
+  const file: ExportFile = unwrap(
+    await api.GET('/api/exports/{id}/file', { params: { path: { id: requested.id } } }),
+  );
+  check(
+    file.length === progress.post_count &&
+      file.every((p) => p.author === ann.id) &&
+      file.some((p) => p.body === `retried ${tag}`),
+    `the file to hold ann's ${progress.post_count} posts`,
+  );
+  step(`export ann's posts: 202, polled to done, the file holds ${file.length} posts`);
+
   await api.logout();
   check(api.token === undefined, 'no token after logout');
   // `once` still holds the revoked token.
@@ -229,4 +268,29 @@ export async function flow(baseUrl: string, step: (name: string) => void): Promi
   step(
     `log out; the next call is a typed 401: ${revoked.status} ${revoked.error}: ${revoked.message}`,
   );
+
+  // A forgotten password: a reset token by mail, then a new password with it, which logs
+  // bob out everywhere.
+  const bobs = createMicroblogClient({ baseUrl });
+  await bobs.login(bob.username, PASSWORD);
+  const resetAsked = await anonymous.POST('/api/tokens/reset', { body: { email: bob.email ?? '' } });
+  check(resetAsked.response.status === 202, `reset mail asked: 202, got ${resetAsked.response.status}`);
+  const resetToken = await inbox.resetToken(bob.email ?? '');
+  const newPassword = `a new password ${tag}`;
+  const resetDone = await anonymous.PUT('/api/tokens/reset', {
+    body: { token: resetToken, password: newPassword },
+  });
+  check(resetDone.response.status === 204, `reset: 204, got ${resetDone.response.status}`);
+  const reused = await anonymous.PUT('/api/tokens/reset', {
+    body: { token: resetToken, password: newPassword },
+  });
+  check(reused.response.status === 400, `the used token: 400, got ${reused.response.status}`);
+  const loggedOut = await apiError(
+    bobs.GET('/api/users/{id}', { params: { path: { id: bob.id } } }).then(unwrap),
+    401,
+  );
+  check(loggedOut.status === 401, "bob's old token refused");
+  await apiError(bobs.login(bob.username, PASSWORD), 401);
+  await bobs.login(bob.username, newPassword);
+  step('password reset: 202, the token from the mail sets a new password (204), old sessions end');
 }

@@ -17,6 +17,8 @@ export type Session = components['schemas']['Session'];
 export type SessionCollection = components['schemas']['SessionCollection'];
 export type NewSession = components['schemas']['NewSession'];
 export type RefreshRequest = components['schemas']['RefreshRequest'];
+export type Export = components['schemas']['Export'];
+export type ExportFile = components['schemas']['ExportFile'];
 export type PageMeta = components['schemas']['PageMeta'];
 export type PageLinks = components['schemas']['PageLinks'];
 /** The body of every error answer. */

@@ -1,7 +1,11 @@
 // The flow of issue 13 through the generated SDK only, against a running server:
 //
-//   npm start                                   # in the API's repository: http://localhost:5000
-//   MICROBLOG_BASE_URL=http://localhost:5000 swift test   # here, on a Mac with Xcode 16+
+//   npm start > server.log                      # in the API's repository: http://localhost:5000
+//   MICROBLOG_BASE_URL=http://localhost:5000 MICROBLOG_SERVER_LOG=/path/to/server.log swift test
+//                                               # here, on a Mac with Xcode 16+
+//
+// The server runs without SMTP_URL, so it writes its mails to its log: the password reset
+// step reads the token from there.
 //
 // Written by hand, kept by `npm run sdk:swift`, which checks that it parses and that it
 // calls every operation of the contract. It has not been compiled: no Swift toolchain
@@ -27,6 +31,27 @@ final class MicroblogFlowTests: XCTestCase {
             items[item.name] = item.value
         }
         return items
+    }
+
+    /// The reset token in the last mail to `address` in the server's log (JSON lines, the
+    /// mail's newlines escaped as `\n`); polled, as the mail is sent after the answer.
+    private func resetToken(mailedTo address: String) async throws -> String {
+        let logPath = try XCTUnwrap(ProcessInfo.processInfo.environment["MICROBLOG_SERVER_LOG"], "set MICROBLOG_SERVER_LOG to the server's log")
+        let pattern = try NSRegularExpression(pattern: #"\\n([A-Za-z0-9_-]{43})\\n"#)
+        for _ in 0..<200 {
+            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            let mail = log.split(separator: "\n").last { $0.contains("\"mail\":{") && $0.contains("\"to\":\"\(address)\"") }
+            if let mail {
+                let line = String(mail)
+                if let match = pattern.firstMatch(in: line, range: NSRange(line.startIndex..., in: line)),
+                   let range = Range(match.range(at: 1), in: line) {
+                    return String(line[range])
+                }
+            }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        XCTFail("no reset mail to \(address) in \(logPath)")
+        throw CancellationError()
     }
 
     func testFlow() async throws {
@@ -178,6 +203,26 @@ final class MicroblogFlowTests: XCTestCase {
             XCTAssertEqual(status(of: error), 404)
         }
 
+        // Export ann's posts: 202 with Location, polled (a moment apart, at most 10 s) until
+        // done, then the file holds them, as her timeline lists them.
+        let asked = try await ExportsAPI.createExportWithRequestBuilder(id: ann.id, apiConfiguration: api).execute()
+        XCTAssertEqual(asked.statusCode, 202)
+        XCTAssertEqual(asked.headerValue("Location"), "/api/exports/\(asked.body.id)")
+        var export = asked.body
+        var polls = 0
+        while export.status != .done && polls < 200 {
+            polls += 1
+            XCTAssertNotEqual(export.status, .failed)
+            try await Task.sleep(nanoseconds: 50_000_000)
+            export = try await ExportsAPI.getExport(id: asked.body.id, apiConfiguration: api)
+        }
+        XCTAssertEqual(export.status, .done)
+        XCTAssertEqual(export.progress, 100)
+        let file = try await ExportsAPI.getExportFile(id: asked.body.id, apiConfiguration: api)
+        XCTAssertEqual(Int64(file.count), export.postCount)
+        let timeline = try await PostsAPI.listUserPosts(id: ann.id, perPage: 100, apiConfiguration: api)
+        XCTAssertEqual(file.map { $0.id }, timeline.items.map { $0.id })
+
         // Log out; the next call with the token is a typed 401 with the error body.
         try await TokensAPI.revokeToken(apiConfiguration: api)
         do {
@@ -187,5 +232,41 @@ final class MicroblogFlowTests: XCTestCase {
             XCTAssertEqual(status(of: error), 401)
             XCTAssertEqual((error as? ErrorResponse)?.apiError?.error, "Unauthorized")
         }
+
+        // A forgotten password: a reset token by mail, then a new password with it, which
+        // ends every session of bob's.
+        let bobsSession = try await TokensAPI.createToken(
+            apiConfiguration: .basic(basePath: baseURL, login: bob.username, password: password)
+        )
+        let accepted = try await TokensAPI.requestPasswordReset(
+            passwordResetRequest: PasswordResetRequest(email: bob.email ?? ""),
+            apiConfiguration: anonymous
+        )
+        XCTAssertFalse(accepted.message.isEmpty)
+        let resetToken = try await resetToken(mailedTo: bob.email ?? "")
+        let newPassword = "a new password \(tag)"
+        try await TokensAPI.resetPassword(
+            passwordReset: PasswordReset(token: resetToken, password: newPassword),
+            apiConfiguration: anonymous
+        )
+        do {
+            try await TokensAPI.resetPassword(
+                passwordReset: PasswordReset(token: resetToken, password: newPassword),
+                apiConfiguration: anonymous
+            )
+            XCTFail("expected 400: the token is used up")
+        } catch {
+            XCTAssertEqual(status(of: error), 400)
+        }
+        do {
+            _ = try await UsersAPI.getUser(id: bob.id, apiConfiguration: .bearer(basePath: baseURL, token: bobsSession.token))
+            XCTFail("expected 401: the reset ended bob's sessions")
+        } catch {
+            XCTAssertEqual(status(of: error), 401)
+        }
+        let renewed = try await TokensAPI.createToken(
+            apiConfiguration: .basic(basePath: baseURL, login: bob.username, password: newPassword)
+        )
+        XCTAssertEqual(renewed.userId, bob.id)
     }
 }

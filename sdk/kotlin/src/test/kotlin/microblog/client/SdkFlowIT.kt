@@ -8,6 +8,7 @@ import java.util.UUID
 import java.util.concurrent.TimeUnit
 import kotlinx.coroutines.runBlocking
 import microblog.client.apis.DiscoveryApi
+import microblog.client.apis.ExportsApi
 import microblog.client.apis.FollowsApi
 import microblog.client.apis.OperationsApi
 import microblog.client.apis.PostsApi
@@ -18,9 +19,12 @@ import microblog.client.infrastructure.ClientException
 import microblog.client.infrastructure.Redirection
 import microblog.client.infrastructure.ResponseType
 import microblog.client.infrastructure.Success
+import microblog.client.models.Export
 import microblog.client.models.NewPost
 import microblog.client.models.NewSession
 import microblog.client.models.NewUser
+import microblog.client.models.PasswordReset
+import microblog.client.models.PasswordResetRequest
 import microblog.client.models.Post
 import microblog.client.models.PostUpdate
 import microblog.client.models.RefreshRequest
@@ -74,6 +78,7 @@ class SdkFlowIT {
     private lateinit var follows: FollowsApi
     private lateinit var posts: PostsApi
     private lateinit var tokens: TokensApi
+    private lateinit var exports: ExportsApi
 
     private val password = "correct horse battery staple"
     private lateinit var susan: User
@@ -101,7 +106,9 @@ class SdkFlowIT {
             put("HOST", "127.0.0.1")
             put("EMBEDDED_PG_DATA_DIR", File(dataDir, "pg").path)
             put("RESPONSE_VALIDATION", "true")
-            put("LOG_LEVEL", "warn")
+            // Info: without SMTP_URL the server writes each mail there, where the reset step reads its token.
+            put("LOG_LEVEL", "info")
+            remove("SMTP_URL")
         }
         server = builder.start()
         baseUrl = "http://127.0.0.1:$port"
@@ -112,6 +119,7 @@ class SdkFlowIT {
         follows = FollowsApi(baseUrl, http).withSession()
         posts = PostsApi(baseUrl, http).withSession()
         tokens = TokensApi(baseUrl, http).withSession()
+        exports = ExportsApi(baseUrl, http).withSession()
 
         val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90)
         while (true) {
@@ -317,6 +325,28 @@ class SdkFlowIT {
     }
 
     @Test @Order(12)
+    fun `export the posts of susan, 202 with Location, polled until done, and the file holds them`() = runBlocking {
+        val asked = exports.createExportWithHttpInfo(susan.id)
+        assertEquals(202, asked.statusCode)
+        val requested = (asked as Success<*>).data as Export
+        assertEquals("/api/exports/${requested.id}", asked.header("Location"))
+        var export = requested
+        // Polled as an app would, a moment apart, for at most 10 seconds.
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10)
+        while (export.status.value != "done") {
+            assertNotEquals("failed", export.status.value)
+            check(System.nanoTime() < deadline) { "the export was not done in 10 s: $export" }
+            Thread.sleep(50)
+            export = exports.getExport(requested.id)
+        }
+        assertEquals(100, export.progress)
+        assertEquals("/api/exports/${requested.id}/file", export.links.file)
+        val file = exports.getExportFile(requested.id)
+        assertEquals(export.postCount, file.size.toLong())
+        assertEquals(posts.listUserPosts(susan.id, perPage = 100).items, file)
+    }
+
+    @Test @Order(14)
     fun `log out answers 204, and the next call is a typed 401 with status and error body`() = runBlocking {
         assertEquals(204, tokens.revokeTokenWithHttpInfo().statusCode)
         val refused = assertThrows<ClientException> { runBlocking { users.getUser(susan.id) } }
@@ -328,6 +358,44 @@ class SdkFlowIT {
     }
 
     @Test @Order(13)
+    fun `a password reset mails a token that sets a new password and ends every session`() = runBlocking {
+        val davidsTokens = TokensApi(baseUrl, http).apply { userCredentialsProvider = { "david" to "another long password" } }
+        val oldSession = davidsTokens.createToken().token
+        val accepted = tokens.requestPasswordResetWithHttpInfo(PasswordResetRequest("david@example.com"))
+        assertEquals(202, accepted.statusCode)
+
+        val resetToken = resetTokenMailedTo("david@example.com")
+        assertEquals(204, tokens.resetPasswordWithHttpInfo(PasswordReset(resetToken, "david's new password")).statusCode)
+        val used = assertThrows<ClientException> { runBlocking { tokens.resetPassword(PasswordReset(resetToken, "yet another password")) } }
+        assertEquals(400, used.statusCode)
+
+        val refused = assertThrows<ClientException> {
+            runBlocking { UsersApi(baseUrl, http).apply { accessTokenProvider = { oldSession } }.getUser(david.id) }
+        }
+        assertEquals(401, refused.statusCode)
+        davidsTokens.userCredentialsProvider = { "david" to "david's new password" }
+        assertEquals(david.id, davidsTokens.createToken().userId)
+    }
+
+    /**
+     * The reset token in the last mail to `address`: the server runs without SMTP_URL, so
+     * its mails are in its log (JSON lines, the mail's text with its newlines escaped).
+     * Polled: the mail is sent after the answer.
+     */
+    private fun resetTokenMailedTo(address: String): String {
+        val log = File(dataDir, "server.log")
+        val token = Regex("""\\n([A-Za-z0-9_-]{43})\\n""")
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10)
+        while (true) {
+            val mail = log.readLines().lastOrNull { it.contains("\"mail\":{") && it.contains("\"to\":\"$address\"") }
+            val found = mail?.let { token.find(it)?.groupValues?.get(1) }
+            if (found != null) return found
+            check(System.nanoTime() < deadline) { "no reset mail to $address in the server's log:\n${log.readText()}" }
+            Thread.sleep(50)
+        }
+    }
+
+    @Test @Order(15)
     fun `every operation of the contract was called, and no request sent the text null`() {
         val called = sent.mapNotNull { request -> operationOf(request) }.toSet()
         val missing = contractOperations.map { it.id }.toSet() - called
