@@ -10,36 +10,39 @@ import Foundation
 open class TokensAPI {
 
     /**
-     Log in and get a token
+     Log in and start a session
      
      - parameter xRequestedWith: (header) &#x60;XMLHttpRequest&#x60; from a script in a browser: a &#x60;401&#x60; then challenges with &#x60;xBasic&#x60;, a scheme browsers do not know, instead of &#x60;Basic&#x60;, which they meet with a login dialog of their own that keeps the answer from the script.  (optional)
+     - parameter newSession: (body)  (optional)
      - parameter apiConfiguration: The configuration for the http request.
      - returns: Token
      */
-    open class func createToken(xRequestedWith: String? = nil, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) async throws(ErrorResponse) -> Token {
-        return try await createTokenWithRequestBuilder(xRequestedWith: xRequestedWith, apiConfiguration: apiConfiguration).execute().body
+    open class func createToken(xRequestedWith: String? = nil, newSession: NewSession? = nil, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) async throws(ErrorResponse) -> Token {
+        return try await createTokenWithRequestBuilder(xRequestedWith: xRequestedWith, newSession: newSession, apiConfiguration: apiConfiguration).execute().body
     }
 
     /**
-     Log in and get a token
+     Log in and start a session
      - POST /api/tokens
-     - Takes HTTP Basic credentials: the username or the email address, and the password. Each call issues a new token (one per device); older ones stay valid until they expire or are revoked. A script in a browser sends `X-Requested-With: XMLHttpRequest` (Swagger UI does), so that the browser shows it the `401` rather than a login dialog of its own. Failed logins are limited per account (the username or email address as sent) and per client address; past either limit the answer is `429`, even for the right password, until `Retry-After` seconds have passed. A successful login forgives the account's earlier failures. 
+     - Takes HTTP Basic credentials: the username or the email address, and the password. Each call starts a new session (one per device) and answers with a short-lived access token (15 minutes by default) and a refresh token (30 days by default) that gets the next pair from `POST /api/tokens/refresh`. Other sessions stay as they are. An optional body names the device, as the user will see it in `GET /api/tokens`; without one the session's `device` is `null`. A script in a browser sends `X-Requested-With: XMLHttpRequest` (Swagger UI does), so that the browser shows it the `401` rather than a login dialog of its own. Failed logins are limited per account (the username or email address as sent) and per client address; past either limit the answer is `429`, even for the right password, until `Retry-After` seconds have passed. A successful login forgives the account's earlier failures. 
      - BASIC:
        - type: http
        - name: basic
      - responseHeaders: [Cache-Control(String), RateLimit(String), RateLimit-Policy(String)]
      - parameter xRequestedWith: (header) &#x60;XMLHttpRequest&#x60; from a script in a browser: a &#x60;401&#x60; then challenges with &#x60;xBasic&#x60;, a scheme browsers do not know, instead of &#x60;Basic&#x60;, which they meet with a login dialog of their own that keeps the answer from the script.  (optional)
+     - parameter newSession: (body)  (optional)
      - parameter apiConfiguration: The configuration for the http request.
      - returns: RequestBuilder<Token> 
      */
-    open class func createTokenWithRequestBuilder(xRequestedWith: String? = nil, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) -> RequestBuilder<Token> {
+    open class func createTokenWithRequestBuilder(xRequestedWith: String? = nil, newSession: NewSession? = nil, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) -> RequestBuilder<Token> {
         let localVariablePath = "/api/tokens"
         let localVariableURLString = apiConfiguration.basePath + localVariablePath
-        let localVariableParameters: [String: any Sendable]? = nil
+        let localVariableParameters = JSONEncodingHelper.encodingParameters(forEncodableObject: newSession, codableHelper: apiConfiguration.codableHelper)
 
         let localVariableUrlComponents = URLComponents(string: localVariableURLString)
 
         let localVariableNillableHeaders: [String: (any Sendable)?] = [
+            "Content-Type": "application/json",
             "X-Requested-With": xRequestedWith?.asParameter(codableHelper: apiConfiguration.codableHelper),
         ]
 
@@ -48,6 +51,137 @@ open class TokensAPI {
         let localVariableRequestBuilder: RequestBuilder<Token>.Type = apiConfiguration.requestBuilderFactory.getBuilder()
 
         return localVariableRequestBuilder.init(method: "POST", URLString: (localVariableUrlComponents?.string ?? localVariableURLString), parameters: localVariableParameters, headers: localVariableHeaderParameters, requiresAuthentication: true, apiConfiguration: apiConfiguration)
+    }
+
+    /**
+     End one of your sessions (log a device out)
+     
+     - parameter sessionId: (path) The session&#39;s id (&#x60;session_id&#x60; in a token answer, &#x60;id&#x60; in the list of sessions). 
+     - parameter apiConfiguration: The configuration for the http request.
+     - returns: Void
+     */
+    open class func endSession(sessionId: Int64, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) async throws(ErrorResponse) {
+        return try await endSessionWithRequestBuilder(sessionId: sessionId, apiConfiguration: apiConfiguration).execute().body
+    }
+
+    /**
+     End one of your sessions (log a device out)
+     - DELETE /api/tokens/{session_id}
+     - Ends one of the token user's sessions, this one or another: its access tokens and its refresh token stop working. Another user's session, or one that has ended or never was, is `404` alike. 
+     - Bearer Token:
+       - type: http
+       - name: bearer
+     - responseHeaders: [RateLimit(String), RateLimit-Policy(String)]
+     - parameter sessionId: (path) The session&#39;s id (&#x60;session_id&#x60; in a token answer, &#x60;id&#x60; in the list of sessions). 
+     - parameter apiConfiguration: The configuration for the http request.
+     - returns: RequestBuilder<Void> 
+     */
+    open class func endSessionWithRequestBuilder(sessionId: Int64, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) -> RequestBuilder<Void> {
+        var localVariablePath = "/api/tokens/{session_id}"
+        let sessionIdPreEscape = "\(APIHelper.mapValueToPathItem(sessionId))"
+        let sessionIdPostEscape = sessionIdPreEscape.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? ""
+        localVariablePath = localVariablePath.replacingOccurrences(of: "{session_id}", with: sessionIdPostEscape, options: .literal, range: nil)
+        let localVariableURLString = apiConfiguration.basePath + localVariablePath
+        let localVariableParameters: [String: any Sendable]? = nil
+
+        let localVariableUrlComponents = URLComponents(string: localVariableURLString)
+
+        let localVariableNillableHeaders: [String: (any Sendable)?] = [
+            :
+        ]
+
+        let localVariableHeaderParameters = APIHelper.rejectNilHeaders(localVariableNillableHeaders)
+
+        let localVariableRequestBuilder: RequestBuilder<Void>.Type = apiConfiguration.requestBuilderFactory.getNonDecodableBuilder()
+
+        return localVariableRequestBuilder.init(method: "DELETE", URLString: (localVariableUrlComponents?.string ?? localVariableURLString), parameters: localVariableParameters, headers: localVariableHeaderParameters, requiresAuthentication: true, apiConfiguration: apiConfiguration)
+    }
+
+    /**
+     List your sessions (devices)
+     
+     - parameter page: (query) The page to return, from 1. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000 (page 1000 at the default &#x60;per_page&#x60; of 10, page 100 at 100): a deeper page gets &#x60;400&#x60;, as an offset that deep costs the database a walk over every item skipped. Reach deeper pages by following &#x60;_links.next&#x60;, whose &#x60;cursor&#x60; costs the same on every page. A page past the end has no items.  (optional, default to 1)
+     - parameter perPage: (query) Items per page; more than 100 is served as 100. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000. (optional, default to 10)
+     - parameter ifNoneMatch: (header) An &#x60;ETag&#x60; from an earlier answer; a &#x60;304&#x60; comes back when it still holds. (optional)
+     - parameter apiConfiguration: The configuration for the http request.
+     - returns: SessionCollection
+     */
+    open class func listSessions(page: Int? = nil, perPage: Int? = nil, ifNoneMatch: String? = nil, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) async throws(ErrorResponse) -> SessionCollection {
+        return try await listSessionsWithRequestBuilder(page: page, perPage: perPage, ifNoneMatch: ifNoneMatch, apiConfiguration: apiConfiguration).execute().body
+    }
+
+    /**
+     List your sessions (devices)
+     - GET /api/tokens
+     - The sessions of the token's user that have not ended, newest first: each device logged in, when it logged in and when it last got tokens. `current` marks the session of the token sent. 
+     - Bearer Token:
+       - type: http
+       - name: bearer
+     - responseHeaders: [ETag(String), Cache-Control(String), RateLimit(String), RateLimit-Policy(String)]
+     - parameter page: (query) The page to return, from 1. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000 (page 1000 at the default &#x60;per_page&#x60; of 10, page 100 at 100): a deeper page gets &#x60;400&#x60;, as an offset that deep costs the database a walk over every item skipped. Reach deeper pages by following &#x60;_links.next&#x60;, whose &#x60;cursor&#x60; costs the same on every page. A page past the end has no items.  (optional, default to 1)
+     - parameter perPage: (query) Items per page; more than 100 is served as 100. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000. (optional, default to 10)
+     - parameter ifNoneMatch: (header) An &#x60;ETag&#x60; from an earlier answer; a &#x60;304&#x60; comes back when it still holds. (optional)
+     - parameter apiConfiguration: The configuration for the http request.
+     - returns: RequestBuilder<SessionCollection> 
+     */
+    open class func listSessionsWithRequestBuilder(page: Int? = nil, perPage: Int? = nil, ifNoneMatch: String? = nil, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) -> RequestBuilder<SessionCollection> {
+        let localVariablePath = "/api/tokens"
+        let localVariableURLString = apiConfiguration.basePath + localVariablePath
+        let localVariableParameters: [String: any Sendable]? = nil
+
+        var localVariableUrlComponents = URLComponents(string: localVariableURLString)
+        localVariableUrlComponents?.queryItems = APIHelper.mapValuesToQueryItems([
+            "page": (wrappedValue: page?.asParameter(codableHelper: apiConfiguration.codableHelper), isExplode: true),
+            "per_page": (wrappedValue: perPage?.asParameter(codableHelper: apiConfiguration.codableHelper), isExplode: true),
+        ])
+
+        let localVariableNillableHeaders: [String: (any Sendable)?] = [
+            "If-None-Match": ifNoneMatch?.asParameter(codableHelper: apiConfiguration.codableHelper),
+        ]
+
+        let localVariableHeaderParameters = APIHelper.rejectNilHeaders(localVariableNillableHeaders)
+
+        let localVariableRequestBuilder: RequestBuilder<SessionCollection>.Type = apiConfiguration.requestBuilderFactory.getBuilder()
+
+        return localVariableRequestBuilder.init(method: "GET", URLString: (localVariableUrlComponents?.string ?? localVariableURLString), parameters: localVariableParameters, headers: localVariableHeaderParameters, requiresAuthentication: true, apiConfiguration: apiConfiguration)
+    }
+
+    /**
+     Get a new access token with a refresh token
+     
+     - parameter refreshRequest: (body)  
+     - parameter apiConfiguration: The configuration for the http request.
+     - returns: Token
+     */
+    open class func refreshToken(refreshRequest: RefreshRequest, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) async throws(ErrorResponse) -> Token {
+        return try await refreshTokenWithRequestBuilder(refreshRequest: refreshRequest, apiConfiguration: apiConfiguration).execute().body
+    }
+
+    /**
+     Get a new access token with a refresh token
+     - POST /api/tokens/refresh
+     - Takes the refresh token of the last answer of `POST /api/tokens` or of this operation, and answers with a new access token and a new refresh token; the refresh token sent stops working (rotation), and the session's refresh expiry moves out again (30 days by default). Sending a refresh token that was already exchanged ends its whole session (its tokens were stolen, or the app lost track): every token of it stops working and the user logs in again. A retry within a few seconds (10 by default) of the exchange, as when the answer was lost on the way, is not that: it gets the same answer again. An unknown, expired or revoked refresh token gets `401`. 
+     - responseHeaders: [Cache-Control(String), RateLimit(String), RateLimit-Policy(String)]
+     - parameter refreshRequest: (body)  
+     - parameter apiConfiguration: The configuration for the http request.
+     - returns: RequestBuilder<Token> 
+     */
+    open class func refreshTokenWithRequestBuilder(refreshRequest: RefreshRequest, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) -> RequestBuilder<Token> {
+        let localVariablePath = "/api/tokens/refresh"
+        let localVariableURLString = apiConfiguration.basePath + localVariablePath
+        let localVariableParameters = JSONEncodingHelper.encodingParameters(forEncodableObject: refreshRequest, codableHelper: apiConfiguration.codableHelper)
+
+        let localVariableUrlComponents = URLComponents(string: localVariableURLString)
+
+        let localVariableNillableHeaders: [String: (any Sendable)?] = [
+            "Content-Type": "application/json",
+        ]
+
+        let localVariableHeaderParameters = APIHelper.rejectNilHeaders(localVariableNillableHeaders)
+
+        let localVariableRequestBuilder: RequestBuilder<Token>.Type = apiConfiguration.requestBuilderFactory.getBuilder()
+
+        return localVariableRequestBuilder.init(method: "POST", URLString: (localVariableUrlComponents?.string ?? localVariableURLString), parameters: localVariableParameters, headers: localVariableHeaderParameters, requiresAuthentication: false, apiConfiguration: apiConfiguration)
     }
 
     /**
@@ -127,7 +261,7 @@ open class TokensAPI {
     }
 
     /**
-     Revoke the token used
+     Log out (end the session of the token used)
      
      - parameter apiConfiguration: The configuration for the http request.
      - returns: Void
@@ -137,9 +271,9 @@ open class TokensAPI {
     }
 
     /**
-     Revoke the token used
+     Log out (end the session of the token used)
      - DELETE /api/tokens
-     - Revokes only the token sent with this request; other devices stay logged in.
+     - Ends the session of the token sent with this request: its access tokens and its refresh token stop working. Other devices stay logged in. 
      - Bearer Token:
        - type: http
        - name: bearer
