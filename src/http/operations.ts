@@ -75,6 +75,8 @@ export function contractOperations(document: OpenApiDocument): ContractOperation
   });
 }
 
+const parameterCount = (template: string) => template.split('{').length - 1;
+
 /** A template's matcher: each `{name}` captures one path segment, in order. */
 function templatePattern(template: string): RegExp {
   const literal = template.split(/\{[^}]+\}/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
@@ -89,7 +91,10 @@ const UNDECODABLE = 'must be percent-encoded UTF-8';
  * does not decode (%FF, or an encoded lone surrogate) gets a 400 naming the parameter.
  */
 export function matchOperation(all: ContractOperation[]): RequestHandler {
-  const templates = [...new Set(all.map((op) => op.template))].map((template) => ({
+  // Concrete paths before templated ones (OpenAPI 3.1, "Path Templating Matching"):
+  // /api/tokens/reset is never /api/tokens/{session_id}, whatever the contract's order.
+  const byConcreteness = [...new Set(all.map((op) => op.template))].sort((a, b) => parameterCount(a) - parameterCount(b));
+  const templates = byConcreteness.map((template) => ({
     pattern: templatePattern(template),
     byMethod: new Map(all.filter((op) => op.template === template).map((op) => [op.method, op])),
     names: all.find((op) => op.template === template)?.pathParameters ?? [],
