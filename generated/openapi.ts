@@ -461,7 +461,13 @@ export interface paths {
             };
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Get one of your sessions
+         * @description One of the token user's sessions, as the list of sessions shows it (what a session's
+         *     `_links.self` leads to); `current` tells whether it is the session of the token sent.
+         *     Another user's session, or one that has ended or never was, is `404` alike.
+         */
+        get: operations["getSession"];
         put?: never;
         post?: never;
         /**
@@ -959,7 +965,7 @@ export interface components {
         /** @description Links from a session. */
         SessionLinks: {
             /**
-             * @description The session; `DELETE` ends it.
+             * @description The session; `GET` reads it, `DELETE` ends it.
              * @example /api/tokens/42
              */
             self: string;
@@ -2824,6 +2830,57 @@ export interface operations {
             406: components["responses"]["NotAcceptable"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /** @description The session's id (`session_id` in a token answer, `id` in the list of sessions). */
+                session_id: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 42,
+                     *       "device": "Susan's iPhone",
+                     *       "created_at": "2026-11-24T01:15:41.646Z",
+                     *       "last_used_at": "2026-11-25T09:02:11.108Z",
+                     *       "current": true,
+                     *       "_links": {
+                     *         "self": "/api/tokens/42"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequestSessionId"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFoundSession"];
+            406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalServerError"];

@@ -2,6 +2,7 @@ import pLimit from 'p-limit';
 import type { Db } from './db/database.js';
 import { idempotencyRepository } from './db/idempotency.js';
 import { passwordResetsRepository } from './db/password-resets.js';
+import { sessionsRepository } from './db/sessions.js';
 import type { ExportJobs } from './export-jobs.js';
 import type { Logger } from './logger.js';
 
@@ -39,6 +40,16 @@ export function startJobs({ db, logger, exports }: { db: Db; logger: Logger; exp
       async run() {
         const deleted = await passwordResetsRepository.deleteExpired(db);
         if (deleted > 0) logger.info({ deleted }, 'expired password reset tokens deleted');
+      },
+    },
+    {
+      // Sessions past their refresh expiry can never be refreshed again: gone within the
+      // hour, with their access and refresh tokens (ON DELETE CASCADE).
+      name: 'expired session sweep',
+      everyMs: 3_600_000,
+      async run() {
+        const deleted = await sessionsRepository.deleteExpired(db);
+        if (deleted > 0) logger.info({ deleted }, 'expired sessions deleted');
       },
     },
   ];

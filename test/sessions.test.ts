@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
+import { sessionsRepository } from '../src/db/sessions.js';
 import { hashToken } from '../src/security/tokens.js';
 import { expectBearerChallenge, expectNoContent, expectPlainError } from './support/assertions.js';
 import { BEARER_CHALLENGE, MISSING_ID } from './support/constants.js';
@@ -9,6 +10,7 @@ import { sender, type Answer } from './support/http.js';
 import { useServer, type TestServer } from './support/server.js';
 
 type Token = components['schemas']['Token'];
+type Session = components['schemas']['Session'];
 type SessionCollection = components['schemas']['SessionCollection'];
 type ApiError = components['schemas']['Error'];
 
@@ -278,6 +280,88 @@ describe('GET /api/tokens', () => {
 
   it('answers 401 with a Bearer challenge without a token', async () => {
     expectBearerChallenge(await send<ApiError>('GET', '/api/tokens'));
+  });
+});
+
+describe('GET /api/tokens/{session_id}', () => {
+  it('answers 200 with the caller’s session as the list shows it, current only for the token’s own, and 304 to its ETag', async () => {
+    const u = await createUser(server);
+    const phone = await startSession(u, "Susan's iPhone");
+    const laptop = await startSession(u, 'Laptop');
+    const res = await server.fetch(`/api/tokens/${phone.session_id}`, { headers: { Authorization: `Bearer ${phone.token}`, Accept: 'application/json' } });
+    const { answer, violations } = await checkAnswer('getSession', res);
+    expect(violations).toEqual([]);
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('cache-control')).toBe('private, no-cache');
+    const row = await server.db('sessions').where({ id: phone.session_id }).first();
+    const own = JSON.parse(answer.text) as Session;
+    expect(own).toStrictEqual({
+      id: phone.session_id,
+      device: "Susan's iPhone",
+      created_at: row.created_at.toISOString(),
+      last_used_at: row.last_used_at.toISOString(),
+      current: true,
+      _links: { self: `/api/tokens/${phone.session_id}` },
+    });
+    // The same item as in the list, for the same token.
+    const list = await send<SessionCollection>('GET', '/api/tokens', { token: phone.token });
+    expect(list.body.items.find((s) => s.id === phone.session_id)).toStrictEqual(own);
+    // Read with another session's token, it is not the current one.
+    const fromLaptop = await send<Session>('GET', `/api/tokens/${phone.session_id}`, { token: laptop.token });
+    expect(fromLaptop.status).toBe(200);
+    expect(fromLaptop.body).toStrictEqual({ ...own, current: false });
+    const etag = answer.headers.get('etag') ?? '';
+    expect(etag).not.toBe('');
+    const again = await server.fetch(`/api/tokens/${phone.session_id}`, { headers: { Authorization: `Bearer ${phone.token}`, 'If-None-Match': etag } });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe('');
+  });
+
+  it('answers 404, never 403, to another user’s session, as the contract declares', async () => {
+    const [u, other] = [await createUser(server), await createUser(server)];
+    const theirs = await startSession(other);
+    const res = await server.fetch(`/api/tokens/${theirs.session_id}`, { headers: { Authorization: `Bearer ${u.token}`, Accept: 'application/json' } });
+    const { answer, violations } = await checkAnswer('getSession', res);
+    expect(violations).toEqual([]);
+    expect(answer.status).toBe(404);
+    expect(JSON.parse(answer.text)).toStrictEqual({ error: 'Not Found', message: `session ${theirs.session_id} does not exist` });
+  });
+
+  it('answers 404 to a session that never was, and to one that has ended', async () => {
+    const u = await createUser(server);
+    const s = await startSession(u);
+    const expired = await startSession(u);
+    expectPlainError(await send('GET', `/api/tokens/${MISSING_ID}`, { token: u.token }), 404, `session ${MISSING_ID} does not exist`);
+    expect((await send('GET', `/api/tokens/${s.session_id}`, { token: u.token })).status).toBe(200);
+    expectNoContent(await send('DELETE', `/api/tokens/${s.session_id}`, { token: u.token }));
+    expectPlainError(await send('GET', `/api/tokens/${s.session_id}`, { token: u.token }), 404, `session ${s.session_id} does not exist`);
+    // Past its refresh expiry (not yet swept), a session has ended too.
+    await server.db('sessions').where({ id: expired.session_id }).update({ expires_at: server.db.raw("now() - interval '1 second'") });
+    expectPlainError(await send('GET', `/api/tokens/${expired.session_id}`, { token: u.token }), 404, `session ${expired.session_id} does not exist`);
+  });
+
+  it('answers 400 to a session id that is not a positive integer, and 401 without a token', async () => {
+    const u = await createUser(server);
+    const res = await server.fetch('/api/tokens/abc', { headers: { Authorization: `Bearer ${u.token}` } });
+    const { answer, violations } = await checkAnswer('getSession', res);
+    expect({ status: answer.status, violations }).toEqual({ status: 400, violations: [] });
+    expectBearerChallenge(await send<ApiError>('GET', `/api/tokens/${MISSING_ID}`));
+  });
+});
+
+describe('sessionsRepository.deleteExpired (the hourly sweep)', () => {
+  it('deletes sessions past their refresh expiry with their tokens, in batches, and leaves live ones', async () => {
+    const u = await createUser(server);
+    const live = await startSession(u);
+    const gone = await Promise.all([startSession(u), startSession(u), startSession(u)]);
+    const goneIds = gone.map((s) => s.session_id);
+    await server.db('sessions').whereIn('id', goneIds).update({ expires_at: server.db.raw("now() - interval '1 second'") });
+    expect(await sessionsRepository.deleteExpired(server.db, 2)).toBeGreaterThanOrEqual(3);
+    expect(await server.db('sessions').whereIn('id', goneIds)).toEqual([]);
+    expect(await server.db('tokens').whereIn('session_id', goneIds)).toEqual([]);
+    expect(await server.db('refresh_tokens').whereIn('session_id', goneIds)).toEqual([]);
+    expect(await server.db('sessions').where({ id: live.session_id })).toHaveLength(1);
+    expect(await works(u, live.token)).toBe(true);
   });
 });
 

@@ -48,6 +48,11 @@ export const sessionsRepository = {
     return db<SessionRow>('sessions').where({ user_id: userId }).andWhereRaw(LIVE).orderBy('id', 'desc').offset(offset).limit(limit);
   },
 
+  /** One of the user's sessions that has not ended, or none (another user's is none too). */
+  findOfUser(db: Knex, userId: number, id: number): Promise<SessionRow | undefined> {
+    return db<SessionRow>('sessions').where({ id, user_id: userId }).andWhereRaw(LIVE).first();
+  },
+
   async countOfUser(db: Knex, userId: number): Promise<number> {
     const row = await db('sessions').where({ user_id: userId }).andWhereRaw(LIVE).count<{ n: string }[]>({ n: '*' }).first();
     return Number(row?.n ?? 0);
@@ -67,6 +72,24 @@ export const sessionsRepository = {
     const query = db('sessions').where({ user_id: userId });
     if (keepId !== null) query.andWhereNot({ id: keepId });
     await query.delete();
+  },
+
+  /**
+   * Deletes the sessions whose refresh expiry has passed, `batch` rows a statement (short
+   * locks, no huge transaction); their access and refresh tokens go with them (ON DELETE
+   * CASCADE). How many were deleted.
+   */
+  async deleteExpired(db: Knex, batch = 5000): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const { rowCount } = await db.raw<{ rowCount: number }>(
+        `DELETE FROM sessions WHERE id = ANY (ARRAY(
+           SELECT id FROM sessions WHERE expires_at <= now() LIMIT ?))`,
+        [batch],
+      );
+      deleted += rowCount;
+      if (rowCount < batch) return deleted;
+    }
   },
 
   async deleteExpiredOfUser(db: Knex, userId: number): Promise<void> {

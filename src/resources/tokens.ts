@@ -9,7 +9,7 @@ import type { PasswordResetLimits } from '../http/rate-limit.js';
 import { collection } from '../representations/collections.js';
 import { links, toSession } from '../representations/resources.js';
 import type { PasswordResets } from '../services/password-reset.js';
-import { endSession, listSessions, refreshSession, startSession, type SessionSettings } from '../services/sessions.js';
+import { endSession, getSession, listSessions, refreshSession, startSession, type SessionSettings } from '../services/sessions.js';
 import { passwordRule } from './users.js';
 
 export interface TokenRoutesOptions {
@@ -27,7 +27,7 @@ const RESET_ACCEPTED: ResponseBody<'requestPasswordReset', 202> = {
 };
 
 /**
- * /api/tokens: log in (a new session), refresh, list one's sessions, log out here
+ * /api/tokens: log in (a new session), refresh, list one's sessions or read one, log out here
  * (DELETE /api/tokens) or anywhere (DELETE /api/tokens/{session_id}); and /api/tokens/reset
  * (a password reset token by mail, then a new password with it).
  */
@@ -73,6 +73,19 @@ export function tokenRoutes(db: Knex, { sessions: settings, passwordMinLength, p
       const { user, sessionId } = authOf(req);
       if (sessionId !== null) await endSession(db, user.id, sessionId);
       res.status(204).end();
+    }),
+  );
+
+  router.get(
+    '/api/tokens/:session_id',
+    operation('getSession', async (req, res) => {
+      const { user, sessionId } = authOf(req);
+      const { session_id } = req.params;
+      // As for DELETE: another user's session is as missing as one that never was.
+      const row = await getSession(db, user.id, session_id);
+      if (!row) throw notFound(`session ${session_id}`);
+      const body: ResponseBody<'getSession', 200> = toSession(row, sessionId);
+      sendRepresentation(req, res, body);
     }),
   );
 

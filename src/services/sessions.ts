@@ -67,6 +67,11 @@ export async function refreshSession(db: Db, refreshToken: string, settings: Ses
   });
 }
 
+/** One of the user's sessions that has not ended; undefined when it has none with that id. */
+export function getSession(db: Knex, userId: number, sessionId: number) {
+  return sessionsRepository.findOfUser(db, userId, sessionId);
+}
+
 /** Ends one of the user's sessions; false when it has none with that id. */
 export function endSession(db: Knex, userId: number, sessionId: number): Promise<boolean> {
   return sessionsRepository.deleteOfUser(db, userId, sessionId);
