@@ -520,7 +520,7 @@ describe('405 Method Not Allowed', () => {
     ['DELETE', '/api/users', ['GET', 'POST']],
     ['PUT', '/api/users', ['GET', 'POST']],
     ['PUT', '/api/tokens', ['DELETE', 'GET', 'POST']],
-    ['GET', '/api/tokens/1', ['DELETE']],
+    ['PUT', '/api/tokens/1', ['DELETE', 'GET']],
     ['GET', '/api/tokens/refresh', ['POST']],
     ['POST', '/api/users/1/followed/2', ['DELETE', 'GET', 'PUT']],
     ['POST', '/api', ['GET']],

@@ -47,6 +47,8 @@ const SEMANTICS: Record<string, Semantics> = {
   revokeToken: { spendsToken: true },
   // Ending the session the actor acts with would leave it without a token: a session of its own made for the call.
   endSession: { session: 'session_id' },
+  // Only the caller's own sessions are shown (another's, or an ended one, is a 404 like a missing one): a session of its own made for the call.
+  getSession: { session: 'session_id' },
   // A refresh token is made only by the server, and good for one exchange: a new login's.
   refreshToken: {
     completeBody: async (_body, actor, world) => ({ refresh_token: await world.freshRefreshToken(actor) }),

@@ -162,7 +162,7 @@ export class World {
 
   async exists(kind: ResourceKind, id: number): Promise<boolean> {
     const query = this.server.db(TABLES[kind]).where({ id });
-    // A session past its end is gone for the API, though its row waits for the next login to be swept.
+    // A session past its end is gone for the API, though its row waits for the next login or the hourly sweep.
     if (kind === 'session') query.andWhereRaw('expires_at > now()');
     return (await query.first('id')) !== undefined;
   }

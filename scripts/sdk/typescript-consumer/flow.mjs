@@ -70,13 +70,23 @@ export async function flow(baseUrl, step, inbox) {
       sessions.items.some((session) => session.id === token.session_id && session.current),
     'both sessions listed, this one current',
   );
+  // A listed session's self link, followed: the same session, not the current one from here.
+  const one = unwrap(
+    await api.GET('/api/tokens/{session_id}', { params: { path: { session_id: first.session_id } } }),
+  );
+  check(
+    one.id === first.session_id && one.device === 'Flow phone' && !one.current && one._links.self === listed?._links.self,
+    'get the other session by id, as listed',
+  );
   const ended = await api.DELETE('/api/tokens/{session_id}', {
     params: { path: { session_id: first.session_id } },
   });
   check(ended.response.status === 204, `end the other session: 204, got ${ended.response.status}`);
+  const endedGet = await api.GET('/api/tokens/{session_id}', { params: { path: { session_id: first.session_id } } });
+  check(endedGet.response.status === 404, `an ended session: 404, got ${endedGet.response.status}`);
   await apiError(phone.refresh(), 401);
   step(
-    'sessions: a second device logs in, refreshes, is listed, and is logged out from here (its refresh: a typed 401)',
+    'sessions: a second device logs in, refreshes, is listed and read, and is logged out from here (its refresh: a typed 401, its GET a 404)',
   );
 
   let pages = 0;

@@ -98,6 +98,11 @@ final class MicroblogFlowTests: XCTestCase {
         let sessions = try await TokensAPI.listSessions(apiConfiguration: api)
         XCTAssertEqual(sessions.items.first { $0.id == phone.sessionId }?.device, "Ann's iPhone")
         XCTAssertEqual(sessions.items.first { $0.current }?.id, token.sessionId)
+        // The listed session's self link, followed: the same session, not the current one here.
+        let one = try await TokensAPI.getSession(sessionId: phone.sessionId, apiConfiguration: api)
+        XCTAssertEqual(one.id, phone.sessionId)
+        XCTAssertEqual(one.device, "Ann's iPhone")
+        XCTAssertFalse(one.current)
         try await TokensAPI.endSession(sessionId: phone.sessionId, apiConfiguration: api)
         do {
             _ = try await TokensAPI.refreshToken(

@@ -98,6 +98,52 @@ open class TokensAPI {
     }
 
     /**
+     Get one of your sessions
+     
+     - parameter sessionId: (path) The session&#39;s id (&#x60;session_id&#x60; in a token answer, &#x60;id&#x60; in the list of sessions). 
+     - parameter ifNoneMatch: (header) An &#x60;ETag&#x60; from an earlier answer; a &#x60;304&#x60; comes back when it still holds. (optional)
+     - parameter apiConfiguration: The configuration for the http request.
+     - returns: Session
+     */
+    open class func getSession(sessionId: Int64, ifNoneMatch: String? = nil, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) async throws(ErrorResponse) -> Session {
+        return try await getSessionWithRequestBuilder(sessionId: sessionId, ifNoneMatch: ifNoneMatch, apiConfiguration: apiConfiguration).execute().body
+    }
+
+    /**
+     Get one of your sessions
+     - GET /api/tokens/{session_id}
+     - One of the token user's sessions, as the list of sessions shows it (what a session's `_links.self` leads to); `current` tells whether it is the session of the token sent. Another user's session, or one that has ended or never was, is `404` alike. 
+     - Bearer Token:
+       - type: http
+       - name: bearer
+     - responseHeaders: [ETag(String), Cache-Control(String), RateLimit(String), RateLimit-Policy(String)]
+     - parameter sessionId: (path) The session&#39;s id (&#x60;session_id&#x60; in a token answer, &#x60;id&#x60; in the list of sessions). 
+     - parameter ifNoneMatch: (header) An &#x60;ETag&#x60; from an earlier answer; a &#x60;304&#x60; comes back when it still holds. (optional)
+     - parameter apiConfiguration: The configuration for the http request.
+     - returns: RequestBuilder<Session> 
+     */
+    open class func getSessionWithRequestBuilder(sessionId: Int64, ifNoneMatch: String? = nil, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) -> RequestBuilder<Session> {
+        var localVariablePath = "/api/tokens/{session_id}"
+        let sessionIdPreEscape = "\(APIHelper.mapValueToPathItem(sessionId))"
+        let sessionIdPostEscape = sessionIdPreEscape.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? ""
+        localVariablePath = localVariablePath.replacingOccurrences(of: "{session_id}", with: sessionIdPostEscape, options: .literal, range: nil)
+        let localVariableURLString = apiConfiguration.basePath + localVariablePath
+        let localVariableParameters: [String: any Sendable]? = nil
+
+        let localVariableUrlComponents = URLComponents(string: localVariableURLString)
+
+        let localVariableNillableHeaders: [String: (any Sendable)?] = [
+            "If-None-Match": ifNoneMatch?.asParameter(codableHelper: apiConfiguration.codableHelper),
+        ]
+
+        let localVariableHeaderParameters = APIHelper.rejectNilHeaders(localVariableNillableHeaders)
+
+        let localVariableRequestBuilder: RequestBuilder<Session>.Type = apiConfiguration.requestBuilderFactory.getBuilder()
+
+        return localVariableRequestBuilder.init(method: "GET", URLString: (localVariableUrlComponents?.string ?? localVariableURLString), parameters: localVariableParameters, headers: localVariableHeaderParameters, requiresAuthentication: true, apiConfiguration: apiConfiguration)
+    }
+
+    /**
      List your sessions (devices)
      
      - parameter page: (query) The page to return, from 1. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000 (page 1000 at the default &#x60;per_page&#x60; of 10, page 100 at 100): a deeper page gets &#x60;400&#x60;, as an offset that deep costs the database a walk over every item skipped. Reach deeper pages by following &#x60;_links.next&#x60;, whose &#x60;cursor&#x60; costs the same on every page. A page past the end has no items.  (optional, default to 1)

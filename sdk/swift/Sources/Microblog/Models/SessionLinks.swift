@@ -10,7 +10,7 @@ import Foundation
 /** Links from a session. */
 public struct SessionLinks: Sendable, Codable, Hashable {
 
-    /** The session; `DELETE` ends it. */
+    /** The session; `GET` reads it, `DELETE` ends it. */
     public var _self: String
 
     public init(_self: String) {

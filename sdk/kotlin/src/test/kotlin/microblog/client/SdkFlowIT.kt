@@ -299,7 +299,7 @@ class SdkFlowIT {
     }
 
     @Test @Order(11)
-    fun `a second device logs in named, refreshes, is listed, and is logged out from this one`() = runBlocking {
+    fun `a second device logs in named, refreshes, is listed and read, and is logged out from this one`() = runBlocking {
         tokens.userCredentialsProvider = { "susan" to password }
         val phone = tokens.createToken(newSession = NewSession(device = "Susan's Android"))
         tokens.userCredentialsProvider = { null to null }
@@ -316,12 +316,19 @@ class SdkFlowIT {
         assertEquals(false, listed.current)
         assertEquals(1, sessions.items.count { it.current })
 
+        // The listed session's self link, followed: the same session, not the current one here.
+        val one = tokens.getSession(phone.sessionId)
+        assertEquals(listed, one)
+        assertEquals(false, one.current)
+
         tokens.endSession(phone.sessionId)
         val refused = assertThrows<ClientException> { runBlocking { tokens.refreshToken(RefreshRequest(refreshToken = next.refreshToken)) } }
         assertEquals(401, refused.statusCode)
         assertEquals("Unauthorized", refused.error?.error)
         val gone = assertThrows<ClientException> { runBlocking { tokens.endSession(phone.sessionId) } }
         assertEquals(404, gone.statusCode)
+        val unseen = assertThrows<ClientException> { runBlocking { tokens.getSession(phone.sessionId) } }
+        assertEquals(404, unseen.statusCode)
     }
 
     @Test @Order(12)
