@@ -141,6 +141,20 @@ describe('POST /api/tokens', () => {
     expect(await server.db('sessions').where({ user_id: u.id }).pluck('device')).toEqual([null]);
   });
 
+  // Found by the contract fuzzer: a body sent without a Content-Type was ignored and the login made.
+  it('answers 415 to a body without a Content-Type, and starts no session', async () => {
+    const u = await registerOnly();
+    const res = await server.fetch('/api/tokens', {
+      method: 'POST',
+      headers: { Authorization: basic(u.username, u.password) },
+      body: new TextEncoder().encode('{"device":"x"}'),
+    });
+    const { answer, violations } = await checkAnswer('createToken', res);
+    expect({ status: answer.status, violations }).toEqual({ status: 415, violations: [] });
+    expect(JSON.parse(answer.text)).toEqual({ error: 'Unsupported Media Type', message: 'the request body must be application/json' });
+    expect(await server.db('sessions').where({ user_id: u.id }).count({ n: '*' })).toEqual([{ n: 0 }]);
+  });
+
   // The operation takes a body now (the device's name): one it cannot read gets the 4xx the contract declares.
   it('answers a body that is not a device name with the 4xx the contract declares, and starts no session', async () => {
     const u = await registerOnly();

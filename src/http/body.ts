@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import express, { type RequestHandler } from 'express';
 import { visit } from 'jsonc-parser';
+import { HttpError } from './http-error.js';
 
 /**
  * Parses JSON bodies of the operations that take one (see matchOperation), and only those. A body sent to any
@@ -15,7 +16,11 @@ export function jsonBodies(limit: string): RequestHandler {
     if (!operation?.takesBody) return next();
     // Zero bytes are no body (RFC 9110, section 8.6), which is how generated clients (Kotlin's)
     // send an optional one left out; a required body still gets its 400.
-    if (!operation.bodyRequired && req.headers['content-length'] === '0' && req.headers['transfer-encoding'] === undefined) return next();
+    const length = req.headers['content-length'];
+    const sent = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+    if (!operation.bodyRequired && !sent) return next();
+    // A body of no stated type would be skipped by the parser and an optional one ignored.
+    if (sent && req.headers['content-type'] === undefined) throw new HttpError(415, 'the request body must be application/json');
     parse(req, res, next);
   };
 }
