@@ -173,7 +173,7 @@ export interface paths {
         };
         /**
          * List all posts
-         * @description Every post, newest first (ties broken by id). Follow `_links.next` to page without skipping or repeating posts while new ones arrive.
+         * @description Every post, newest first (ties broken by id). Follow `_links.next` to page without skipping or repeating posts while new ones arrive, and `_links.newer` for what arrived above a page (pull-to-refresh).
          */
         get: operations["listPosts"];
         put?: never;
@@ -233,7 +233,7 @@ export interface paths {
         };
         /**
          * List a user's posts
-         * @description The user's posts, newest first (ties broken by id).
+         * @description The user's posts, newest first (ties broken by id). `_links.newer` gives what arrived above a page (pull-to-refresh).
          */
         get: operations["listUserPosts"];
         put?: never;
@@ -256,7 +256,7 @@ export interface paths {
         };
         /**
          * Your feed
-         * @description The posts of the users `{id}` follows, and its own, newest first. Only the user itself may read it.
+         * @description The posts of the users `{id}` follows, and its own, newest first. Only the user itself may read it. `_links.newer` gives what arrived above a page (pull-to-refresh); a follow or unfollow shows in the next page read.
          */
         get: operations["getFeed"];
         put?: never;
@@ -822,7 +822,43 @@ export interface components {
             /** @description The posts on this page. */
             items: components["schemas"]["Post"][];
             _meta: components["schemas"]["PageMeta"];
-            _links: components["schemas"]["PageLinks"];
+            _links: components["schemas"]["TimelineLinks"];
+        };
+        /**
+         * @description Links to this page of a timeline (newest first), its neighbours, and what arrived
+         *     above it.
+         */
+        TimelineLinks: {
+            /**
+             * @description This page.
+             * @example /api/posts?page=2&per_page=10&cursor=MTc2NDU4NzYwMDAwMC40Mg
+             */
+            self: string;
+            /**
+             * @description The next (older) page; `null` on the last page, and on a page reached through
+             *     `newer` that holds nothing.
+             * @example /api/posts?page=3&per_page=10&cursor=MTc2NDU4NzU5OTAwMC4zMQ
+             */
+            next: string | null;
+            /**
+             * @description The previous page by number; `null` on the first page, and on a page reached
+             *     through a `cursor` whose previous page lies deeper than pages are served by
+             *     number (`page × per_page` above 10000).
+             * @example /api/posts?page=1&per_page=10
+             */
+            prev: string | null;
+            /**
+             * @description The posts newer than this page's first item (pull-to-refresh): at most
+             *     `per_page` of them, the ones just above it, newest first. On a page that holds
+             *     them, `newer` again gives the ones above those, so following it until a page
+             *     comes back empty fills a gap without skipping or repeating a post, even while
+             *     posts arrive. Present on every page: on an empty page it names the same point
+             *     (ask again later; an unchanged answer is a 304 to `If-None-Match`), and on an
+             *     empty timeline the first posts it will hold. A page reached through it is
+             *     numbered one less than the page it was taken from (never below 1).
+             * @example /api/posts?page=1&per_page=10&cursor=PjE3NjQ1ODc2MDAwMDAuNDI
+             */
+            newer: string;
         };
         /**
          * @description An export of a user's posts into one JSON file, made in the background.
@@ -1580,9 +1616,9 @@ export interface components {
         /** @description The export's id. */
         ExportId: components["schemas"]["Id"];
         /**
-         * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-         *     `page` only numbers the page in `_meta`, and every page is served whatever its
-         *     depth, at the cost of the first.
+         * @description Where the page starts, as given in a `_links.next` (or, on timelines, a
+         *     `_links.newer`); opaque. With a cursor, `page` only numbers the page in `_meta`,
+         *     and every page is served whatever its depth, at the cost of the first.
          */
         Cursor: string;
         /**
@@ -1734,9 +1770,9 @@ export interface operations {
                 /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
-                 * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
-                 *     depth, at the cost of the first.
+                 * @description Where the page starts, as given in a `_links.next` (or, on timelines, a
+                 *     `_links.newer`); opaque. With a cursor, `page` only numbers the page in `_meta`,
+                 *     and every page is served whatever its depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1935,9 +1971,9 @@ export interface operations {
                 /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
-                 * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
-                 *     depth, at the cost of the first.
+                 * @description Where the page starts, as given in a `_links.next` (or, on timelines, a
+                 *     `_links.newer`); opaque. With a cursor, `page` only numbers the page in `_meta`,
+                 *     and every page is served whatever its depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -1991,9 +2027,9 @@ export interface operations {
                 /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
-                 * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
-                 *     depth, at the cost of the first.
+                 * @description Where the page starts, as given in a `_links.next` (or, on timelines, a
+                 *     `_links.newer`); opaque. With a cursor, `page` only numbers the page in `_meta`,
+                 *     and every page is served whatever its depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -2147,9 +2183,9 @@ export interface operations {
                 /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
-                 * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
-                 *     depth, at the cost of the first.
+                 * @description Where the page starts, as given in a `_links.next` (or, on timelines, a
+                 *     `_links.newer`); opaque. With a cursor, `page` only numbers the page in `_meta`,
+                 *     and every page is served whatever its depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -2377,9 +2413,9 @@ export interface operations {
                 /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
-                 * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
-                 *     depth, at the cost of the first.
+                 * @description Where the page starts, as given in a `_links.next` (or, on timelines, a
+                 *     `_links.newer`); opaque. With a cursor, `page` only numbers the page in `_meta`,
+                 *     and every page is served whatever its depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
@@ -2433,9 +2469,9 @@ export interface operations {
                 /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
                 per_page?: components["parameters"]["PerPage"];
                 /**
-                 * @description Where the page starts, as given in a `_links.next`; opaque. With a cursor,
-                 *     `page` only numbers the page in `_meta`, and every page is served whatever its
-                 *     depth, at the cost of the first.
+                 * @description Where the page starts, as given in a `_links.next` (or, on timelines, a
+                 *     `_links.newer`); opaque. With a cursor, `page` only numbers the page in `_meta`,
+                 *     and every page is served whatever its depth, at the cost of the first.
                  */
                 cursor?: components["parameters"]["Cursor"];
             };
