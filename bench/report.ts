@@ -137,10 +137,13 @@ export function medianBudgets(runs: Results[]): Budget[] {
     const first = same[0] as Budget;
     const value = median(same.map((b) => b.value));
     const of = same.length === runs.length ? `${runs.length} runs'` : `${same.length} of ${runs.length} runs'`;
+    const values = `${formatValue(value, first.unit)} (${same.map((b) => formatValue(b.value, b.unit)).join(', ')})`;
+    // A count says little alone: the detail of a run that measured the median too.
+    const typical = same.find((b) => b.value === value);
     return judged({
       ...first,
       value,
-      detail: `median of ${of} ${first.unit === '' ? 'values' : 'ratios'}: ${formatValue(value, first.unit)} (${same.map((b) => formatValue(b.value, b.unit)).join(', ')})`,
+      detail: first.unit === '' ? `median of ${of} values: ${values}${typical ? `; ${typical.detail}` : ''}` : `median of ${of} ratios: ${values}`,
     });
   });
 }
