@@ -323,7 +323,7 @@ function scenarios(s: Subjects, deepPath: string, refresh?: { path: string; post
       as: fan.username,
     })),
     ...(refresh
-      ? [{ key: 'refresh', label: `GET feed _links.newer (${refresh.posts} new, follows ${count(s.viewer.follows)})`, method: 'GET' as const, path: refresh.path, as: viewer }]
+      ? [{ key: 'refresh', label: `GET /api/users/{id}/feed newer (${refresh.posts} new posts, follows ${count(s.viewer.follows)})`, method: 'GET' as const, path: refresh.path, as: viewer }]
       : []),
     { key: 'posts', label: 'GET /api/posts', method: 'GET', path: '/api/posts', as: viewer },
     { key: 'post-create', label: 'POST /api/posts (ordinary user)', method: 'POST', path: '/api/posts', body: post('an ordinary user'), as: s.ordinary.username },
