@@ -1,4 +1,4 @@
-import type { TimelineCursor } from '../db/posts.js';
+import type { TimelinePosition } from '../db/posts.js';
 import { decodeCursor, decodeIdCursor, MAX_PAGE_DEPTH, reachable } from '../representations/collections.js';
 import { HttpError } from './http-error.js';
 
@@ -32,16 +32,16 @@ function tooDeep(perPage: number): HttpError {
 const unknownCursor = () => new HttpError(400, 'cursor: is not one this server made; follow the links it gives');
 
 export interface TimelineRequest extends PageRequest {
-  /** Where the page starts, carried opaquely in `next` links. */
-  cursor?: TimelineCursor;
+  /** Where the page starts, carried opaquely in `next` and `newer` links. */
+  position?: TimelinePosition;
 }
 
 /** page, per_page and cursor of a timeline request. */
 export function timelineRequest(query: { page?: number; per_page?: number; cursor?: string } | undefined): TimelineRequest {
   if (!query?.cursor) return pageRequest(query, false);
-  const cursor = decodeCursor(query.cursor);
-  if (!cursor) throw unknownCursor();
-  return { ...pageRequest(query, true), cursor };
+  const position = decodeCursor(query.cursor);
+  if (!position) throw unknownCursor();
+  return { ...pageRequest(query, true), position };
 }
 
 export interface IdPageRequest extends PageRequest {

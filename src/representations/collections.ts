@@ -1,5 +1,5 @@
 import type { components } from '../../generated/openapi.js';
-import type { TimelineCursor } from '../db/posts.js';
+import type { TimelineCursor, TimelinePosition } from '../db/posts.js';
 
 type PageMeta = components['schemas']['PageMeta'];
 type PageLinks = components['schemas']['PageLinks'];
@@ -41,16 +41,23 @@ export function collection<T>(
   };
 }
 
+/** A cursor for the page strictly older than `row` (a `next` link). */
 export function encodeCursor(row: { created_at: Date; id: number }): string {
   return Buffer.from(`${row.created_at.getTime()}.${row.id}`).toString('base64url');
 }
 
+/** A cursor for the posts strictly newer than a position (a `newer` link). */
+export function encodeNewerCursor(at: TimelineCursor): string {
+  return Buffer.from(`>${at.createdAt.getTime()}.${at.id}`).toString('base64url');
+}
+
 /** The position a timeline cursor names, or undefined when this server did not make it. */
-export function decodeCursor(value: string): TimelineCursor | undefined {
-  const match = /^(\d{1,15})\.(\d{1,16})$/.exec(Buffer.from(value, 'base64url').toString('latin1'));
-  const id = Number(match?.[2]);
+export function decodeCursor(value: string): TimelinePosition | undefined {
+  const match = /^(>?)(\d{1,15})\.(\d{1,16})$/.exec(Buffer.from(value, 'base64url').toString('latin1'));
+  const id = Number(match?.[3]);
   if (!match || !Number.isSafeInteger(id)) return undefined;
-  return { createdAt: new Date(Number(match[1])), id };
+  const at = { createdAt: new Date(Number(match[2])), id };
+  return match[1] ? { newer: at } : { older: at };
 }
 
 export function encodeIdCursor(id: number): string {
@@ -88,16 +95,55 @@ function keyset<R, T>(
   return body;
 }
 
-/** The collection envelope for a timeline (newest first), its next link carrying a cursor. */
+type TimelineLinks = components['schemas']['TimelineLinks'];
+
+/** Below everything: `newer` than this is a timeline from its first post. */
+const BOTTOM: TimelineCursor = { createdAt: new Date(0), id: 0 };
+
+/**
+ * The collection envelope for a timeline (newest first): `next` carries a cursor below the
+ * page's last item, `newer` one above its first. `rows` is newest first; going down it holds
+ * up to one row more than the page (there is a next page), going up (`newer`) up to one row
+ * more at its top, which is left for the next `newer`: a page above a point is the posts
+ * just above it.
+ */
 export function timeline<R extends { created_at: Date; id: number }, T>(
   rows: R[],
   totalItems: number,
-  request: Page & { cursor?: TimelineCursor },
+  request: Page & { position?: TimelinePosition },
   path: string,
   represent: (row: R) => T,
-): ReturnType<typeof collection<T>> {
-  const cursor = request.cursor && encodeCursor({ created_at: request.cursor.createdAt, id: request.cursor.id });
-  return keyset(rows, totalItems, { ...request, cursor }, path, represent, encodeCursor);
+): { items: T[]; _meta: PageMeta; _links: TimelineLinks } {
+  const { position } = request;
+  if (position && 'newer' in position) {
+    const pageRows = rows.slice(Math.max(0, rows.length - request.perPage));
+    const body = collection(pageRows.map(represent), totalItems, request, path);
+    const [first] = pageRows;
+    const last = pageRows[pageRows.length - 1];
+    return {
+      ...body,
+      _links: {
+        self: `${body._links.self}&cursor=${encodeNewerCursor(position.newer)}`,
+        next: last ? `${path}?page=${request.page + 1}&per_page=${request.perPage}&cursor=${encodeCursor(last)}` : null,
+        prev: body._links.prev,
+        newer: newerLink(path, request, first ? { createdAt: first.created_at, id: first.id } : position.newer),
+      },
+    };
+  }
+  const cursor = position && encodeCursor({ created_at: position.older.createdAt, id: position.older.id });
+  const body = keyset(rows, totalItems, { ...request, cursor }, path, represent, encodeCursor);
+  const [first] = rows;
+  // Above an empty page: from just below where it starts (the cursor's own post included), or the bottom.
+  const above = first
+    ? { createdAt: first.created_at, id: first.id }
+    : position
+      ? { createdAt: position.older.createdAt, id: Math.max(0, position.older.id - 1) }
+      : BOTTOM;
+  return { ...body, _links: { ...body._links, newer: newerLink(path, request, above) } };
+}
+
+function newerLink(path: string, { page, perPage }: Page, above: TimelineCursor): string {
+  return `${path}?page=${Math.max(1, page - 1)}&per_page=${perPage}&cursor=${encodeNewerCursor(above)}`;
 }
 
 /** The collection envelope for a list ordered by id, its next link carrying a cursor. */
