@@ -1,3 +1,4 @@
+import { newerLink } from './support/assertions.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { components } from '../generated/openapi.js';
 import { collection, MAX_PAGE_DEPTH } from '../src/representations/collections.js';
@@ -74,7 +75,12 @@ describe('pages by number on every list', () => {
       expect(answer.body, path).toStrictEqual({
         items: [],
         _meta: { page: 100, per_page: 100, total_pages: totalPages, total_items: total },
-        _links: { self: `${path}?page=100&per_page=100`, next: null, prev: `${path}?page=${Math.max(1, totalPages)}&per_page=100` },
+        _links: {
+          self: `${path}?page=100&per_page=100`,
+          next: null,
+          prev: `${path}?page=${Math.max(1, totalPages)}&per_page=100`,
+          ...(path.endsWith('posts') || path.endsWith('feed') ? { newer: newerLink(path, 100, 100) } : {}),
+        },
       });
       // The token with its user, then the size of the list: no statement reads the list itself.
       expect(sql.filter((s) => OFFSET.test(s)), path).toEqual([]);

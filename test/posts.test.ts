@@ -4,7 +4,7 @@ import type { components } from '../generated/openapi.js';
 import { schemaAccepts } from './support/contract.js';
 import { createUser, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
-import { expectError, expectNoContent } from './support/assertions.js';
+import { expectError, expectNoContent, newerLink } from './support/assertions.js';
 import { ANY_BEARER_CHALLENGE, ISO_UTC_MILLIS, JSON_TYPE, MISSING_ID, STRONG_ETAG } from './support/constants.js';
 import { sender, type Answer } from './support/http.js';
 
@@ -553,7 +553,7 @@ describe('GET /api/users/{id}/posts', () => {
     expect(res.body).toStrictEqual({
       items: newestFirst(writerPosts),
       _meta: { page: 1, per_page: 10, total_pages: 1, total_items: 4 },
-      _links: { self: `${base()}?page=1&per_page=10`, next: null, prev: null },
+      _links: { self: `${base()}?page=1&per_page=10`, next: null, prev: null, newer: newerLink(base(), 1, 10, newestFirst(writerPosts)[0]) },
     });
     expect(await postCountOf(viewer, writer.id)).toBe(4);
   });
@@ -572,7 +572,12 @@ describe('GET /api/users/{id}/posts', () => {
     expect(res.body).toStrictEqual({
       items: [],
       _meta: { page: 1, per_page: 10, total_pages: 0, total_items: 0 },
-      _links: { self: `/api/users/${viewer.id}/posts?page=1&per_page=10`, next: null, prev: null },
+      _links: {
+        self: `/api/users/${viewer.id}/posts?page=1&per_page=10`,
+        next: null,
+        prev: null,
+        newer: newerLink(`/api/users/${viewer.id}/posts`, 1, 10),
+      },
     });
   });
 
@@ -788,6 +793,7 @@ describe('paging a timeline while posts are written', () => {
         self: `${base()}?page=4&per_page=3`,
         next: null,
         prev: `${base()}?page=3&per_page=3`,
+        newer: newerLink(base(), 4, 3),
       },
     });
   });
@@ -868,7 +874,7 @@ describe('GET /api/users/{id}/feed', () => {
     expect(res.body).toStrictEqual({
       items: only(a, b),
       _meta: { page: 1, per_page: 10, total_pages: 1, total_items: 6 },
-      _links: { self: `${feed(a)}?page=1&per_page=10`, next: null, prev: null },
+      _links: { self: `${feed(a)}?page=1&per_page=10`, next: null, prev: null, newer: newerLink(feed(a), 1, 10, only(a, b)[0]) },
     });
     for (const id of ids(cPosts)) expect(ids(res.body.items)).not.toContain(id);
   });
@@ -893,7 +899,7 @@ describe('GET /api/users/{id}/feed', () => {
     expect(res.body).toStrictEqual({
       items: only(b),
       _meta: { page: 1, per_page: 10, total_pages: 1, total_items: 3 },
-      _links: { self: `${feed(b)}?page=1&per_page=10`, next: null, prev: null },
+      _links: { self: `${feed(b)}?page=1&per_page=10`, next: null, prev: null, newer: newerLink(feed(b), 1, 10, only(b)[0]) },
     });
   });
 
@@ -910,7 +916,7 @@ describe('GET /api/users/{id}/feed', () => {
     expect(res.body).toStrictEqual({
       items: [],
       _meta: { page: 1, per_page: 10, total_pages: 0, total_items: 0 },
-      _links: { self: `${feed(lonely)}?page=1&per_page=10`, next: null, prev: null },
+      _links: { self: `${feed(lonely)}?page=1&per_page=10`, next: null, prev: null, newer: newerLink(feed(lonely), 1, 10) },
     });
   });
 
@@ -952,6 +958,102 @@ describe('GET /api/users/{id}/feed', () => {
     const res = await send('GET', feed(a));
     expectError(res, 401);
     expect(res.headers.get('www-authenticate')).toMatch(ANY_BEARER_CHALLENGE);
+  });
+});
+
+describe('pull-to-refresh through _links.newer', () => {
+  const cursorOf = (link: string) => new URL(link, 'http://x').searchParams.get('cursor');
+
+  /**
+   * Follows `newer` from `start` until a page comes back empty, calling `between` after each
+   * page; the posts seen, newest first as a timeline shows them, and the empty page.
+   */
+  async function refresh(start: string, as: TestUser, between: (round: number) => Promise<void> = async () => undefined) {
+    const seen: Post[] = [];
+    let link = start;
+    for (let round = 0; round < 30; round++) {
+      const res = await send<PostCollection>('GET', link, { as });
+      expect(res.status, `${link}: ${res.text}`).toBe(200);
+      const page = res.body;
+      expect(page.items.length, link).toBeLessThanOrEqual(page._meta.per_page);
+      expect(isNewestFirst(page.items), link).toBe(true);
+      if (!page.items.length) return { seen, empty: res };
+      seen.unshift(...page.items);
+      await between(round);
+      link = page._links.newer;
+    }
+    throw new Error('newer never came back empty');
+  }
+
+  it('on a feed: the posts that arrived, a page at a time from the oldest, none skipped or repeated while more arrive', async () => {
+    const [reader, w1, w2, stranger] = [await createUser(server), await createUser(server), await createUser(server), await createUser(server)];
+    await follow(reader, w1);
+    await follow(reader, w2);
+    await createPosts(w1, 2, 'w1 before');
+    await createPost(reader, 'mine before');
+    await createPost(stranger, 'not followed');
+    const feedPath = `/api/users/${reader.id}/feed`;
+    const first = await send<PostCollection>('GET', `${feedPath}?per_page=3`, { as: reader });
+    expect(first.body._links.newer).toBe(newerLink(feedPath, 1, 3, first.body.items[0]));
+
+    const arrived: Post[] = [];
+    for (const author of [w1, stranger, w2, w1, reader, stranger, w2, w1, w2])
+      if (author === stranger) await createPost(author, 'not followed');
+      else arrived.push(await createPost(author, 'arrived'));
+    const late: Post[] = [];
+    const { seen, empty } = await refresh(first.body._links.newer, reader, async (round) => {
+      if (round < 2) late.push(await createPost(round ? w2 : w1, `arrived while refreshing ${round}`));
+    });
+    expect(ids(seen)).toEqual(ids(newestFirst([...arrived, ...late])));
+
+    // Nothing new: the same point again, and 304 to the page's own ETag.
+    expect(cursorOf(empty.body._links.newer)).toBe(cursorOf(empty.body._links.self));
+    const again = await send('GET', empty.body._links.newer, { as: reader, headers: { 'If-None-Match': empty.headers.get('etag') as string } });
+    expect(again.status, again.text).toBe(304);
+
+    // An unfollow shows in the next refresh.
+    await unfollow(reader, w2);
+    await createPost(w2, 'unfollowed');
+    const kept = await createPost(w1, 'still followed');
+    expect(ids((await refresh(empty.body._links.newer, reader)).seen)).toEqual([kept.id]);
+  });
+
+  it('on a newer page, next leads down to the page it was taken from', async () => {
+    const writer = await createUser(server);
+    const before = await createPosts(writer, 3, 'before');
+    const path = `/api/users/${writer.id}/posts`;
+    const first = await send<PostCollection>('GET', `${path}?per_page=2`, { as: writer });
+    const after = await createPosts(writer, 5, 'after');
+    const up = await send<PostCollection>('GET', first.body._links.newer, { as: writer });
+    expect(up.status, up.text).toBe(200);
+    // The two just above the page's first item, newest first, numbered one page up (not below 1).
+    expect(ids(up.body.items)).toEqual(ids(newestFirst(after.slice(0, 2))));
+    expect(up.body._meta).toEqual({ page: 1, per_page: 2, total_pages: 4, total_items: 8 });
+    expect(up.body._links.self).toBe(first.body._links.newer);
+    const down = await pageThrough(up.body._links.next as string, writer);
+    expect(down.flatMap((p) => ids(p.items))).toEqual(ids(newestFirst(before)));
+  });
+
+  it('on an empty timeline, newer gives its first posts once written, and on every timeline each post once', async () => {
+    const writer = await createUser(server);
+    const path = `/api/users/${writer.id}/posts`;
+    const empty = await send<PostCollection>('GET', `${path}?per_page=2`, { as: writer });
+    expect(empty.body._links.newer).toBe(newerLink(path, 1, 2));
+    const written = await createPosts(writer, 5, 'first ever');
+    expect(ids((await refresh(empty.body._links.newer, writer)).seen)).toEqual(ids(newestFirst(written)));
+
+    // All posts: others' posts may arrive meanwhile (other test files), but none twice, and ours all, in order.
+    const top = await send<PostCollection>('GET', '/api/posts?per_page=20', { as: writer });
+    const more = await createPosts(writer, 7, 'everyone sees');
+    const { seen } = await refresh(top.body._links.newer, writer);
+    expect(new Set(ids(seen)).size).toBe(seen.length);
+    expect(ids(seen.filter((p) => p.author === writer.id))).toEqual(ids(newestFirst(more)));
+  });
+
+  it('answers 400 to a newer cursor this server did not make', async () => {
+    const user = await createUser(server);
+    for (const forged of ['>1.2.3', '>-1.5', '>abc.1', '>1700000000000.99999999999999999'])
+      expectError(await send('GET', `/api/posts?cursor=${Buffer.from(forged).toString('base64url')}`, { as: user }), 400, expect.stringContaining('cursor'));
   });
 });
 

@@ -60,3 +60,12 @@ export function expectNoContent(res: Answer): void {
   expect(res.text).toBe('');
   expect(res.headers.get('content-type')).toBeNull();
 }
+
+/**
+ * The `newer` link a timeline page must carry: the posts above `above` (the page's first
+ * item), or above the bottom when there is none, numbered one page up (never below 1).
+ */
+export function newerLink(path: string, page: number, perPage: number, above?: { id: number; timestamp: string }): string {
+  const point = above ? `${Date.parse(above.timestamp)}.${above.id}` : '0.0';
+  return `${path}?page=${Math.max(1, page - 1)}&per_page=${perPage}&cursor=${Buffer.from(`>${point}`).toString('base64url')}`;
+}
