@@ -22,7 +22,7 @@ import type { Knex } from 'knex';
  * then reads the other's committed rows in its next statement (READ COMMITTED), so the post
  * is counted exactly once. Counts are locked in user id order, so two posts never deadlock.
  */
-const FEED_COUNTED_FOLLOWERS = 200;
+const FEED_COUNTED_FOLLOWERS = 50;
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
@@ -37,7 +37,7 @@ export async function up(knex: Knex): Promise<void> {
       FROM follows
     ) r
     WHERE r.follower_id = f.follower_id AND r.followed_id = f.followed_id AND r.rank > feed_counted_followers();
-    -- Whose counts a post moves (a user followed by 100,000 has at most 200 such rows).
+    -- Whose counts a post moves (a user followed by 100,000 has at most 50 such rows).
     CREATE INDEX follows_counted_idx ON follows (followed_id, follower_id) WHERE counted;
     -- The follows whose posts a feed sums when read.
     CREATE INDEX follows_uncounted_idx ON follows (follower_id, followed_id) WHERE NOT counted;
