@@ -1,6 +1,6 @@
 // The steps of flow.ts, from plain JavaScript: what a web app without TypeScript sees of
 // the packed SDK (`npm run sdk:typescript` runs it with Node as it is).
-/* global fetch, Response, URL */
+/* global fetch, Response */
 import {
   createMicroblogClient,
   etagOf,
@@ -179,19 +179,8 @@ export async function flow(baseUrl, step, inbox) {
   );
   step('check the follow: 204, and the other way 404');
 
-  // Pull to refresh: ann's feed read, then bob (followed) and ann post; `_links.newer`,
-  // followed until a page comes back empty, brings exactly those posts, newest first.
-  const feedPage = (link) => {
-    const query = new URL(link, baseUrl).searchParams;
-    const cursor = query.get('cursor');
-    check(cursor !== null, `a cursor in ${link}`);
-    return api.GET('/api/users/{id}/feed', {
-      params: {
-        path: { id: ann.id },
-        query: { page: Number(query.get('page')), per_page: Number(query.get('per_page')), cursor },
-      },
-    });
-  };
+  // Pull to refresh: ann's feed read, then bob (followed) and ann post; newer() follows
+  // `_links.newer` until a page comes back empty: exactly those posts, newest first.
   const top = unwrap(
     await api.GET('/api/users/{id}/feed', {
       params: { path: { id: ann.id }, query: { page: 1, per_page: 2 } },
@@ -208,22 +197,20 @@ export async function flow(baseUrl, step, inbox) {
   ])
     arrived.unshift(unwrap(await author.POST('/api/posts', { body: { body } })).id);
   const pulled = [];
-  let newer = top._links.newer;
   let pulls = 0;
-  for (;;) {
-    check(pulls < 10, 'the newer pages to end');
-    const page = unwrap(await feedPage(newer));
+  for await (const page of api.newer(top)) {
     pulls += 1;
-    if (page.items.length === 0) break;
     check(page.items.length <= 2, `at most per_page posts, got ${page.items.length}`);
     pulled.unshift(...page.items.map((item) => item.id)); // each page lies above the last
-    newer = page._links.newer;
   }
+  check(pulls === 2, `2 pages of newer posts (2, then 1), got ${pulls}`);
   check(
     pulled.join() === arrived.join(),
     `the new posts, newest first: ${arrived.join()}, got ${pulled.join()}`,
   );
-  step(`pull to refresh: _links.newer followed until empty (${pulls} pages) brings the 3 new posts, newest first`);
+  step(
+    `pull to refresh: newer() follows _links.newer until a page is empty: ${pulls} pages, the 3 new posts, newest first`,
+  );
 
   const read = await api.GET('/api/posts/{id}', { params: { path: { id: keyed.id } } });
   const etag = etagOf(read);
