@@ -161,7 +161,7 @@ export function createMicroblogClient(options: MicroblogClientOptions): Microblo
     page: Page,
     init: { headers?: HeadersOptions } = {},
   ) {
-    for (let above = page; ; ) {
+    for (let above = page; ;) {
       const link = resolveLink(above._links.newer, options.baseUrl);
       above = unwrap(await get(link.path, { ...init, baseUrl: link.baseUrl })) as Page;
       if (above.items.length === 0) return;
