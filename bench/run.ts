@@ -19,9 +19,15 @@ import { startStatementCounter } from './sqlcount.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
-const usage = `usage: npm run bench -- [--users N] [--follows N] [--posts N] [--celebrity-followers N] [--fan-follows N]
+const usage = `usage: npm run bench -- [--users N] [--follows N] [--posts N] [--celebrity-followers N] [--fan-follows N,N,...]
                       [--duration S] [--warmup S] [--connections N] [--workers 1,2] [--rounds N] [--only a,b] [--json FILE]
-       npm run bench -- --median FILE FILE FILE   (prints the medians of earlier --json results)`;
+       npm run bench -- --median FILE FILE FILE   (prints the medians of earlier --json results, each budget
+                                                   judged on the median of the runs' own ratios)
+--fan-follows (default 5,100,1000) seeds one user per number who follows that many seeded users, each read
+as a scenario feed-N. For the 5,000 scenario: --fan-follows 5,100,1000,5000 (a fan cannot follow more than
+--users, 10000 by default, so keep --users at 5000 or more).
+Scenarios (--only): user, ceiling, user-celebrity, users, followers, followers-deep, feed-N (or feed: every
+feed-N), refresh, posts, post-create, post-create-celebrity, user-during-logins.`;
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -30,7 +36,7 @@ const { values: args, positionals } = parseArgs({
     follows: { type: 'string', default: '200000' },
     posts: { type: 'string', default: '100000' },
     'celebrity-followers': { type: 'string', default: '100000' },
-    'fan-follows': { type: 'string', default: '1000' },
+    'fan-follows': { type: 'string', default: '5,100,1000' },
     duration: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
     connections: { type: 'string', default: '10' },
@@ -59,15 +65,21 @@ const whole = (name: keyof typeof args, min = 0): number => {
   }
   return n;
 };
+const fanFollows = [...new Set(String(args['fan-follows']).split(',').map((n) => Number(n.trim())))].sort((a, b) => a - b);
+if (fanFollows.some((n) => !Number.isSafeInteger(n) || n < 1)) {
+  process.stderr.write(`bench: --fan-follows takes a comma list of whole numbers ≥ 1, such as 5,100,1000\n${usage}\n`);
+  process.exit(2);
+}
 const data = {
   users: whole('users', 2),
   follows: whole('follows'),
   posts: whole('posts'),
   celebrityFollowers: whole('celebrity-followers', 1),
-  fanFollows: whole('fan-follows', 1),
+  fanFollows,
 };
-if (data.fanFollows > data.users) {
-  process.stderr.write('bench: --fan-follows cannot exceed --users\n');
+const tooMany = fanFollows.find((n) => n > data.users);
+if (tooMany !== undefined) {
+  process.stderr.write(`bench: --fan-follows ${tooMany} cannot exceed --users (${data.users}): a fan follows seeded users only; raise --users to ${tooMany} or more\n`);
   process.exit(2);
 }
 const duration = whole('duration', 1);
@@ -272,27 +284,89 @@ interface Scenario {
   method: 'GET' | 'POST';
   path: string;
   body?: string;
+  /** The user it is made as (logged in with a token of its own). */
+  as: string;
+}
+
+interface Subject {
+  id: number;
+  username: string;
 }
 
 interface Subjects {
   celebrityFollowers: number;
-  fanFollows: number;
-  ordinary: { id: number; username: string };
-  celebrity: number;
-  fan: { id: number; username: string };
+  ordinary: Subject;
+  celebrity: Subject;
+  /** One per --fan-follows number, fewest follows first. */
+  fans: (Subject & { follows: number })[];
+  /** The fan every other read is made as, and the one that pulls to refresh: the one following 1,000, else the most. */
+  viewer: Subject & { follows: number };
 }
 
-function scenarios(s: Subjects, deepPath: string): Scenario[] {
+const count = (n: number) => n.toLocaleString('en');
+
+/** The scenarios, in the order they run; `refresh` only with the path of a newer page. */
+function scenarios(s: Subjects, deepPath: string, refresh?: { path: string; posts: number }): Scenario[] {
+  const viewer = s.viewer.username;
+  const post = (by: string) => JSON.stringify({ body: `A post from the benchmark, by ${by}.` });
   return [
-    { key: 'user', label: 'GET /api/users/{id} (ordinary user)', method: 'GET', path: `/api/users/${s.ordinary.id}` },
-    { key: 'user-celebrity', label: `GET /api/users/{id} (${s.celebrityFollowers.toLocaleString('en')} followers)`, method: 'GET', path: `/api/users/${s.celebrity}` },
-    { key: 'users', label: 'GET /api/users?per_page=100', method: 'GET', path: '/api/users?per_page=100' },
-    { key: 'followers', label: 'GET /api/users/{id}/followers page 1', method: 'GET', path: `/api/users/${s.celebrity}/followers?per_page=100` },
-    { key: 'followers-deep', label: 'GET /api/users/{id}/followers deep (via next)', method: 'GET', path: deepPath },
-    { key: 'feed', label: `GET /api/users/{id}/feed (follows ${s.fanFollows.toLocaleString('en')})`, method: 'GET', path: `/api/users/${s.fan.id}/feed` },
-    { key: 'posts', label: 'GET /api/posts', method: 'GET', path: '/api/posts' },
-    { key: 'post-create', label: 'POST /api/posts', method: 'POST', path: '/api/posts', body: JSON.stringify({ body: 'A post from the benchmark.' }) },
+    { key: 'user', label: 'GET /api/users/{id} (ordinary user)', method: 'GET', path: `/api/users/${s.ordinary.id}`, as: viewer },
+    { key: 'user-celebrity', label: `GET /api/users/{id} (${count(s.celebrityFollowers)} followers)`, method: 'GET', path: `/api/users/${s.celebrity.id}`, as: viewer },
+    { key: 'users', label: 'GET /api/users?per_page=100', method: 'GET', path: '/api/users?per_page=100', as: viewer },
+    { key: 'followers', label: 'GET /api/users/{id}/followers page 1', method: 'GET', path: `/api/users/${s.celebrity.id}/followers?per_page=100`, as: viewer },
+    { key: 'followers-deep', label: 'GET /api/users/{id}/followers deep (via next)', method: 'GET', path: deepPath, as: viewer },
+    ...s.fans.map((fan): Scenario => ({
+      key: `feed-${fan.follows}`,
+      label: `GET /api/users/{id}/feed (follows ${count(fan.follows)})`,
+      method: 'GET',
+      path: `/api/users/${fan.id}/feed`,
+      as: fan.username,
+    })),
+    ...(refresh
+      ? [{ key: 'refresh', label: `GET /api/users/{id}/feed newer (${refresh.posts} new posts, follows ${count(s.viewer.follows)})`, method: 'GET' as const, path: refresh.path, as: viewer }]
+      : []),
+    { key: 'posts', label: 'GET /api/posts', method: 'GET', path: '/api/posts', as: viewer },
+    { key: 'post-create', label: 'POST /api/posts (ordinary user)', method: 'POST', path: '/api/posts', body: post('an ordinary user'), as: s.ordinary.username },
+    {
+      key: 'post-create-celebrity',
+      label: `POST /api/posts (${count(s.celebrityFollowers)} followers)`,
+      method: 'POST',
+      path: '/api/posts',
+      body: post('the celebrity'),
+      as: s.celebrity.username,
+    },
   ];
+}
+
+/** A token for each user the scenarios are made as, logged in on `base` one after the other. */
+async function loginAll(base: string, all: Scenario[]): Promise<(scenario: Scenario) => string> {
+  const tokens = new Map<string, string>();
+  for (const username of new Set(all.map((scenario) => scenario.as))) tokens.set(username, await login(base, username));
+  return (scenario) => tokens.get(scenario.as) as string;
+}
+
+/**
+ * Pull-to-refresh: `fan` reads page 1 of its feed, then each of `authors` (users it follows)
+ * posts once; the path to measure is that page's `_links.newer`, which holds those posts.
+ */
+async function setUpRefresh(base: string, fan: Subject, authors: Subject[]): Promise<{ path: string; posts: number }> {
+  const auth = (token: string) => ({ Authorization: `Bearer ${token}`, Accept: 'application/json' });
+  const token = await login(base, fan.username);
+  const feed = `/api/users/${fan.id}/feed`;
+  const page = (await (await request(base, feed, { headers: auth(token) })).json()) as { _links?: { newer?: unknown } };
+  const newer = page._links?.newer;
+  if (typeof newer !== 'string' || !newer.startsWith('/')) {
+    throw new Error(
+      `refresh: GET ${feed} answered no _links.newer (${JSON.stringify(page._links)}): this server has no pull-to-refresh; leave the scenario out with --only`,
+    );
+  }
+  for (const author of authors) {
+    const headers = { ...auth(await login(base, author.username)), 'Content-Type': 'application/json' };
+    await request(base, '/api/posts', { method: 'POST', headers, body: JSON.stringify({ body: `New for pull-to-refresh, by ${author.username}.` }) });
+  }
+  const items = ((await (await request(base, newer, { headers: auth(token) })).json()) as { items: unknown[] }).items;
+  if (items.length !== authors.length) throw new Error(`refresh: ${newer} holds ${items.length} posts, not the ${authors.length} just made`);
+  return { path: newer, posts: authors.length };
 }
 
 /** Follows `_links.next` from `start` `hops` times; the path reached. */
@@ -336,13 +410,13 @@ async function main(): Promise<void> {
   const db = await scratchDatabase();
   log(`database: ${db.label}`);
 
-  log(`seeding ${data.users} users, ${data.follows} follows, ${data.posts} posts, a user followed by ${data.celebrityFollowers}, one following ${data.fanFollows}`);
+  log(`seeding ${data.users} users, ${data.follows} follows, ${data.posts} posts, a user followed by ${data.celebrityFollowers}, users following ${data.fanFollows.join(', ')}`);
   const seeding = Date.now();
   await runNode(
     path.join(root, 'dist/src/cli/seed.js'),
     [
       '--users', String(data.users), '--follows', String(data.follows), '--posts', String(data.posts),
-      '--celebrity-followers', String(data.celebrityFollowers), '--fan-follows', String(data.fanFollows),
+      '--celebrity-followers', String(data.celebrityFollowers), '--fan-follows', data.fanFollows.join(','),
       '--seed', '42', '--reset',
     ],
     { DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
@@ -351,15 +425,28 @@ async function main(): Promise<void> {
 
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
-  const one = async (sql: string) => (await client.query<{ id: number; username: string }>(sql)).rows[0] as { id: number; username: string };
+  const one = async (sql: string) => (await client.query<Subject>(sql)).rows[0] as Subject;
+  const fans = (
+    await client.query<Subject & { follows: number }>(
+      `SELECT id::int, username, (SELECT count(*)::int FROM follows WHERE follower_id = u.id) AS follows FROM users u WHERE username ~ '^fan_' ORDER BY id`,
+    )
+  ).rows;
+  const viewer = fans.find((f) => f.follows === 1000) ?? (fans.at(-1) as Subject & { follows: number });
   const subjects: Subjects = {
     celebrityFollowers: data.celebrityFollowers,
-    fanFollows: data.fanFollows,
     // The seeded user in the middle, an ordinary one (a few dozen followers).
     ordinary: await one(`SELECT id::int, username FROM users WHERE username !~ '^(celebrity|follower|fan)_' ORDER BY id OFFSET ${Math.floor(data.users / 2)} LIMIT 1`),
-    celebrity: (await one(`SELECT id::int, username FROM users WHERE username ~ '^celebrity_' ORDER BY id DESC LIMIT 1`)).id,
-    fan: await one(`SELECT id::int, username FROM users WHERE username ~ '^fan_' ORDER BY id DESC LIMIT 1`),
+    celebrity: await one(`SELECT id::int, username FROM users WHERE username ~ '^celebrity_' ORDER BY id DESC LIMIT 1`),
+    fans,
+    viewer,
   };
+  // Who posts the new posts the viewer pulls to refresh: 10 of the users it follows.
+  const refreshAuthors = (
+    await client.query<Subject>(
+      `SELECT u.id::int, u.username FROM follows f JOIN users u ON u.id = f.followed_id WHERE f.follower_id = $1 ORDER BY u.id LIMIT 10`,
+      [viewer.id],
+    )
+  ).rows;
   await client.end();
 
   const results: Results = {
@@ -381,8 +468,9 @@ async function main(): Promise<void> {
   };
   const dbUrl = new URL(db.url);
   const hops = Math.max(1, Math.floor((data.celebrityFollowers * 0.9) / 100));
-  const firstFollowers = `/api/users/${subjects.celebrity}/followers?per_page=100`;
-  const wanted = (key: string) => !only || only.has(key);
+  const firstFollowers = `/api/users/${subjects.celebrity.id}/followers?per_page=100`;
+  // `--only feed` means every feed-N.
+  const wanted = (key: string) => !only || only.has(key) || (key.startsWith('feed-') && only.has('feed'));
 
   // The deep followers page is reached by following next links, one after the other: a
   // server of its own walks there while statements are counted on another (its link
@@ -391,7 +479,7 @@ async function main(): Promise<void> {
     const port = await freePort();
     const server = await startServer(path.join(root, 'dist/src/main.js'), serverEnv(db.url, port, 1), port, '/api');
     const walk = Date.now();
-    const token = await login(server.base, subjects.fan.username);
+    const token = await login(server.base, subjects.viewer.username);
     const done = followNext(server.base, token, firstFollowers, hops)
       .finally(() => server.stop())
       .then((at) => {
@@ -402,6 +490,7 @@ async function main(): Promise<void> {
   };
   const walker = wanted('followers-deep') ? (await startWalk()).done : Promise.resolve(firstFollowers);
   walker.catch(() => undefined);
+  let refresh: { path: string; posts: number } | undefined;
 
   // Counting phase: one server and the ceiling, both through the counting proxy.
   {
@@ -413,38 +502,49 @@ async function main(): Promise<void> {
     const ceilingPort = await freePort();
     const ceiling = await startServer(path.join(here, 'ceiling.js'), { DATABASE_URL: viaProxy.toString(), PORT: String(ceilingPort) }, ceilingPort, '/');
     try {
-      const token = await login(server.base, subjects.fan.username);
-      const deepPath = await followNext(server.base, token, firstFollowers, 3);
+      const deepPath = await followNext(server.base, await login(server.base, subjects.viewer.username), firstFollowers, 3);
+      // Before anything else posts, so that the newer page holds just the posts it made.
+      if (wanted('refresh')) {
+        refresh = await setUpRefresh(server.base, subjects.viewer, refreshAuthors);
+        log(`refresh: ${refresh.posts} new posts above page 1 of the feed of ${subjects.viewer.username}, at ${refresh.path}`);
+      }
+      const all = scenarios(subjects, deepPath, refresh);
+      const tokenFor = await loginAll(server.base, all);
       const perRequest = async (base: string, scenario: Scenario, times = 10): Promise<number> => {
-        const send = () => request(base, scenario.path, { method: scenario.method, headers: headersFor(scenario, token), ...(scenario.body ? { body: scenario.body } : {}) }).then((r) => r.arrayBuffer());
+        const send = () =>
+          request(base, scenario.path, { method: scenario.method, headers: headersFor(scenario, tokenFor(scenario)), ...(scenario.body ? { body: scenario.body } : {}) }).then((r) =>
+            r.arrayBuffer(),
+          );
         await send();
         await send();
         const before = proxy.count();
         for (let i = 0; i < times; i++) await send();
         return (proxy.count() - before) / times;
       };
-      for (const scenario of scenarios(subjects, deepPath)) results.statements[scenario.key] = await perRequest(server.base, scenario);
+      for (const scenario of all) results.statements[scenario.key] = await perRequest(server.base, scenario);
       results.statements['user-during-logins'] = results.statements.user as number;
       {
         const before = proxy.count();
         for (let i = 0; i < 3; i++) await login(server.base, subjects.ordinary.username);
         results.statements.logins = (proxy.count() - before) / 3;
       }
-      results.statements.ceiling = await perRequest(ceiling.base, scenarios(subjects, deepPath)[0] as Scenario);
+      results.statements.ceiling = await perRequest(ceiling.base, all[0] as Scenario);
 
-      const lists: [string, string][] = [
-        ['GET /api/users', '/api/users'],
-        ['GET /api/users/{id}/followers', `/api/users/${subjects.celebrity}/followers`],
-        ['GET /api/users/{id}/followers (cursor)', deepPath.replace('per_page=100', 'per_page=PP')],
-        ['GET /api/users/{id}/followed', `/api/users/${subjects.fan.id}/followed`],
-        ['GET /api/posts', '/api/posts'],
-        ['GET /api/users/{id}/posts', `/api/users/${subjects.ordinary.id}/posts`],
-        ['GET /api/users/{id}/feed', `/api/users/${subjects.fan.id}/feed`],
+      const viewer = subjects.viewer.username;
+      const lists: [string, string, string][] = [
+        ['GET /api/users', '/api/users', viewer],
+        ['GET /api/users/{id}/followers', `/api/users/${subjects.celebrity.id}/followers`, viewer],
+        ['GET /api/users/{id}/followers (cursor)', deepPath.replace('per_page=100', 'per_page=PP'), viewer],
+        ['GET /api/users/{id}/followed', `/api/users/${subjects.viewer.id}/followed`, viewer],
+        ['GET /api/posts', '/api/posts', viewer],
+        ['GET /api/users/{id}/posts', `/api/users/${subjects.ordinary.id}/posts`, viewer],
+        ...subjects.fans.map((fan): [string, string, string] => [`GET /api/users/{id}/feed (follows ${count(fan.follows)})`, `/api/users/${fan.id}/feed`, fan.username]),
+        ...(refresh ? [['GET /api/users/{id}/feed (newer, refresh)', refresh.path.replace(/per_page=\d+/, 'per_page=PP'), viewer] as [string, string, string]] : []),
       ];
-      for (const [list, listPath] of lists) {
+      for (const [list, listPath, as] of lists) {
         const at = (pp: number) => (listPath.includes('PP') ? listPath.replace('PP', String(pp)) : `${listPath}${listPath.includes('?') ? '&' : '?'}per_page=${pp}`);
-        const count = (pp: number) => perRequest(server.base, { key: list, label: list, method: 'GET', path: at(pp) }, 5);
-        results.nPlusOne.push({ list, perPage1: await count(1), perPage100: await count(100) });
+        const statements = (pp: number) => perRequest(server.base, { key: list, label: list, method: 'GET', path: at(pp), as }, 5);
+        results.nPlusOne.push({ list, perPage1: await statements(1), perPage100: await statements(100) });
       }
     } finally {
       await server.stop();
@@ -513,15 +613,15 @@ async function main(): Promise<void> {
       ? await startServer(path.join(here, 'ceiling.js'), { DATABASE_URL: db.url, PORT: String(ceilingPort) }, ceilingPort, '/')
       : undefined;
     try {
-      const token = await login(server.base, subjects.fan.username);
-      const spec = (base: string, scenario: Scenario, headers = headersFor(scenario, token), n = connections) => ({
+      const all = scenarios(subjects, deepPath, refresh);
+      const tokenFor = await loginAll(server.base, all);
+      const spec = (base: string, scenario: Scenario, headers = headersFor(scenario, tokenFor(scenario)), n = connections) => ({
         url: base + scenario.path,
         method: scenario.method,
         headers,
         ...(scenario.body ? { body: scenario.body } : {}),
         connections: n,
       });
-      const all = scenarios(subjects, deepPath);
       const user = all[0] as Scenario;
       const slots: Slot[] = all
         .filter((scenario) => wanted(scenario.key))
@@ -531,7 +631,7 @@ async function main(): Promise<void> {
       }
       if (wanted('user-during-logins')) {
         const basic = `Basic ${Buffer.from(`${subjects.ordinary.username}:${PASSWORD}`).toString('base64')}`;
-        const tokens: Scenario = { key: 'logins', label: 'POST /api/tokens (16 at once)', method: 'POST', path: '/api/tokens' };
+        const tokens: Scenario = { key: 'logins', label: 'POST /api/tokens (16 at once)', method: 'POST', path: '/api/tokens', as: subjects.ordinary.username };
         slots.push({
           rows: [
             { key: 'user-during-logins', label: 'GET /api/users/{id} during 16 logins', workers, spec: spec(server.base, user), pid: server.pid },

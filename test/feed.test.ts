@@ -67,8 +67,9 @@ const point = (row: PostRow) => ({ createdAt: row.created_at, id: Number(row.id)
 function plans(at: TimelinePage, shape: FeedShape): [string, FeedPlan][] {
   return [
     ['chosen', feedPlan(at, shape)],
-    ['by time', { by: 'time', bound: 1_000_000 }],
-    ['by time, bound hit', { by: 'time', bound: 5 }],
+    ['by time', { by: 'time', bound: 1_000_000, probe: false }],
+    ['by time, probing', { by: 'time', bound: 1_000_000, probe: true }],
+    ['by time, bound hit', { by: 'time', bound: 5, probe: false }],
     ['by author', { by: 'author' }],
   ];
 }
@@ -131,8 +132,8 @@ describe('the feed, read by either plan', () => {
   it('chooses by author for a reader who follows few, and by time for one whose feed holds a fair share of all posts', async () => {
     const at = { offset: 0, limit: 11 };
     expect(feedPlan(at, { size: 50, followed: 5, everyone: 100_000 }).by).toBe('author');
-    expect(feedPlan(at, { size: 10_000, followed: 1_000, everyone: 100_000 }).by).toBe('time');
-    expect(feedPlan(at, { size: 1_000, followed: 100, everyone: 100_000 }).by).toBe('time');
+    expect(feedPlan(at, { size: 10_000, followed: 1_000, everyone: 100_000 })).toMatchObject({ by: 'time', probe: true });
+    expect(feedPlan(at, { size: 1_000, followed: 100, everyone: 100_000 })).toMatchObject({ by: 'time', probe: false });
     expect(feedPlan(at, { size: 0, followed: 0, everyone: 100_000 }).by).toBe('author');
   });
 });

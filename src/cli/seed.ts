@@ -4,10 +4,11 @@ import { hashPassword } from '../security/passwords.js';
 import { withDatabase } from './command.js';
 
 const usage = `usage: npm run db:seed -- [--users N] [--follows N] [--posts N] [--seed N] [--reset]
-                        [--celebrity-followers N] [--fan-follows N]
+                        [--celebrity-followers N] [--fan-follows N[,N...]]
 Every seeded user's password is "password". --celebrity-followers adds a user celebrity_<id>
 followed by N others (new users follower_<id> make up any shortfall); --fan-follows adds a
-user fan_<id> who follows N of the seeded users.`;
+user fan_<id> who follows N of the seeded users, one such user per number of a comma list
+(--fan-follows 5,100,1000: three of them); N cannot exceed --users.`;
 
 const { values } = parseArgs({
   options: {
@@ -25,10 +26,10 @@ if (values.help) {
   process.stdout.write(`${usage}\n`);
   process.exit(0);
 }
-const count = (name: 'users' | 'follows' | 'posts' | 'seed' | 'celebrity-followers' | 'fan-follows') => {
-  const n = Number(values[name]);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    process.stderr.write(`db:seed: --${name} must be a whole number, not ${values[name]}\n${usage}\n`);
+const count = (name: 'users' | 'follows' | 'posts' | 'seed' | 'celebrity-followers' | 'fan-follows', text = values[name]) => {
+  const n = Number(text);
+  if (text === '' || !Number.isSafeInteger(n) || n < 0) {
+    process.stderr.write(`db:seed: --${name} must be a whole number${name === 'fan-follows' ? ' or a comma list of them' : ''}, not ${values[name]}\n${usage}\n`);
     process.exit(2);
   }
   return n;
@@ -39,8 +40,13 @@ const options = {
   posts: count('posts'),
   seed: count('seed'),
   celebrityFollowers: count('celebrity-followers'),
-  fanFollows: count('fan-follows'),
+  fanFollows: values['fan-follows'].split(',').map((n) => count('fan-follows', n.trim())),
 };
+const tooMany = options.fanFollows.find((n) => n > options.users);
+if (tooMany !== undefined) {
+  process.stderr.write(`db:seed: --fan-follows ${tooMany} cannot exceed --users (${options.users}): a fan follows seeded users only\n`);
+  process.exit(2);
+}
 
 await withDatabase('db:seed', async (db, { logger }) => {
   const started = performance.now();

@@ -15,8 +15,11 @@ export interface SeedOptions {
    * then as many new users as it takes. 0: none.
    */
   celebrityFollowers?: number;
-  /** Adds a user `fan_<id>` who follows this many of the seeded users. 0: none. */
-  fanFollows?: number;
+  /**
+   * Adds a user `fan_<id>` who follows this many of the seeded users (the first ones), or
+   * one such user per number of a list, in its order. 0: none.
+   */
+  fanFollows?: number | number[];
 }
 
 export interface SeedResult {
@@ -25,8 +28,10 @@ export interface SeedResult {
   posts: number;
   /** The id of the user `celebrityFollowers` follow, when asked for. */
   celebrityId?: number;
-  /** The id of the user who follows `fanFollows` users, when asked for. */
+  /** The id of the (last) user `fanFollows` adds, when asked for. */
   fanId?: number;
+  /** The ids of the users `fanFollows` adds, in its order. */
+  fanIds?: number[];
 }
 
 /** mulberry32: a small, fast PRNG that repeats exactly for a given seed. */
@@ -156,7 +161,7 @@ export async function seed(db: Knex, options: SeedOptions): Promise<SeedResult> 
       }
     }
 
-    const extra: Pick<SeedResult, 'celebrityId' | 'fanId'> = {};
+    const extra: Pick<SeedResult, 'celebrityId' | 'fanId' | 'fanIds'> = {};
     let users = ids.length;
     if (options.celebrityFollowers) {
       const [celebrity] = (await addUsers(1, 'celebrity')) as [number];
@@ -166,12 +171,13 @@ export async function seed(db: Knex, options: SeedOptions): Promise<SeedResult> 
       users += 1 + more.length;
       extra.celebrityId = celebrity;
     }
-    if (options.fanFollows) {
+    for (const fanFollows of [options.fanFollows ?? []].flat().filter((n) => n > 0)) {
       const [fan] = (await addUsers(1, 'fan')) as [number];
-      const followed = ids.slice(0, options.fanFollows);
+      const followed = ids.slice(0, fanFollows);
       follows += await addFollows(followed.map(() => fan), followed);
       users += 1;
       extra.fanId = fan;
+      extra.fanIds = [...(extra.fanIds ?? []), fan];
     }
 
     // Only the rows whose counts change: rewriting every row would update all its indexes too.
