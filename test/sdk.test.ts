@@ -261,6 +261,61 @@ describe('createMicroblogClient: paging', () => {
     expect(count).toBe(seen.size);
   });
 
+  it('newer() follows _links.newer above a page until one comes back empty: what arrived, newest first', async () => {
+    const author = await createUser(server);
+    const reader = await createUser(server);
+    await follow(reader, author);
+    for (let i = 1; i <= 3; i++) await writePost(author, `old ${i}`);
+    // No token in the client: the headers given go with every request.
+    const api = client();
+    const top = unwrap(
+      await api.GET('/api/users/{id}/feed', {
+        params: { path: { id: reader.id }, query: { per_page: 2 } },
+        headers: reader.auth,
+      }),
+    );
+    const arrived: number[] = [];
+    for (let i = 1; i <= 5; i++) arrived.unshift((await writePost(author, `new ${i}`)).id);
+
+    const pulled: number[] = [];
+    const sizes: number[] = [];
+    let last = top;
+    for await (const page of api.newer(top, { headers: reader.auth })) {
+      sizes.push(page.items.length);
+      pulled.unshift(...page.items.map((post) => post.id));
+      last = page;
+    }
+
+    expect(pulled).toEqual(arrived);
+    expect(sizes).toEqual([2, 2, 1]);
+    // Asked again from the last page: nothing, until a post arrives.
+    const again = async () => {
+      const ids: number[] = [];
+      for await (const page of api.newer(last, { headers: reader.auth }))
+        ids.unshift(...page.items.map((post) => post.id));
+      return ids;
+    };
+    expect(await again()).toEqual([]);
+    const later = await writePost(author, 'later');
+    expect(await again()).toEqual([later.id]);
+  });
+
+  it('newer() from the page of an empty timeline gives the first posts it holds', async () => {
+    const author = await createUser(server);
+    const api = client({ token: author.token });
+    const empty = unwrap(
+      await api.GET('/api/users/{id}/posts', { params: { path: { id: author.id } } }),
+    );
+    expect(empty.items).toEqual([]);
+    const first = await writePost(author, 'first');
+    const second = await writePost(author, 'second');
+
+    const pages = [];
+    for await (const page of api.newer(empty)) pages.push(page.items.map((post) => post.id));
+
+    expect(pages).toEqual([[second.id, first.id]]);
+  });
+
   it('throws a MicroblogApiError when the collection cannot be had', async () => {
     const susan = await createUser(server);
     const missing = 2_000_000_000;

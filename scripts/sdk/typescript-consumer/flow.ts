@@ -193,6 +193,39 @@ export async function flow(
   );
   step('check the follow: 204, and the other way 404');
 
+  // Pull to refresh: ann's feed read, then bob (followed) and ann post; newer() follows
+  // `_links.newer` until a page comes back empty: exactly those posts, newest first.
+  const top = unwrap(
+    await api.GET('/api/users/{id}/feed', {
+      params: { path: { id: ann.id }, query: { page: 1, per_page: 2 } },
+    }),
+  );
+  check(top.items.length === 2, `a first feed page of 2, got ${top.items.length}`);
+  const bobPosts = createMicroblogClient({ baseUrl });
+  await bobPosts.login(bob.username, PASSWORD);
+  const arrived: number[] = []; // newest first
+  for (const [author, body] of [
+    [bobPosts, `newer 1 ${tag}`],
+    [api, `newer 2 ${tag}`],
+    [bobPosts, `newer 3 ${tag}`],
+  ] as const)
+    arrived.unshift(unwrap(await author.POST('/api/posts', { body: { body } })).id);
+  const pulled: number[] = [];
+  let pulls = 0;
+  for await (const page of api.newer(top)) {
+    pulls += 1;
+    check(page.items.length <= 2, `at most per_page posts, got ${page.items.length}`);
+    pulled.unshift(...page.items.map((item: Post) => item.id)); // each page lies above the last
+  }
+  check(pulls === 2, `2 pages of newer posts (2, then 1), got ${pulls}`);
+  check(
+    pulled.join() === arrived.join(),
+    `the new posts, newest first: ${arrived.join()}, got ${pulled.join()}`,
+  );
+  step(
+    `pull to refresh: newer() follows _links.newer until a page is empty: ${pulls} pages, the 3 new posts, newest first`,
+  );
+
   const read = await api.GET('/api/posts/{id}', { params: { path: { id: keyed.id } } });
   const etag = etagOf(read);
   check(etag !== undefined, 'an ETag');

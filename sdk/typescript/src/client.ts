@@ -1,4 +1,9 @@
-import createClient, { type Client, type FetchOptions, type Middleware } from 'openapi-fetch';
+import createClient, {
+  type Client,
+  type FetchOptions,
+  type HeadersOptions,
+  type Middleware,
+} from 'openapi-fetch';
 import { unwrap, type CallResult } from './errors.js';
 import { withRetries, type RetryOptions } from './retry.js';
 import type { paths, Token } from './schema.js';
@@ -40,6 +45,10 @@ export type PageOf<P extends CollectionPath> = JsonOk<GetOperation<P>>;
 export type ItemOf<P extends CollectionPath> = PageOf<P>['items'][number];
 /** What the first request for a collection takes: path and query parameters, headers… */
 export type PageInit<P extends CollectionPath> = FetchOptions<GetOperation<P>>;
+/** A page of a timeline (`/api/posts`, `/api/users/{id}/posts`, `/api/users/{id}/feed`). */
+export type TimelinePage = {
+  [P in CollectionPath]: PageOf<P> extends { _links: { newer: string } } ? PageOf<P> : never;
+}[CollectionPath];
 /** The init is required where the path has parameters, as in `client.GET`. */
 type PageInitArgs<P extends CollectionPath> =
   undefined extends GetOperation<P>['parameters']['path']
@@ -84,6 +93,18 @@ export interface MicroblogClient extends Client<paths> {
     path: P,
     ...init: PageInitArgs<P>
   ): AsyncGenerator<ItemOf<P>, void, undefined>;
+  /**
+   * What arrived above a page of a timeline (pull-to-refresh): each page of the posts newer
+   * than `page`'s first item, following `_links.newer` until a page comes back empty (not
+   * yielded). Each page is newest first and lies above the one before it, so
+   * `posts.unshift(...newer.items)` keeps a list newest first; the last page yielded (or
+   * `page`, when none was) holds the `newer` link to ask again later. `init.headers` goes
+   * with every request. Throws MicroblogApiError when a page cannot be had.
+   */
+  newer<Page extends TimelinePage>(
+    page: Page,
+    init?: { headers?: HeadersOptions },
+  ): AsyncGenerator<Page, void, undefined>;
 }
 
 /**
@@ -92,7 +113,7 @@ export interface MicroblogClient extends Client<paths> {
  *
  * Typed calls (`client.GET(...)`, `client.POST(...)`…) resolve to `{ data, error, response }`
  * and do not throw for an HTTP error; `unwrap()` turns that into data or a thrown
- * MicroblogApiError. The helpers (`login`, `logout`, `pages`, `paginate`) throw
+ * MicroblogApiError. The helpers (`login`, `logout`, `pages`, `paginate`, `newer`) throw
  * MicroblogApiError. A network failure rejects with fetch's own error.
  */
 export function createMicroblogClient(options: MicroblogClientOptions): MicroblogClient {
@@ -136,6 +157,18 @@ export function createMicroblogClient(options: MicroblogClientOptions): Microblo
     }
   }
 
+  async function* newer<Page extends TimelinePage>(
+    page: Page,
+    init: { headers?: HeadersOptions } = {},
+  ) {
+    for (let above = page; ;) {
+      const link = resolveLink(above._links.newer, options.baseUrl);
+      above = unwrap(await get(link.path, { ...init, baseUrl: link.baseUrl })) as Page;
+      if (above.items.length === 0) return;
+      yield above;
+    }
+  }
+
   // Not Object.assign with a getter: it would copy the token's value once, not the accessor.
   Object.defineProperty(client, 'token', { get: () => token, enumerable: true });
   Object.defineProperty(client, 'refreshToken', { get: () => refreshToken, enumerable: true });
@@ -173,6 +206,7 @@ export function createMicroblogClient(options: MicroblogClientOptions): Microblo
     async *paginate<P extends CollectionPath>(path: P, ...init: PageInitArgs<P>) {
       for await (const page of pages(path, ...init)) yield* page.items as ItemOf<P>[];
     },
+    newer,
   }) as MicroblogClient;
 }
 

@@ -6,6 +6,7 @@ export {
   type MicroblogClientOptions,
   type PageInit,
   type PageOf,
+  type TimelinePage,
 } from './client.js';
 export { MicroblogApiError, isMicroblogApiError, unwrap, type CallResult } from './errors.js';
 export { etagOf, ifMatch, ifNoneMatch, isNotModified } from './etag.js';

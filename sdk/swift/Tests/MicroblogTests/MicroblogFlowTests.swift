@@ -24,7 +24,7 @@ final class MicroblogFlowTests: XCTestCase {
         (error as? ErrorResponse)?.statusCode ?? -1
     }
 
-    /// The query items of a `_links.next` link (root-relative: `/api/users?page=2&per_page=1`).
+    /// The query items of a `_links.next` or `_links.newer` link (root-relative: `/api/users?page=2&per_page=1`).
     private func query(_ link: String) -> [String: String] {
         var items: [String: String] = [:]
         for item in URLComponents(string: link)?.queryItems ?? [] {
@@ -166,6 +166,41 @@ final class MicroblogFlowTests: XCTestCase {
         let everyonesPosts = try await PostsAPI.listPosts(apiConfiguration: api)
         XCTAssertTrue(everyonesPosts.items.contains { $0.id == post.id })
         _ = try await PostsAPI.getFeed(id: bob.id, apiConfiguration: api)
+
+        // Pull to refresh: ann's feed read, then bob (followed) and ann post; `_links.newer`,
+        // followed until a page comes back empty, brings exactly those posts, newest first.
+        let top = try await PostsAPI.getFeed(id: ann.id, page: 1, perPage: 2, apiConfiguration: api)
+        XCTAssertEqual(top.items.count, 2)
+        let bobsLogin = try await TokensAPI.createToken(
+            apiConfiguration: .basic(basePath: baseURL, login: bob.username, password: password)
+        )
+        let asBob = MicroblogAPIConfiguration.bearer(basePath: baseURL, token: bobsLogin.token)
+        var arrived: [Int64] = [] // newest first
+        for (author, body) in [(asBob, "newer 1 \(tag)"), (api, "newer 2 \(tag)"), (asBob, "newer 3 \(tag)")] {
+            let created = try await PostsAPI.createPost(newPost: NewPost(body: body), apiConfiguration: author)
+            arrived.insert(created.id, at: 0)
+        }
+        var pulled: [Int64] = []
+        var newer = top.links.newer
+        var pulls = 0
+        while pulls < 10 {
+            let link = query(newer)
+            XCTAssertNotNil(link["cursor"])
+            let above = try await PostsAPI.getFeed(
+                id: ann.id,
+                page: link["page"].flatMap { Int($0) },
+                perPage: link["per_page"].flatMap { Int($0) },
+                cursor: link["cursor"],
+                apiConfiguration: api
+            )
+            pulls += 1
+            if above.items.isEmpty { break }
+            XCTAssertLessThanOrEqual(above.items.count, 2)
+            pulled.insert(contentsOf: above.items.map(\.id), at: 0) // each page lies above the last
+            newer = above.links.newer
+        }
+        XCTAssertEqual(pulled, arrived)
+        XCTAssertEqual(pulls, 3)
 
         // Conditional GET: the ETag sent back in If-None-Match gets a 304.
         let read = try await PostsAPI.getPostWithRequestBuilder(id: post.id, apiConfiguration: api).execute()

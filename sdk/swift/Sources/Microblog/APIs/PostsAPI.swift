@@ -105,7 +105,7 @@ open class PostsAPI {
      - parameter id: (path) The user&#39;s id. 
      - parameter page: (query) The page to return, from 1. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000 (page 1000 at the default &#x60;per_page&#x60; of 10, page 100 at 100): a deeper page gets &#x60;400&#x60;, as an offset that deep costs the database a walk over every item skipped. Reach deeper pages by following &#x60;_links.next&#x60;, whose &#x60;cursor&#x60; costs the same on every page. A page past the end has no items.  (optional, default to 1)
      - parameter perPage: (query) Items per page; more than 100 is served as 100. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000. (optional, default to 10)
-     - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60;; opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
+     - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60; (or, on timelines, a &#x60;_links.newer&#x60;); opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
      - parameter ifNoneMatch: (header) An &#x60;ETag&#x60; from an earlier answer; a &#x60;304&#x60; comes back when it still holds. (optional)
      - parameter apiConfiguration: The configuration for the http request.
      - returns: PostCollection
@@ -117,7 +117,7 @@ open class PostsAPI {
     /**
      Your feed
      - GET /api/users/{id}/feed
-     - The posts of the users `{id}` follows, and its own, newest first. Only the user itself may read it.
+     - The posts of the users `{id}` follows, and its own, newest first. Only the user itself may read it. `_links.newer` gives what arrived above a page (pull-to-refresh); a follow or unfollow shows in the next page read.
      - Bearer Token:
        - type: http
        - name: bearer
@@ -125,7 +125,7 @@ open class PostsAPI {
      - parameter id: (path) The user&#39;s id. 
      - parameter page: (query) The page to return, from 1. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000 (page 1000 at the default &#x60;per_page&#x60; of 10, page 100 at 100): a deeper page gets &#x60;400&#x60;, as an offset that deep costs the database a walk over every item skipped. Reach deeper pages by following &#x60;_links.next&#x60;, whose &#x60;cursor&#x60; costs the same on every page. A page past the end has no items.  (optional, default to 1)
      - parameter perPage: (query) Items per page; more than 100 is served as 100. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000. (optional, default to 10)
-     - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60;; opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
+     - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60; (or, on timelines, a &#x60;_links.newer&#x60;); opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
      - parameter ifNoneMatch: (header) An &#x60;ETag&#x60; from an earlier answer; a &#x60;304&#x60; comes back when it still holds. (optional)
      - parameter apiConfiguration: The configuration for the http request.
      - returns: RequestBuilder<PostCollection> 
@@ -207,7 +207,7 @@ open class PostsAPI {
      
      - parameter page: (query) The page to return, from 1. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000 (page 1000 at the default &#x60;per_page&#x60; of 10, page 100 at 100): a deeper page gets &#x60;400&#x60;, as an offset that deep costs the database a walk over every item skipped. Reach deeper pages by following &#x60;_links.next&#x60;, whose &#x60;cursor&#x60; costs the same on every page. A page past the end has no items.  (optional, default to 1)
      - parameter perPage: (query) Items per page; more than 100 is served as 100. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000. (optional, default to 10)
-     - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60;; opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
+     - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60; (or, on timelines, a &#x60;_links.newer&#x60;); opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
      - parameter ifNoneMatch: (header) An &#x60;ETag&#x60; from an earlier answer; a &#x60;304&#x60; comes back when it still holds. (optional)
      - parameter apiConfiguration: The configuration for the http request.
      - returns: PostCollection
@@ -219,14 +219,14 @@ open class PostsAPI {
     /**
      List all posts
      - GET /api/posts
-     - Every post, newest first (ties broken by id). Follow `_links.next` to page without skipping or repeating posts while new ones arrive.
+     - Every post, newest first (ties broken by id). Follow `_links.next` to page without skipping or repeating posts while new ones arrive, and `_links.newer` for what arrived above a page (pull-to-refresh).
      - Bearer Token:
        - type: http
        - name: bearer
      - responseHeaders: [ETag(String), Cache-Control(String), RateLimit(String), RateLimit-Policy(String)]
      - parameter page: (query) The page to return, from 1. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000 (page 1000 at the default &#x60;per_page&#x60; of 10, page 100 at 100): a deeper page gets &#x60;400&#x60;, as an offset that deep costs the database a walk over every item skipped. Reach deeper pages by following &#x60;_links.next&#x60;, whose &#x60;cursor&#x60; costs the same on every page. A page past the end has no items.  (optional, default to 1)
      - parameter perPage: (query) Items per page; more than 100 is served as 100. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000. (optional, default to 10)
-     - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60;; opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
+     - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60; (or, on timelines, a &#x60;_links.newer&#x60;); opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
      - parameter ifNoneMatch: (header) An &#x60;ETag&#x60; from an earlier answer; a &#x60;304&#x60; comes back when it still holds. (optional)
      - parameter apiConfiguration: The configuration for the http request.
      - returns: RequestBuilder<PostCollection> 
@@ -260,7 +260,7 @@ open class PostsAPI {
      - parameter id: (path) The user&#39;s id. 
      - parameter page: (query) The page to return, from 1. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000 (page 1000 at the default &#x60;per_page&#x60; of 10, page 100 at 100): a deeper page gets &#x60;400&#x60;, as an offset that deep costs the database a walk over every item skipped. Reach deeper pages by following &#x60;_links.next&#x60;, whose &#x60;cursor&#x60; costs the same on every page. A page past the end has no items.  (optional, default to 1)
      - parameter perPage: (query) Items per page; more than 100 is served as 100. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000. (optional, default to 10)
-     - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60;; opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
+     - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60; (or, on timelines, a &#x60;_links.newer&#x60;); opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
      - parameter ifNoneMatch: (header) An &#x60;ETag&#x60; from an earlier answer; a &#x60;304&#x60; comes back when it still holds. (optional)
      - parameter apiConfiguration: The configuration for the http request.
      - returns: PostCollection
@@ -272,7 +272,7 @@ open class PostsAPI {
     /**
      List a user's posts
      - GET /api/users/{id}/posts
-     - The user's posts, newest first (ties broken by id).
+     - The user's posts, newest first (ties broken by id). `_links.newer` gives what arrived above a page (pull-to-refresh).
      - Bearer Token:
        - type: http
        - name: bearer
@@ -280,7 +280,7 @@ open class PostsAPI {
      - parameter id: (path) The user&#39;s id. 
      - parameter page: (query) The page to return, from 1. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000 (page 1000 at the default &#x60;per_page&#x60; of 10, page 100 at 100): a deeper page gets &#x60;400&#x60;, as an offset that deep costs the database a walk over every item skipped. Reach deeper pages by following &#x60;_links.next&#x60;, whose &#x60;cursor&#x60; costs the same on every page. A page past the end has no items.  (optional, default to 1)
      - parameter perPage: (query) Items per page; more than 100 is served as 100. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000. (optional, default to 10)
-     - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60;; opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
+     - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60; (or, on timelines, a &#x60;_links.newer&#x60;); opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
      - parameter ifNoneMatch: (header) An &#x60;ETag&#x60; from an earlier answer; a &#x60;304&#x60; comes back when it still holds. (optional)
      - parameter apiConfiguration: The configuration for the http request.
      - returns: RequestBuilder<PostCollection> 

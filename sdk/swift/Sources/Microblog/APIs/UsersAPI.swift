@@ -101,7 +101,7 @@ open class UsersAPI {
      
      - parameter page: (query) The page to return, from 1. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000 (page 1000 at the default &#x60;per_page&#x60; of 10, page 100 at 100): a deeper page gets &#x60;400&#x60;, as an offset that deep costs the database a walk over every item skipped. Reach deeper pages by following &#x60;_links.next&#x60;, whose &#x60;cursor&#x60; costs the same on every page. A page past the end has no items.  (optional, default to 1)
      - parameter perPage: (query) Items per page; more than 100 is served as 100. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000. (optional, default to 10)
-     - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60;; opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
+     - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60; (or, on timelines, a &#x60;_links.newer&#x60;); opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
      - parameter ifNoneMatch: (header) An &#x60;ETag&#x60; from an earlier answer; a &#x60;304&#x60; comes back when it still holds. (optional)
      - parameter apiConfiguration: The configuration for the http request.
      - returns: UserCollection
@@ -120,7 +120,7 @@ open class UsersAPI {
      - responseHeaders: [ETag(String), Cache-Control(String), RateLimit(String), RateLimit-Policy(String)]
      - parameter page: (query) The page to return, from 1. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000 (page 1000 at the default &#x60;per_page&#x60; of 10, page 100 at 100): a deeper page gets &#x60;400&#x60;, as an offset that deep costs the database a walk over every item skipped. Reach deeper pages by following &#x60;_links.next&#x60;, whose &#x60;cursor&#x60; costs the same on every page. A page past the end has no items.  (optional, default to 1)
      - parameter perPage: (query) Items per page; more than 100 is served as 100. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000. (optional, default to 10)
-     - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60;; opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
+     - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60; (or, on timelines, a &#x60;_links.newer&#x60;); opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
      - parameter ifNoneMatch: (header) An &#x60;ETag&#x60; from an earlier answer; a &#x60;304&#x60; comes back when it still holds. (optional)
      - parameter apiConfiguration: The configuration for the http request.
      - returns: RequestBuilder<UserCollection> 

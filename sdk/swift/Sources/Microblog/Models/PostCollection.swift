@@ -13,9 +13,9 @@ public struct PostCollection: Sendable, Codable, Hashable {
     /** The posts on this page. */
     public var items: [Post]
     public var meta: PageMeta
-    public var links: PageLinks
+    public var links: TimelineLinks
 
-    public init(items: [Post], meta: PageMeta, links: PageLinks) {
+    public init(items: [Post], meta: PageMeta, links: TimelineLinks) {
         self.items = items
         self.meta = meta
         self.links = links

@@ -252,6 +252,37 @@ class SdkFlowIT {
     }
 
     @Test @Order(8)
+    fun `pull to refresh - _links newer of the feed, followed until empty, brings exactly the new posts, newest first`() = runBlocking {
+        follows.followUser(susan.id, david.id)
+        val top = posts.getFeed(susan.id, page = 1, perPage = 2)
+        assertEquals(2, top.items.size)
+
+        val davidsTokens = TokensApi(baseUrl, http).apply { userCredentialsProvider = { "david" to "another long password" } }
+        val davidsSession = davidsTokens.createToken().token
+        val davidsPosts = PostsApi(baseUrl, http).apply { accessTokenProvider = { davidsSession } }
+        val arrived = listOf(davidsPosts, posts, davidsPosts).mapIndexed { n, author -> author.createPost(NewPost("Newer ${n + 1}")).id }
+
+        val pulled = mutableListOf<Long>()
+        var newer = top.links.newer
+        var pulls = 0
+        while (true) {
+            check(pulls < 10) { "the newer pages did not end: $pulled" }
+            val link = pageRequestOf(newer)
+            assertNotNull(link.cursor)
+            val page = posts.getFeed(susan.id, page = link.page, perPage = link.perPage, cursor = link.cursor)
+            pulls++
+            if (page.items.isEmpty()) break
+            assertTrue(page.items.size <= 2)
+            pulled.addAll(0, page.items.map { it.id }) // each page lies above the last
+            newer = page.links.newer
+        }
+        assertEquals(arrived.reversed(), pulled)
+        assertEquals(3, pulls)
+
+        follows.unfollowUser(susan.id, david.id)
+    }
+
+    @Test @Order(9)
     fun `a conditional GET with the ETag is answered 304`() = runBlocking {
         val first = users.getUserWithHttpInfo(susan.id, null)
         val etag = first.header("ETag")
@@ -265,7 +296,7 @@ class SdkFlowIT {
         assertEquals(304, posts.getPostWithHttpInfo(keyedPost.id, postTag).statusCode)
     }
 
-    @Test @Order(9)
+    @Test @Order(10)
     fun `update with If-Match the ETag read, and a stale one is a typed 412`() = runBlocking {
         val read = users.getUserWithHttpInfo(susan.id, null)
         val etag = read.header("ETag")!!
@@ -290,7 +321,7 @@ class SdkFlowIT {
         }.statusCode)
     }
 
-    @Test @Order(10)
+    @Test @Order(11)
     fun `delete answers 204 without throwing, and the post is then 404`() = runBlocking {
         val etag = posts.getPostWithHttpInfo(keyedPost.id, null).header("ETag")!!
         posts.deletePost(keyedPost.id, etag)
@@ -298,7 +329,7 @@ class SdkFlowIT {
         assertEquals(404, gone.statusCode)
     }
 
-    @Test @Order(11)
+    @Test @Order(12)
     fun `a second device logs in named, refreshes, is listed and read, and is logged out from this one`() = runBlocking {
         tokens.userCredentialsProvider = { "susan" to password }
         val phone = tokens.createToken(newSession = NewSession(device = "Susan's Android"))
@@ -331,7 +362,7 @@ class SdkFlowIT {
         assertEquals(404, unseen.statusCode)
     }
 
-    @Test @Order(12)
+    @Test @Order(13)
     fun `export the posts of susan, 202 with Location, polled until done, and the file holds them`() = runBlocking {
         val asked = exports.createExportWithHttpInfo(susan.id)
         assertEquals(202, asked.statusCode)
@@ -353,7 +384,7 @@ class SdkFlowIT {
         assertEquals(posts.listUserPosts(susan.id, perPage = 100).items, file)
     }
 
-    @Test @Order(14)
+    @Test @Order(15)
     fun `log out answers 204, and the next call is a typed 401 with status and error body`() = runBlocking {
         assertEquals(204, tokens.revokeTokenWithHttpInfo().statusCode)
         val refused = assertThrows<ClientException> { runBlocking { users.getUser(susan.id) } }
@@ -364,7 +395,7 @@ class SdkFlowIT {
         assertTrue(error.message.isNotBlank())
     }
 
-    @Test @Order(13)
+    @Test @Order(14)
     fun `a password reset mails a token that sets a new password and ends every session`() = runBlocking {
         val davidsTokens = TokensApi(baseUrl, http).apply { userCredentialsProvider = { "david" to "another long password" } }
         val oldSession = davidsTokens.createToken().token
@@ -402,7 +433,7 @@ class SdkFlowIT {
         }
     }
 
-    @Test @Order(15)
+    @Test @Order(16)
     fun `every operation of the contract was called, and no request sent the text null`() {
         val called = sent.mapNotNull { request -> operationOf(request) }.toSet()
         val missing = contractOperations.map { it.id }.toSet() - called
