@@ -5,7 +5,7 @@ import * as rowCounts from './20261125000000_row_counts.js';
 import * as sessions from './20261202000000_sessions.js';
 import * as passwordResets from './20261202010000_password_resets.js';
 import * as postExports from './20261202020000_exports.js';
-import * as feedCounts from './20261202030000_feed_counts.js';
+import * as homeTimelines from './20261202030000_home_timelines.js';
 
 /**
  * Every migration, oldest first. Listed here rather than read from the folder so the same
@@ -18,7 +18,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261202000000_sessions': sessions,
   '20261202010000_password_resets': passwordResets,
   '20261202020000_exports': postExports,
-  '20261202030000_feed_counts': feedCounts,
+  '20261202030000_home_timelines': homeTimelines,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

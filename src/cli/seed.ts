@@ -53,7 +53,7 @@ await withDatabase('db:seed', async (db, { logger }) => {
   const result = await seed(db, { ...options, reset: values.reset, passwordHash: await hashPassword('password') });
   // A bulk load leaves dead row versions (the counters' updates) and unset visibility hints:
   // vacuum now, so that autovacuum does not do it later, under whatever load comes next.
-  await db.raw('VACUUM (ANALYZE) users, follows, posts, feed_counts');
+  await db.raw('VACUUM (ANALYZE) users, follows, posts, feed_counts, timeline_entries');
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   logger.info({ ...result, seed: options.seed, seconds: Number(seconds) }, `seeded ${result.users} users, ${result.follows} follows, ${result.posts} posts in ${seconds} s`);
 });

@@ -44,16 +44,6 @@ async function page(query: Knex.QueryBuilder, { position, offset, limit }: Timel
   return newestFirst(rows, order);
 }
 
-/** What choosing how to read a feed takes: its size, how many it follows, how many posts there are. */
-export interface FeedShape {
-  /** The posts in the feed. */
-  size: number;
-  /** The users it follows. */
-  followed: number;
-  /** The posts of everyone. */
-  everyone: number;
-}
-
 /** SQL for posts. Timelines are newest first, ties broken by id, so pages are stable. */
 export const postsRepository = {
   findById(db: Knex, id: number): Promise<PostRow | undefined> {
@@ -97,99 +87,53 @@ export const postsRepository = {
   },
 
   /**
-   * A feed's size and shape in one statement, whatever the number followed: the owner's
-   * posts, the counted follows' sum kept in feed_counts, and the post counts of the few
-   * users followed through uncounted follows (see the feed_counts migration).
+   * How many posts a feed holds, in one statement whatever the number followed: the
+   * owner's posts, the fanned-out follows' sum kept in feed_counts, and the post counts of
+   * the few users followed through the other follows (see the home_timelines migration).
    */
-  async feedShape(db: Knex, userId: number): Promise<FeedShape> {
-    const { rows } = await db.raw<{ rows: { size: string; followed: number; everyone: string }[] }>(
-      `SELECT u.followed_count::int AS followed,
-         u.post_count + coalesce(c.posts, 0) + coalesce((
+  async feedSize(db: Knex, userId: number): Promise<number> {
+    const { rows } = await db.raw<{ rows: { size: string }[] }>(
+      `SELECT u.post_count + coalesce(c.posts, 0) + coalesce((
            SELECT sum(a.post_count) FROM follows f JOIN users a ON a.id = f.followed_id
-           WHERE f.follower_id = u.id AND NOT f.counted), 0) AS size,
-         (SELECT coalesce(sum(n), 0) FROM row_counts WHERE table_name = 'posts') AS everyone
+           WHERE f.follower_id = u.id AND NOT f.fans_out), 0) AS size
        FROM users u LEFT JOIN feed_counts c ON c.user_id = u.id
        WHERE u.id = ?`,
       [userId],
     );
-    const [row] = rows;
-    return { size: Number(row?.size ?? 0), followed: row?.followed ?? 0, everyone: Number(row?.everyone ?? 0) };
+    return Number(rows[0]?.size ?? 0);
   },
 
   /**
-   * A page of the posts of the users `userId` follows and its own. Two plans, chosen by the
-   * feed's shape (docs/performance.md, "The feed"):
-   * - by author: for each author, a range scan of posts_user_created_idx takes its posts
-   *   next to the page, and only those are merged. Costs one probe per author: right for
-   *   a user who follows few.
-   * - by time: a scan of posts_created_idx from the page's position, keeping the posts of
-   *   followed authors (one primary-key probe of follows per post read). Reads about
-   *   everyone/size posts per post kept: right for a feed that holds a fair share of all
-   *   posts. It stops after a bounded number of posts, and the page is read by author if
-   *   that did not fill it (authors who posted less of late than on average).
+   * A page of the posts of the users `userId` follows and its own: the page's stretch of
+   * its home timeline (timeline_entries, written when each post was made), of its own posts
+   * and of the posts of each user it follows without fan-out (the users followed by very
+   * many), each one index range of at most the page's reach, merged. The cost grows with
+   * the page and those few users, never with the number followed or the posts in the table.
    */
-  async feed(db: Knex, userId: number, at: TimelinePage, shape: FeedShape, plan = feedPlan(at, shape)): Promise<PostRow[]> {
-    if (shape.size === 0) return [];
-    if (plan.by === 'time') {
-      // Above a point (pull-to-refresh) lie the few posts that arrived since: read them all.
-      const upward = at.position !== undefined && 'newer' in at.position;
-      const rows = await feedByTime(db, userId, at, upward ? { ...plan, bound: shape.everyone } : plan);
-      if (rows.length === at.limit || upward || plan.bound >= shape.everyone) return rows;
-    }
-    return feedByAuthor(db, userId, at);
+  async feed(db: Knex, userId: number, { position, offset, limit }: TimelinePage): Promise<PostRow[]> {
+    const { where, order } = direction(position, 'x.');
+    const reach = (position ? 0 : offset) + limit;
+    // The position, on each source's own (time, id) columns.
+    const after = (time: string, id: string) => (where ? `AND ${where[0].replace('x.created_at', time).replace('x.id', id)}` : '');
+    const at = where?.[1] ?? [];
+    const { rows } = await db.raw<{ rows: PostRow[] }>(
+      `SELECT * FROM (
+         (SELECT p.* FROM timeline_entries t JOIN posts p ON p.id = t.post_id
+          WHERE t.user_id = ? ${after('t.created_at', 't.post_id')}
+          ORDER BY t.created_at ${order}, t.post_id ${order} LIMIT ?)
+         UNION ALL
+         (SELECT p.* FROM posts p WHERE p.user_id = ? ${after('p.created_at', 'p.id')}
+          ORDER BY p.created_at ${order}, p.id ${order} LIMIT ?)
+         UNION ALL
+         (SELECT r.* FROM follows f CROSS JOIN LATERAL (
+            SELECT p.* FROM posts p WHERE p.user_id = f.followed_id ${after('p.created_at', 'p.id')}
+            ORDER BY p.created_at ${order}, p.id ${order} LIMIT ?) AS r
+          WHERE f.follower_id = ? AND NOT f.fans_out)
+       ) AS feed
+       ORDER BY created_at ${order}, id ${order}
+       OFFSET ? LIMIT ?`,
+      [userId, ...at, reach, userId, ...at, reach, ...at, reach, userId, position ? 0 : offset, limit],
+    );
+    return newestFirst(rows, order);
   },
 };
-
-/**
- * How to read a feed's page: by author, or by time, reading at most `bound` posts and
- * checking each post's author against the follows one probe at a time (`probe`: fewer posts
- * to read than users followed) or in a hash of all of them, built once.
- */
-export type FeedPlan = { by: 'time'; bound: number; probe: boolean } | { by: 'author' };
-
-/** The cheaper plan for a page of a feed of this shape (see postsRepository.feed). */
-export function feedPlan(at: TimelinePage, shape: FeedShape): FeedPlan {
-  const wanted = (at.position ? 0 : at.offset) + at.limit;
-  const byTime = Math.ceil((wanted * shape.everyone) / Math.max(1, shape.size));
-  // Measured on the bench's data: an author costs about what 20 posts read by time do, plus its rows.
-  const byAuthor = (shape.followed + 1) * (20 + wanted);
-  return byTime < byAuthor ? { by: 'time', bound: 4 * byTime + 100, probe: shape.followed > byTime } : { by: 'author' };
-}
-
-async function feedByTime(db: Knex, userId: number, { position, offset, limit }: TimelinePage, { bound, probe }: { bound: number; probe: boolean }): Promise<PostRow[]> {
-  const { where, order } = direction(position);
-  // OFFSET 0 keeps PostgreSQL from turning the EXISTS into a hash of every follow.
-  const oneAtATime = probe ? 'OFFSET 0' : '';
-  const { rows } = await db.raw<{ rows: PostRow[] }>(
-    `SELECT p.* FROM (
-       SELECT * FROM posts ${where ? `WHERE ${where[0]}` : ''}
-       ORDER BY created_at ${order}, id ${order} LIMIT ?
-     ) AS p
-     WHERE p.user_id = ? OR EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = ? AND f.followed_id = p.user_id ${oneAtATime})
-     ORDER BY p.created_at ${order}, p.id ${order}
-     OFFSET ? LIMIT ?`,
-    [...(where?.[1] ?? []), bound, userId, userId, position ? 0 : offset, limit],
-  );
-  return newestFirst(rows, order);
-}
-
-async function feedByAuthor(db: Knex, userId: number, { position, offset, limit }: TimelinePage): Promise<PostRow[]> {
-  const { where, order } = direction(position, 'p.');
-  const skip = position ? 0 : offset;
-  const { rows } = await db.raw<{ rows: PostRow[] }>(
-    `SELECT f.* FROM (
-       SELECT followed_id AS id FROM follows WHERE follower_id = ?
-       UNION ALL SELECT ?
-     ) AS a
-     CROSS JOIN LATERAL (
-       SELECT p.* FROM posts p
-       WHERE p.user_id = a.id ${where ? `AND ${where[0]}` : ''}
-       ORDER BY p.created_at ${order}, p.id ${order}
-       LIMIT ?
-     ) AS f
-     ORDER BY f.created_at ${order}, f.id ${order}
-     OFFSET ? LIMIT ?`,
-    [userId, userId, ...(where?.[1] ?? []), skip + limit, skip, limit],
-  );
-  return newestFirst(rows, order);
-}

@@ -75,7 +75,7 @@ export async function seed(db: Knex, options: SeedOptions): Promise<SeedResult> 
   return db.transaction(async (trx) => {
     if (options.reset) await emptyAllTables(trx);
     await trx.raw('ALTER TABLE posts DISABLE TRIGGER posts_count');
-    await trx.raw('ALTER TABLE follows DISABLE TRIGGER follows_count, DISABLE TRIGGER follows_counted');
+    await trx.raw('ALTER TABLE follows DISABLE TRIGGER follows_count, DISABLE TRIGGER follows_fans_out');
 
     /**
      * Inserts `count` users named `<prefix>_<id>`, or adjective_noun_<id> without a prefix.
@@ -191,23 +191,28 @@ export async function seed(db: Knex, options: SeedOptions): Promise<SeedResult> 
           LEFT JOIN (SELECT follower_id AS id, count(*) AS n FROM follows GROUP BY 1) fd ON fd.id = x.id
       ) c
       WHERE u.id = c.id AND (u.post_count, u.follower_count, u.followed_count) IS DISTINCT FROM (c.posts, c.followers, c.followed)`);
-    // What the follows triggers would have made of the follows, in order: the first
-    // feed_counted_followers() of each user counted, and each follower's feed count.
+    // What the follows' and posts' triggers would have made of them, in order: the first
+    // feed_fan_out_followers() follows of each user fan out, into timelines and feed counts.
     await trx.raw(`
-      UPDATE follows f SET counted = r.counted
+      UPDATE follows f SET fans_out = r.fans_out
       FROM (
         SELECT follower_id, followed_id,
-          row_number() OVER (PARTITION BY followed_id ORDER BY created_at, follower_id) <= feed_counted_followers() AS counted
+          row_number() OVER (PARTITION BY followed_id ORDER BY created_at, follower_id) <= feed_fan_out_followers() AS fans_out
         FROM follows
       ) r
-      WHERE r.follower_id = f.follower_id AND r.followed_id = f.followed_id AND r.counted IS DISTINCT FROM f.counted`);
+      WHERE r.follower_id = f.follower_id AND r.followed_id = f.followed_id AND r.fans_out IS DISTINCT FROM f.fans_out`);
     await trx.raw('DELETE FROM feed_counts');
     await trx.raw(`
       INSERT INTO feed_counts (user_id, posts)
       SELECT f.follower_id, sum(u.post_count) FROM follows f JOIN users u ON u.id = f.followed_id
-      WHERE f.counted GROUP BY f.follower_id`);
+      WHERE f.fans_out GROUP BY f.follower_id`);
+    await trx.raw(`
+      INSERT INTO timeline_entries (user_id, created_at, post_id)
+      SELECT f.follower_id, p.created_at, p.id FROM follows f JOIN posts p ON p.user_id = f.followed_id
+      WHERE f.fans_out
+      ON CONFLICT DO NOTHING`);
     await trx.raw('ALTER TABLE posts ENABLE TRIGGER posts_count');
-    await trx.raw('ALTER TABLE follows ENABLE TRIGGER follows_count, ENABLE TRIGGER follows_counted');
+    await trx.raw('ALTER TABLE follows ENABLE TRIGGER follows_count, ENABLE TRIGGER follows_fans_out');
     return { users, follows, posts, ...extra };
   });
 }

@@ -103,11 +103,10 @@ export function postRoutes(db: Knex): Router {
       const { id } = req.params;
       if (authOf(req).user.id !== id) throw forbidden('you can only read your own feed');
       const at = timelineRequest(req.query);
-      const shape = await postsRepository.feedShape(db, id);
       const [rows, total] = await readPage(
         at,
-        () => Promise.resolve(shape.size),
-        () => postsRepository.feed(db, id, { ...at, limit: at.limit + 1 }, shape),
+        () => postsRepository.feedSize(db, id),
+        () => postsRepository.feed(db, id, { ...at, limit: at.limit + 1 }),
       );
       sendRepresentation(req, res, timeline(rows, total, at, links.feed(id), toPost));
     }),
