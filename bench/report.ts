@@ -21,7 +21,7 @@ export interface Results {
     loadavg: number[];
     database: string;
     /** fanFollows: one fan per number (a single number in results from before). */
-    data: { users: number; follows: number; posts: number; celebrityFollowers: number; fanFollows: number[] | number };
+    data: { users: number; follows: number; posts: number; celebrityFollowers: number; fanFollows: number[] | number; messages?: number };
     durationSeconds: number;
     connections: number;
   };

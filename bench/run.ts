@@ -27,7 +27,8 @@ const usage = `usage: npm run bench -- [--users N] [--follows N] [--posts N] [--
 as a scenario feed-N. For the 5,000 scenario: --fan-follows 5,100,1000,5000 (a fan cannot follow more than
 --users, 10000 by default, so keep --users at 5000 or more).
 Scenarios (--only): user, ceiling, user-celebrity, users, followers, followers-deep, feed-N (or feed: every
-feed-N), refresh, posts, post-create, post-create-celebrity, user-during-logins.`;
+feed-N), refresh, posts, post-create, post-create-celebrity, messages (GET /api/messages of a user with
+--messages received messages, and messages-send: POST /api/users/{id}/messages), user-during-logins.`;
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -37,6 +38,7 @@ const { values: args, positionals } = parseArgs({
     posts: { type: 'string', default: '100000' },
     'celebrity-followers': { type: 'string', default: '100000' },
     'fan-follows': { type: 'string', default: '5,100,1000' },
+    messages: { type: 'string', default: '10000' },
     duration: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
     connections: { type: 'string', default: '10' },
@@ -76,6 +78,7 @@ const data = {
   posts: whole('posts'),
   celebrityFollowers: whole('celebrity-followers', 1),
   fanFollows,
+  messages: whole('messages'),
 };
 const tooMany = fanFollows.find((n) => n > data.users);
 if (tooMany !== undefined) {
@@ -115,6 +118,7 @@ function serverEnv(databaseUrl: string, port: number, workers: number): Record<s
     RATE_LIMIT_REQUESTS: '1000000000',
     RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT: '1000000000',
     RATE_LIMIT_FAILED_LOGINS_PER_ADDRESS: '1000000000',
+    RATE_LIMIT_MESSAGES: '1000000000',
   };
 }
 
@@ -335,6 +339,15 @@ function scenarios(s: Subjects, deepPath: string, refresh?: { path: string; post
       body: post('the celebrity'),
       as: s.celebrity.username,
     },
+    { key: 'messages', label: `GET /api/messages (${count(data.messages)} received)`, method: 'GET', path: '/api/messages', as: s.ordinary.username },
+    {
+      key: 'messages-send',
+      label: 'POST /api/users/{id}/messages',
+      method: 'POST',
+      path: `/api/users/${s.viewer.id}/messages`,
+      body: JSON.stringify({ body: 'A message from the benchmark.' }),
+      as: s.ordinary.username,
+    },
   ];
 }
 
@@ -447,6 +460,14 @@ async function main(): Promise<void> {
       [viewer.id],
     )
   ).rows;
+  // The ordinary user's received messages, one from each of --messages other users, a second apart.
+  await client.query(
+    `INSERT INTO messages (sender_id, recipient_id, body, created_at)
+     SELECT u.id, $1, 'A message from the benchmark.', now() - make_interval(secs => row_number() OVER (ORDER BY u.id))
+     FROM users u WHERE u.id <> $1 ORDER BY u.id LIMIT $2`,
+    [subjects.ordinary.id, data.messages],
+  );
+  await client.query('ANALYZE messages');
   await client.end();
 
   const results: Results = {
@@ -470,7 +491,8 @@ async function main(): Promise<void> {
   const hops = Math.max(1, Math.floor((data.celebrityFollowers * 0.9) / 100));
   const firstFollowers = `/api/users/${subjects.celebrity.id}/followers?per_page=100`;
   // `--only feed` means every feed-N.
-  const wanted = (key: string) => !only || only.has(key) || (key.startsWith('feed-') && only.has('feed'));
+  const wanted = (key: string) =>
+    !only || only.has(key) || (key.startsWith('feed-') && only.has('feed')) || (key === 'messages-send' && only.has('messages'));
 
   // The deep followers page is reached by following next links, one after the other: a
   // server of its own walks there while statements are counted on another (its link
@@ -538,6 +560,7 @@ async function main(): Promise<void> {
         ['GET /api/users/{id}/followed', `/api/users/${subjects.viewer.id}/followed`, viewer],
         ['GET /api/posts', '/api/posts', viewer],
         ['GET /api/users/{id}/posts', `/api/users/${subjects.ordinary.id}/posts`, viewer],
+        ['GET /api/messages', '/api/messages', subjects.ordinary.username],
         ...subjects.fans.map((fan): [string, string, string] => [`GET /api/users/{id}/feed (follows ${count(fan.follows)})`, `/api/users/${fan.id}/feed`, fan.username]),
         ...(refresh ? [['GET /api/users/{id}/feed (newer, refresh)', refresh.path.replace(/per_page=\d+/, 'per_page=PP'), viewer] as [string, string, string]] : []),
       ];

@@ -24,8 +24,10 @@ import { contractValidator } from './http/validator.js';
 import { apiRoutes } from './resources/api.js';
 import { docsRoutes } from './resources/docs.js';
 import { exportRoutes } from './resources/exports.js';
+import { blockRoutes } from './resources/blocks.js';
 import { followRoutes } from './resources/follows.js';
 import { healthRoutes } from './resources/health.js';
+import { messageRoutes } from './resources/messages.js';
 import { postRoutes } from './resources/posts.js';
 import { tokenRoutes } from './resources/tokens.js';
 import { userRoutes } from './resources/users.js';
@@ -116,6 +118,8 @@ export function createApp({
     }),
   );
   app.use(exportRoutes(db, exports));
+  app.use(blockRoutes(db));
+  app.use(messageRoutes(db, limits.messages));
 
   app.use(notFoundHandler);
   app.use(errorHandler());

@@ -114,6 +114,8 @@ const schema = z.object({
   RATE_LIMIT_PASSWORD_RESETS_PER_EMAIL: limit(5),
   RATE_LIMIT_PASSWORD_RESETS_PER_ADDRESS: limit(50),
   RATE_LIMIT_PASSWORD_RESETS_WINDOW_SECONDS: windowSeconds(3600),
+  RATE_LIMIT_MESSAGES: limit(30),
+  RATE_LIMIT_MESSAGES_WINDOW_SECONDS: windowSeconds(60),
   PASSWORD_RESET_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
   PASSWORD_RESET_URL: resetUrlTemplate.optional(),
   SMTP_URL: z
@@ -209,6 +211,9 @@ export interface RateLimitConfig {
   passwordResetsPerEmail: number;
   passwordResetsPerAddress: number;
   passwordResetsWindowSeconds: number;
+  /** Private messages per sender per window. */
+  messages: number;
+  messagesWindowSeconds: number;
   /** Set to share the counts between instances. */
   redisUrl: string | undefined;
   redisPrefix: string;
@@ -283,6 +288,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       passwordResetsPerEmail: e.RATE_LIMIT_PASSWORD_RESETS_PER_EMAIL,
       passwordResetsPerAddress: e.RATE_LIMIT_PASSWORD_RESETS_PER_ADDRESS,
       passwordResetsWindowSeconds: e.RATE_LIMIT_PASSWORD_RESETS_WINDOW_SECONDS,
+      messages: e.RATE_LIMIT_MESSAGES,
+      messagesWindowSeconds: e.RATE_LIMIT_MESSAGES_WINDOW_SECONDS,
       redisUrl: e.REDIS_URL,
       redisPrefix: e.REDIS_PREFIX,
     },

@@ -52,6 +52,8 @@ interface World {
   posts: { alice: number; bob: number };
   /** A session of alice's other than her token's, and its refresh token. */
   session: { id: number; refreshToken: string };
+  /** A message from alice to bob. */
+  message: number;
 }
 let world: World;
 
@@ -64,7 +66,9 @@ beforeAll(async () => {
   };
   const login = await server.fetch('/api/tokens', { method: 'POST', headers: { Authorization: basic(alice.username, alice.password) } });
   const { session_id, refresh_token } = (await login.json()) as { session_id: number; refresh_token: string };
-  world = { alice, bob, posts: { alice: await post(alice), bob: await post(bob) }, session: { id: session_id, refreshToken: refresh_token } };
+  const sent = await server.fetch(`/api/users/${bob.id}/messages`, { method: 'POST', headers: { ...alice.auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ body: 'Hi Bob' }) });
+  const message = ((await sent.json()) as { id: number }).id;
+  world = { alice, bob, posts: { alice: await post(alice), bob: await post(bob) }, session: { id: session_id, refreshToken: refresh_token }, message };
   await server.fetch(`/api/users/${alice.id}/followed/${bob.id}`, { method: 'PUT', headers: alice.auth });
 });
 
@@ -75,6 +79,7 @@ function validBody(operationId: string): unknown {
     createUser: { username, email: `${username}@example.com`, password: PASSWORD },
     updateUser: { about_me: 'Still here' },
     createPost: { body: `Hello, world! (${username})` },
+    sendMessage: { body: `Hello, Bob! (${username})` },
     updatePost: { body: 'Hello again, world!' },
     createToken: { device: 'Docs laptop' },
     refreshToken: { refresh_token: world.session.refreshToken },
@@ -91,7 +96,7 @@ function validCall(op: Operation, owner: TestUser = world.alice): Call {
   const path = op.path
     .replace('{target_id}', String(other.id))
     .replace('{session_id}', String(world.session.id))
-    .replace('{id}', String(op.path.startsWith('/api/posts/') ? post : owner.id));
+    .replace('{id}', String(op.path.startsWith('/api/posts/') ? post : op.path.startsWith('/api/messages/') ? world.message : op.operationId === 'sendMessage' ? other.id : owner.id));
   const authorization = op.security.includes('basic')
     ? basic(world.alice.username, world.alice.password)
     : op.security.includes('bearer')
@@ -164,6 +169,17 @@ const RECIPES: Record<string, (op: Operation) => Promise<Answer>> = {
   exportMissing: (op) => send(withLastId(validCall(op), MISSING_ID)),
   running: async (op) => send(withLastId(validCall(op), await exportOfAlice('running'))),
   failed: async (op) => send(withLastId(validCall(op), await exportOfAlice('failed'))),
+  messageYourself: (op) => send({ ...validCall(op), path: `/api/users/${world.alice.id}/messages` }),
+  blockYourself: (op) => send({ ...validCall(op), path: `/api/users/${world.alice.id}/blocked/${world.alice.id}` }),
+  // alice does not block bob: no recipe makes alice block anyone.
+  notBlocking: (op) => send(validCall(op)),
+  messageMissing: (op) => send(withLastId(validCall(op), MISSING_ID)),
+  // A new user who blocks alice, whom alice then follows or messages (the last id in the path).
+  blocked: async (op) => {
+    const carol = await createUser(server);
+    await server.fetch(`/api/users/${carol.id}/blocked/${world.alice.id}`, { method: 'PUT', headers: carol.auth });
+    return send(withLastId(validCall(op), carol.id));
+  },
   keyReused: async (op) => {
     const key = uniqueName('key');
     await send({ ...validCall(op), headers: { 'Idempotency-Key': key } });

@@ -96,3 +96,17 @@ export interface ExportRow {
   started_at: Date | null;
   finished_at: Date | null;
 }
+
+export interface MessageRow {
+  id: number;
+  sender_id: number;
+  recipient_id: number;
+  body: string;
+  created_at: Date;
+}
+
+export interface BlockRow {
+  blocker_id: number;
+  blocked_id: number;
+  created_at: Date;
+}

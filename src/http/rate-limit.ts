@@ -56,11 +56,17 @@ export interface PasswordResetLimits {
   check(req: Request, email: string): Promise<void>;
 }
 
+export interface MessageLimits {
+  /** Counts a private message sent by `senderId`; throws a 429 past the limit. */
+  check(req: Request, senderId: number): Promise<void>;
+}
+
 export interface RateLimits {
   /** Counts every request per client address; a 429 past the limit. */
   requests: RequestHandler;
   logins: LoginLimits;
   passwordResets: PasswordResetLimits;
+  messages: MessageLimits;
 }
 
 /**
@@ -133,6 +139,7 @@ export function createRateLimits(config: RateLimitConfig, { redis, clusterWorker
   );
   const perEmailResets = policy('password-resets-email', config.passwordResetsPerEmail, config.passwordResetsWindowSeconds);
   const perAddressResets = policy('password-resets-address', config.passwordResetsPerAddress, config.passwordResetsWindowSeconds);
+  const perSenderMessages = policy('messages', config.messages, config.messagesWindowSeconds);
   const endings = createEndings();
 
   /** A limiter that fails (not a refusal) lets the request through: better unlimited than down. */
@@ -262,6 +269,22 @@ export function createRateLimits(config: RateLimitConfig, { redis, clusterWorker
               `too many password reset requests ${whose}; try again in ${secondsUntil(refusal)} seconds`,
             );
           }
+        }
+      },
+    },
+
+    messages: {
+      async check(req, senderId) {
+        if (!perSenderMessages) return;
+        try {
+          await perSenderMessages.limiter.consume(String(senderId));
+        } catch (refusal) {
+          if (!(refusal instanceof RateLimiterRes)) {
+            failedOpen(refusal, perSenderMessages.name);
+            return;
+          }
+          refused(req, perSenderMessages, refusal);
+          throw tooManyRequests(req.res as Response, [perSenderMessages, refusal], `too many messages sent; try again in ${secondsUntil(refusal)} seconds`);
         }
       },
     },

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { components } from '../../generated/openapi.js';
-import type { PostRow, PublicUserRow, SessionRow } from '../db/tables.js';
+import type { MessageRow, PostRow, PublicUserRow, SessionRow } from '../db/tables.js';
 
 export type User = components['schemas']['User'];
 export type Post = components['schemas']['Post'];
 export type Session = components['schemas']['Session'];
+export type Message = components['schemas']['Message'];
 
 export const links = {
   user: (id: number) => `/api/users/${id}`,
@@ -19,6 +20,10 @@ export const links = {
   session: (id: number) => `/api/tokens/${id}`,
   docs: '/api/docs',
   openapi: '/api/openapi.json',
+  message: (id: number) => `/api/messages/${id}`,
+  messages: '/api/messages',
+  sentMessages: '/api/messages/sent',
+  blocked: (id: number) => `/api/users/${id}/blocked`,
 };
 
 export function avatarUrl(email: string, size = 128): string {
@@ -30,7 +35,7 @@ export function avatarUrl(email: string, size = 128): string {
  * A user as `viewerId` may see it: the email only for the user itself (or when
  * `showEmail` says so, as in the answer to a registration).
  */
-export function toUser(row: PublicUserRow, viewerId: number | null, showEmail = false): User {
+export function toUser(row: PublicUserRow, viewerId: number | null, showEmail = false, unreadMessageCount?: number): User {
   const user: User = {
     id: row.id,
     username: row.username,
@@ -40,6 +45,7 @@ export function toUser(row: PublicUserRow, viewerId: number | null, showEmail = 
     post_count: row.post_count,
     follower_count: row.follower_count,
     followed_count: row.followed_count,
+    ...(unreadMessageCount !== undefined && viewerId === row.id ? { unread_message_count: unreadMessageCount } : {}),
     _links: {
       self: links.user(row.id),
       followers: links.followers(row.id),
@@ -58,6 +64,17 @@ export function toPost(row: PostRow): Post {
     timestamp: row.created_at.toISOString(),
     author: row.user_id,
     _links: { self: links.post(row.id), author: links.user(row.user_id) },
+  };
+}
+
+export function toMessage(row: MessageRow): Message {
+  return {
+    id: row.id,
+    body: row.body,
+    timestamp: row.created_at.toISOString(),
+    sender: row.sender_id,
+    recipient: row.recipient_id,
+    _links: { self: links.message(row.id), sender: links.user(row.sender_id), recipient: links.user(row.recipient_id) },
   };
 }
 

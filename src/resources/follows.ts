@@ -1,5 +1,6 @@
 import { Router, type Response } from 'express';
 import type { Knex } from 'knex';
+import { blocksRepository } from '../db/blocks.js';
 import { followsRepository } from '../db/follows.js';
 import { usersRepository } from '../db/users.js';
 import { sendRepresentation } from '../http/caching.js';
@@ -51,8 +52,17 @@ export function followRoutes(db: Knex): Router {
       const { id, target_id } = req.params;
       if (authOf(req).user.id !== id) throw forbidden('you can only change whom you follow');
       if (target_id === id) throw badRequest('you cannot follow yourself');
-      if (!(await usersRepository.findById(db, target_id))) throw notFound(`user ${target_id}`);
-      await followsRepository.add(db, id, target_id);
+      await db.transaction(async (trx) => {
+        // Both users rows, in id order (the order the follow's counters lock them in): a block
+        // of the follower by the target under way is waited for and then seen; a block that
+        // comes after waits for this follow and ends it (db/blocks.ts).
+        const found = await blocksRepository.lockUsers(trx, id, target_id);
+        if (!found.includes(target_id)) throw notFound(`user ${target_id}`);
+        if (await blocksRepository.isBlocked(trx, target_id, id)) {
+          throw forbidden(`you cannot follow user ${target_id}, who has blocked you`);
+        }
+        await followsRepository.add(trx, id, target_id);
+      });
       res.status(204).end();
     }),
   );

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { Knex } from 'knex';
+import { messagesRepository } from '../db/messages.js';
 import { usersRepository, type UserChanges } from '../db/users.js';
 import { authOf } from '../http/authentication.js';
 import { checkIfMatch, etagOf, sendRepresentation } from '../http/caching.js';
@@ -70,7 +71,12 @@ export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): 
     operation('getUser', async (req, res) => {
       const viewer = authOf(req).user;
       const { id } = req.params;
-      const row = id === viewer.id ? viewer : await usersRepository.findById(db, id);
+      if (id === viewer.id) {
+        // One's own record also says how many messages arrived since one last read them.
+        sendRepresentation(req, res, toUser(viewer, viewer.id, false, await messagesRepository.unreadCount(db, id)));
+        return;
+      }
+      const row = await usersRepository.findById(db, id);
       if (!row) throw notFound(`user ${id}`);
       sendRepresentation(req, res, toUser(row, viewer.id));
     }),
@@ -96,6 +102,13 @@ export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): 
         checkIfMatch(req, [
           etagOf(toUser(current, id)),
           etagOf(toUser({ ...current, last_seen: auth.lastSeenBefore }, id)),
+          // The record as GET /api/users/{id} gives it to its owner, with its unread count.
+          ...(req.headers['if-match'] === undefined
+            ? []
+            : await messagesRepository.unreadCount(trx, id).then((unread) => [
+                etagOf(toUser(current, id, false, unread)),
+                etagOf(toUser({ ...current, last_seen: auth.lastSeenBefore }, id, false, unread)),
+              ])),
         ]);
         if (current_password !== undefined && password !== undefined) {
           if (!(await verifyPassword(current.password_hash, current_password))) {

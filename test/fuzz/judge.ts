@@ -27,6 +27,10 @@ export const ALLOWED_REFUSALS = [
   '400: the reset token was never issued, or is used or expired',
   "404: the export is not the caller's (another user's exports are not shown)",
   '409: the export is not done, so it has no file',
+  '400: a user cannot block itself, or message itself',
+  '403: the user named in the path blocks the caller (following it, messaging it)',
+  '404: the user does not block the target (GET /users/{id}/blocked/{target_id})',
+  "404: the message is not the caller's (a message between others is not shown)",
 ] as const;
 
 /** Whether a list request asks for a page by number deeper than one is served. */
@@ -113,7 +117,8 @@ async function genuineRefusal(
   const { op, semantics, kinds, isPublic } = facts;
   const message = (JSON.parse(answer.text || '{}') as { message?: string }).message ?? '';
   const self = semantics.self ? actor.id : undefined;
-  const [username, email, yourself, missing, notFollowing, keyReused, tooDeep, deadResetToken, notYourExport, exportNotDone] = ALLOWED_REFUSALS;
+  const [username, email, yourself, missing, notFollowing, keyReused, tooDeep, deadResetToken, notYourExport, exportNotDone, blockOrMessageYourself, blocked, notBlocking, notYourMessage] =
+    ALLOWED_REFUSALS;
   if (answer.status === 400) {
     if (
       message === 'please use a different username' &&
@@ -133,6 +138,8 @@ async function genuineRefusal(
       message === 'you cannot follow yourself'
     )
       return yourself;
+    if (op.operationId === 'blockUser' && path.id === path.target_id && message === 'you cannot block yourself') return blockOrMessageYourself;
+    if (op.operationId === 'sendMessage' && path.id === actor.id && message === 'you cannot message yourself') return blockOrMessageYourself;
     if (message.startsWith('page (query): ') && pageTooDeep(req.query)) return tooDeep;
     if (
       op.operationId === 'resetPassword' &&
@@ -142,9 +149,18 @@ async function genuineRefusal(
     )
       return deadResetToken;
   }
+  if (answer.status === 403 && semantics.blockedBy !== undefined && message.endsWith(', who has blocked you')) {
+    if (await world.blocks(path[semantics.blockedBy] as number, actor.id)) return blocked;
+  }
   if (answer.status === 404) {
     for (const [name, id] of Object.entries(path)) {
       const kind = kinds.get(name) as ResourceKind;
+      if (kind === 'message') {
+        const parties = await world.messageParties(id);
+        if (!parties) return missing;
+        if (parties.sender_id !== actor.id && parties.recipient_id !== actor.id) return notYourMessage;
+        continue;
+      }
       if (kind === 'export') {
         const found = await world.exportOf(id);
         if (!found) return missing;
@@ -157,6 +173,7 @@ async function genuineRefusal(
         return missing;
       }
     }
+    if (op.operationId === 'getBlock' && !(await world.blocks(path.id as number, path.target_id as number))) return notBlocking;
     if (
       op.operationId === 'getFollow' &&
       !(await world.follows(path.id as number, path.target_id as number))
@@ -236,6 +253,9 @@ async function learn(
       break;
     case 'createPost':
       if (!replayed) world.posts.set(json.id as number, actor.id);
+      break;
+    case 'sendMessage':
+      if (!replayed) world.messages.set(json.id as number, [actor.id, path.id as number]);
       break;
     case 'createExport':
       world.exports.set(json.id as number, actor.id);

@@ -36,7 +36,8 @@ export async function bindPlan(world: World, facts: OperationFacts, plan: ValidP
         : await world.newPost(actor);
     } else if ('existing' in choice) {
       let ids = world.ids(kind);
-      if (ids.length === 0) ids = [kind === 'export' ? await world.newExport(actor) : await world.newPost(actor)];
+      if (ids.length === 0)
+        ids = [kind === 'export' ? await world.newExport(actor) : kind === 'message' ? await world.messageOf(actor) : await world.newPost(actor)];
       path[p.name] = ids[choice.existing % ids.length] as number;
     } else path[p.name] = choice.id;
   }

@@ -15,6 +15,8 @@ export interface Semantics {
   author?: string;
   /** The path parameter that must be a session of the caller's, never the one whose token it acts with. */
   session?: string;
+  /** The path parameter naming a user whose block of the caller makes the request a 403. */
+  blockedBy?: string;
   /** The request uses up its token (so it gets a fresh one). */
   spendsToken?: boolean;
   /** Makes a generated body semantically valid: a password change needs the present password. */
@@ -39,7 +41,7 @@ const SEMANTICS: Record<string, Semantics> = {
     completeBody: (body, actor) =>
       'password' in body ? { ...body, current_password: actor.password } : body,
   },
-  followUser: { self: 'id' },
+  followUser: { self: 'id', blockedBy: 'target_id' },
   unfollowUser: { self: 'id' },
   getFeed: { self: 'id' },
   updatePost: { author: 'id' },
@@ -59,6 +61,13 @@ const SEMANTICS: Record<string, Semantics> = {
   // Only the caller's own exports are shown (another's is a 404); arranged, a done one of its own.
   getExport: { arrange: async (world, actor, path) => ({ ...path, id: await world.doneExportOf(actor) }) },
   getExportFile: { arrange: async (world, actor, path) => ({ ...path, id: await world.doneExportOf(actor) }) },
+  listBlocked: { self: 'id' },
+  getBlock: { self: 'id' },
+  blockUser: { self: 'id' },
+  unblockUser: { self: 'id' },
+  sendMessage: { blockedBy: 'id' },
+  // Only the sender and the recipient see a message (anyone else gets a 404); arranged, one of the actor's.
+  getMessage: { arrange: async (world, actor, path) => ({ ...path, id: await world.messageOf(actor) }) },
   getFollow: {
     // Drawn ids rarely follow each other; make them, so that 204 is seen as well as 404.
     arrange: async (world, actor, path) => {
@@ -82,6 +91,9 @@ const PARAMETER_KINDS: Record<string, ResourceKind> = {
   PostId: 'post',
   SessionId: 'session',
   ExportId: 'export',
+  BlockedId: 'user',
+  RecipientId: 'user',
+  MessageId: 'message',
 };
 
 /** What the fuzzer works from for one operation: its parameters by place, who may call it, its body's schema. */
@@ -114,7 +126,7 @@ export function factsOf(contract: Contract, op: Operation, arbs: SchemaArbitrari
   const basic = op.security.includes('basic');
   const isPublic = op.security.length === 0;
   const owned = semantics.self ?? semantics.author;
-  if (op.responses.has('403') !== (owned !== undefined)) {
+  if (op.responses.has('403') !== (owned !== undefined || semantics.blockedBy !== undefined)) {
     throw new Error(
       `${op.operationId}: declare in SEMANTICS who may call it (it declares 403: ${op.responses.has('403')})`,
     );

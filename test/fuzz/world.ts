@@ -15,9 +15,9 @@ export interface Account {
 }
 
 /** Which kind of resource a path parameter names, by its name under components/parameters. */
-export type ResourceKind = 'user' | 'post' | 'export' | 'session';
+export type ResourceKind = 'user' | 'post' | 'export' | 'session' | 'message';
 
-const TABLES: Record<ResourceKind, string> = { user: 'users', post: 'posts', export: 'exports', session: 'sessions' };
+const TABLES: Record<ResourceKind, string> = { user: 'users', post: 'posts', export: 'exports', session: 'sessions', message: 'messages' };
 
 /**
  * What the fuzzer knows of the server's state: the accounts it can act as, the posts and
@@ -31,6 +31,8 @@ export class World {
   readonly sessions = new Set<number>();
   /** Exports asked for, by id → the user who asked. */
   readonly exports = new Map<number, number>();
+  /** Messages sent, by id → [sender, recipient]. */
+  readonly messages = new Map<number, [number, number]>();
   /** `${principal} ${key}` → the canonical JSON of the body first sent with it. */
   readonly idempotencyKeys = new Map<string, string>();
   revokedToken = '';
@@ -56,6 +58,7 @@ export class World {
     }
     const [first, second] = this.accounts as [Account, Account];
     await this.expect(204, 'PUT', `/api/users/${first.id}/followed/${second.id}`, first);
+    await this.newMessage(first, second.id);
     this.revokedToken = await this.freshToken(first);
     await this.expect(204, 'DELETE', '/api/tokens', { token: this.revokedToken });
     const token = await this.freshToken(first);
@@ -71,6 +74,7 @@ export class World {
   ids(kind: ResourceKind): number[] {
     if (kind === 'user') return this.accounts.map((a) => a.id);
     if (kind === 'session') return [...this.sessions];
+    if (kind === 'message') return [...this.messages.keys()];
     return [...(kind === 'post' ? this.posts : this.exports).keys()];
   }
 
@@ -128,7 +132,35 @@ export class World {
     return done ? (done.id as number) : this.newExport(owner);
   }
 
+  /** A message from `sender` to `recipient`, sent whatever blocks the fuzzer made. */
+  async newMessage(sender: Account, recipient: number): Promise<number> {
+    await this.server.db('blocks').where({ blocker_id: recipient, blocked_id: sender.id }).delete();
+    const text = await this.expect(201, 'POST', `/api/users/${recipient}/messages`, sender, { body: 'Hello from the fuzzer' });
+    const id = (JSON.parse(text) as { id: number }).id;
+    this.messages.set(id, [sender.id, recipient]);
+    return id;
+  }
+
+  /** A message the account sent or received (one it sends when it has none). */
+  async messageOf(account: Account): Promise<number> {
+    for (const [id, [from, to]] of this.messages) if (from === account.id || to === account.id) return id;
+    const other = this.accounts.find((a) => a.id !== account.id) as Account;
+    return this.newMessage(account, other.id);
+  }
+
+  /** Whether `blocker` blocks `blocked`. */
+  async blocks(blocker: number, blocked: number): Promise<boolean> {
+    return (await this.server.db('blocks').where({ blocker_id: blocker, blocked_id: blocked }).first()) !== undefined;
+  }
+
+  /** Who sent and who received a message; undefined when there is none. */
+  async messageParties(id: number): Promise<{ sender_id: number; recipient_id: number } | undefined> {
+    return this.server.db('messages').where({ id }).first('sender_id', 'recipient_id');
+  }
+
   async follow(follower: Account, target: number): Promise<void> {
+    // A block the fuzzer made would refuse the follow this arranges.
+    await this.server.db('blocks').where({ blocker_id: target, blocked_id: follower.id }).delete();
     await this.expect(204, 'PUT', `/api/users/${follower.id}/followed/${target}`, follower);
   }
 

@@ -193,6 +193,59 @@ export async function flow(
   );
   step('check the follow: 204, and the other way 404');
 
+  // Private messages: bob writes to ann; her unread count, her received messages (reading
+  // them marks them read), bob's sent ones, and the message itself.
+  const bobSends = createMicroblogClient({ baseUrl });
+  await bobSends.login(bob.username, PASSWORD);
+  const sentToAnn = await bobSends.POST('/api/users/{id}/messages', {
+    params: { path: { id: ann.id } },
+    body: { body: `hello ann ${tag}` },
+  });
+  const message = unwrap(sentToAnn);
+  check(
+    sentToAnn.response.status === 201 &&
+      sentToAnn.response.headers.get('Location') === message._links.self,
+    'a message sent: 201 and its Location',
+  );
+  const annBefore = unwrap(await api.GET('/api/users/{id}', { params: { path: { id: ann.id } } }));
+  check(annBefore.unread_message_count === 1, `1 unread, got ${annBefore.unread_message_count}`);
+  const received = unwrap(await api.GET('/api/messages', { params: { query: { per_page: 5 } } }));
+  check(received.items[0]?.id === message.id, "the message first in ann's received messages");
+  const annAfter = unwrap(await api.GET('/api/users/{id}', { params: { path: { id: ann.id } } }));
+  check(annAfter.unread_message_count === 0, `0 unread once read, got ${annAfter.unread_message_count}`);
+  const sentByBob = unwrap(await bobSends.GET('/api/messages/sent'));
+  check(sentByBob.items[0]?.id === message.id, "the message first in bob's sent messages");
+  const readBack = unwrap(
+    await api.GET('/api/messages/{id}', { params: { path: { id: message.id } } }),
+  );
+  check(readBack.body === `hello ann ${tag}` && readBack.sender === bob.id, 'the message by id');
+  step('private message: 201, 1 unread, read in the received list (then 0 unread), in the sent list, by id');
+
+  // Blocking: ann blocks bob, who then cannot message her (a typed 403); her list of
+  // blocked users; unblocking.
+  const blockPath = { params: { path: { id: ann.id, target_id: bob.id } } };
+  const blocking = await api.PUT('/api/users/{id}/blocked/{target_id}', blockPath);
+  check(blocking.response.status === 204, `block: 204, got ${blocking.response.status}`);
+  const blocks = await api.GET('/api/users/{id}/blocked/{target_id}', blockPath);
+  check(blocks.response.status === 204, `ann blocks bob: 204, got ${blocks.response.status}`);
+  const refusedMessage = await apiError(
+    bobSends
+      .POST('/api/users/{id}/messages', { params: { path: { id: ann.id } }, body: { body: 'hi?' } })
+      .then(unwrap),
+    403,
+  );
+  check(refusedMessage.status === 403, 'a blocked sender refused');
+  const blockedUsers = unwrap(
+    await api.GET('/api/users/{id}/blocked', { params: { path: { id: ann.id } } }),
+  );
+  check(
+    blockedUsers.items.map((u) => u.id).join() === String(bob.id),
+    "bob in ann's blocked users",
+  );
+  const unblocking = await api.DELETE('/api/users/{id}/blocked/{target_id}', blockPath);
+  check(unblocking.response.status === 204, `unblock: 204, got ${unblocking.response.status}`);
+  step('block: 204, checked (204), the blocked user cannot message (403), listed; unblock: 204');
+
   // Pull to refresh: ann's feed read, then bob (followed) and ann post; newer() follows
   // `_links.newer` until a page comes back empty: exactly those posts, newest first.
   const top = unwrap(

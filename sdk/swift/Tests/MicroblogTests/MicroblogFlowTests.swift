@@ -167,6 +167,43 @@ final class MicroblogFlowTests: XCTestCase {
         XCTAssertTrue(everyonesPosts.items.contains { $0.id == post.id })
         _ = try await PostsAPI.getFeed(id: bob.id, apiConfiguration: api)
 
+        // Private messages: bob writes to ann; her unread count, her received messages
+        // (reading them marks them read), bob's sent ones, and the message by id.
+        let bobsToken = try await TokensAPI.createToken(
+            apiConfiguration: .basic(basePath: baseURL, login: bob.username, password: password)
+        )
+        let bobsAPI = MicroblogAPIConfiguration.bearer(basePath: baseURL, token: bobsToken.token)
+        let message = try await MessagesAPI.sendMessage(
+            id: ann.id, newMessage: NewMessage(body: "Lunch at noon?"), apiConfiguration: bobsAPI
+        )
+        XCTAssertEqual(message.recipient, ann.id)
+        let unread = try await UsersAPI.getUser(id: ann.id, apiConfiguration: api)
+        XCTAssertEqual(unread.unreadMessageCount, 1)
+        let received = try await MessagesAPI.listMessages(apiConfiguration: api)
+        XCTAssertEqual(received.items.first?.id, message.id)
+        let allRead = try await UsersAPI.getUser(id: ann.id, apiConfiguration: api)
+        XCTAssertEqual(allRead.unreadMessageCount, 0)
+        let sentByBob = try await MessagesAPI.listSentMessages(apiConfiguration: bobsAPI)
+        XCTAssertEqual(sentByBob.items.first?.id, message.id)
+        let byId = try await MessagesAPI.getMessage(id: message.id, apiConfiguration: api)
+        XCTAssertEqual(byId.body, "Lunch at noon?")
+
+        // Blocking: ann blocks bob (204), checks it (204) and lists it; bob's next message is
+        // a 403; then she unblocks him.
+        try await BlocksAPI.blockUser(id: ann.id, targetId: bob.id, apiConfiguration: api)
+        try await BlocksAPI.getBlock(id: ann.id, targetId: bob.id, apiConfiguration: api)
+        let blocked = try await BlocksAPI.listBlocked(id: ann.id, apiConfiguration: api)
+        XCTAssertEqual(blocked.items.map(\.id), [bob.id])
+        do {
+            _ = try await MessagesAPI.sendMessage(
+                id: ann.id, newMessage: NewMessage(body: "Hello?"), apiConfiguration: bobsAPI
+            )
+            XCTFail("expected 403: ann blocks bob")
+        } catch {
+            XCTAssertEqual(status(of: error), 403)
+        }
+        try await BlocksAPI.unblockUser(id: ann.id, targetId: bob.id, apiConfiguration: api)
+
         // Pull to refresh: ann's feed read, then bob (followed) and ann post; `_links.newer`,
         // followed until a page comes back empty, brings exactly those posts, newest first.
         let top = try await PostsAPI.getFeed(id: ann.id, page: 1, perPage: 2, apiConfiguration: api)

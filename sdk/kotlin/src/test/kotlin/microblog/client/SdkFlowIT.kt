@@ -7,9 +7,11 @@ import java.util.Collections
 import java.util.UUID
 import java.util.concurrent.TimeUnit
 import kotlinx.coroutines.runBlocking
+import microblog.client.apis.BlocksApi
 import microblog.client.apis.DiscoveryApi
 import microblog.client.apis.ExportsApi
 import microblog.client.apis.FollowsApi
+import microblog.client.apis.MessagesApi
 import microblog.client.apis.OperationsApi
 import microblog.client.apis.PostsApi
 import microblog.client.apis.TokensApi
@@ -20,6 +22,8 @@ import microblog.client.infrastructure.Redirection
 import microblog.client.infrastructure.ResponseType
 import microblog.client.infrastructure.Success
 import microblog.client.models.Export
+import microblog.client.models.Message
+import microblog.client.models.NewMessage
 import microblog.client.models.NewPost
 import microblog.client.models.NewSession
 import microblog.client.models.NewUser
@@ -79,6 +83,8 @@ class SdkFlowIT {
     private lateinit var posts: PostsApi
     private lateinit var tokens: TokensApi
     private lateinit var exports: ExportsApi
+    private lateinit var messages: MessagesApi
+    private lateinit var blocks: BlocksApi
 
     private val password = "correct horse battery staple"
     private lateinit var susan: User
@@ -120,6 +126,8 @@ class SdkFlowIT {
         posts = PostsApi(baseUrl, http).withSession()
         tokens = TokensApi(baseUrl, http).withSession()
         exports = ExportsApi(baseUrl, http).withSession()
+        messages = MessagesApi(baseUrl, http).withSession()
+        blocks = BlocksApi(baseUrl, http).withSession()
 
         val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90)
         while (true) {
@@ -280,6 +288,30 @@ class SdkFlowIT {
         assertEquals(3, pulls)
 
         follows.unfollowUser(susan.id, david.id)
+    }
+
+    @Test @Order(8)
+    fun `a private message is sent, counted unread until read, listed and read by id; a block refuses the next with 403`() = runBlocking {
+        val davidsTokens = TokensApi(baseUrl, http).apply { userCredentialsProvider = { "david" to "another long password" } }
+        val davidsSession = davidsTokens.createToken().token
+        val davidsMessages = MessagesApi(baseUrl, http).apply { accessTokenProvider = { davidsSession } }
+        val sentMessage = davidsMessages.sendMessageWithHttpInfo(susan.id, NewMessage("Lunch at noon?"), null)
+        assertEquals(201, sentMessage.statusCode)
+        val message = (sentMessage as Success<*>).data as Message
+        assertEquals("/api/messages/${message.id}", sentMessage.header("Location"))
+        assertEquals(1L, users.getUser(susan.id).unreadMessageCount)
+        assertEquals(message.id, messages.listMessages().items.first().id)
+        assertEquals(0L, users.getUser(susan.id).unreadMessageCount)
+        assertEquals(message.id, davidsMessages.listSentMessages().items.first().id)
+        assertEquals("Lunch at noon?", messages.getMessage(message.id).body)
+
+        blocks.blockUser(susan.id, david.id)
+        assertEquals(204, blocks.getBlockWithHttpInfo(susan.id, david.id).statusCode)
+        assertEquals(listOf(david.id), blocks.listBlocked(susan.id).items.map { it.id })
+        val refused = assertThrows<ClientException> { runBlocking { davidsMessages.sendMessage(susan.id, NewMessage("Hello?")) } }
+        assertEquals(403, refused.statusCode)
+        blocks.unblockUser(susan.id, david.id)
+        assertEquals(404, assertThrows<ClientException> { runBlocking { blocks.getBlock(susan.id, david.id) } }.statusCode)
     }
 
     @Test @Order(9)

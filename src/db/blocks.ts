@@ -1,0 +1,84 @@
+import type { Knex } from 'knex';
+import type { Page } from './users.js';
+import { PUBLIC_USER_COLUMNS, type BlockRow, type PublicUserRow, type UserRow } from './tables.js';
+
+/**
+ * SQL text for "the user in `column` blocks the viewer", whose one binding is the viewer's
+ * id: for raw SQL that hides blockers from the users they block, as in
+ * `WHERE NOT ${blocksViewerSql('u.id')}` with the viewer's id bound.
+ */
+export const blocksViewerSql = (column: string): string =>
+  `EXISTS (SELECT 1 FROM blocks WHERE blocks.blocker_id = ${column} AND blocks.blocked_id = ?)`;
+
+/**
+ * SQL for blocks: who blocks whom. A blocked user can neither message nor follow its
+ * blocker; the checks run in the transaction of the write they guard, after the locks below.
+ */
+export const blocksRepository = {
+  /** Whether `blockerId` blocks `blockedId` (the primary key). */
+  async isBlocked(db: Knex, blockerId: number, blockedId: number): Promise<boolean> {
+    const row = await db<BlockRow>('blocks').where({ blocker_id: blockerId, blocked_id: blockedId }).first('blocker_id');
+    return row !== undefined;
+  },
+
+  /**
+   * The ids of the users who block `viewerId`, as a subquery (blocks_blocked_idx): for
+   * queries that hide blockers, as in `.whereNotIn('users.id', blocksRepository.blockersOf(db, viewer))`.
+   */
+  blockersOf(db: Knex, viewerId: number): Knex.QueryBuilder {
+    return db<BlockRow>('blocks').select('blocker_id').where({ blocked_id: viewerId });
+  },
+
+  /**
+   * Locks the users rows of `a` and `b` (FOR NO KEY UPDATE) in id order, and returns the ids that
+   * exist. A block and a follow between the same two users both take these two locks, so
+   * one waits for the other to commit, and its next statement (READ COMMITTED) sees what the
+   * other did: a follow made after a block sees the block and is refused; a block made after
+   * a follow ends it. Id order is the order the follows counters lock the same rows in
+   * (core migration), so neither can deadlock with a follow, an unfollow or another block.
+   * NO KEY UPDATE leaves foreign-key checks (KEY SHARE) through: inserting a post or a
+   * message that refers to the user does not wait.
+   */
+  async lockUsers(trx: Knex.Transaction, a: number, b: number): Promise<number[]> {
+    const { rows } = await trx.raw<{ rows: { id: number }[] }>('SELECT id FROM users WHERE id IN (?, ?) ORDER BY id FOR NO KEY UPDATE', [a, b]);
+    return rows.map((r) => Number(r.id));
+  },
+
+  /**
+   * Locks a message's recipient's row FOR SHARE, which waits for a block by the recipient
+   * under way (its FOR NO KEY UPDATE above) and makes a block wait for the message; messages
+   * to one user do not wait for each other. False when the user does not exist.
+   */
+  async lockRecipient(trx: Knex.Transaction, id: number): Promise<boolean> {
+    const { rows } = await trx.raw<{ rows: unknown[] }>('SELECT 1 FROM users WHERE id = ? FOR SHARE', [id]);
+    return rows.length > 0;
+  },
+
+  /** Idempotent: blocking twice is blocking. */
+  async add(trx: Knex.Transaction, blockerId: number, blockedId: number): Promise<void> {
+    await trx<BlockRow>('blocks').insert({ blocker_id: blockerId, blocked_id: blockedId }).onConflict(['blocker_id', 'blocked_id']).ignore();
+  },
+
+  /** Idempotent: unblocking someone not blocked changes nothing. */
+  async remove(db: Knex, blockerId: number, blockedId: number): Promise<void> {
+    await db<BlockRow>('blocks').where({ blocker_id: blockerId, blocked_id: blockedId }).delete();
+  },
+
+  /** The users `blockerId` blocks, by id. */
+  list(db: Knex, blockerId: number, page: Page): Promise<PublicUserRow[]> {
+    const query = db<UserRow>('blocks as b')
+      .join('users as u', 'u.id', 'b.blocked_id')
+      .where('b.blocker_id', blockerId)
+      .orderBy('b.blocked_id')
+      .limit(page.limit)
+      .select(PUBLIC_USER_COLUMNS.map((c) => `u.${c}`));
+    if (page.afterId === undefined) query.offset(page.offset);
+    else query.andWhere('b.blocked_id', '>', page.afterId);
+    return query;
+  },
+
+  async count(db: Knex, blockerId: number): Promise<number> {
+    const [row] = await db<BlockRow>('blocks').where({ blocker_id: blockerId }).count<{ n: string }[]>({ n: '*' });
+    return Number(row?.n ?? 0);
+  },
+};
