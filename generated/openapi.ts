@@ -164,6 +164,162 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/users/{id}/blocked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List the users one blocks
+         * @description The users the user `{id}` blocks, ordered by id ascending; only the user itself may see them (`403` for anyone else). Follow `_links.next` to page at the same cost however deep.
+         */
+        get: operations["listBlocked"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{id}/blocked/{target_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                id: components["parameters"]["UserId"];
+                /** @description The id of the user blocked. */
+                target_id: components["parameters"]["BlockedId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Tell whether one blocks a user
+         * @description `204` when the user `{id}` blocks the user `{target_id}`, `404` when not (or when the target does not exist). Only the user `{id}` itself may ask (`403` for anyone else).
+         */
+        get: operations["getBlock"];
+        /**
+         * Block a user
+         * @description Idempotent. Only the user `{id}` itself may do it. The blocked user can then neither
+         *     send the blocker messages nor follow it (`403`), and its follow of the blocker, if
+         *     any, ends with the block. The blocker may still follow and message the blocked user.
+         *     Unblocking (`DELETE`) lifts both restrictions but gives no ended follow back.
+         */
+        put: operations["blockUser"];
+        post?: never;
+        /**
+         * Stop blocking a user
+         * @description Idempotent. Only the user `{id}` itself may do it.
+         */
+        delete: operations["unblockUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The id of the user the message is for. */
+                id: components["parameters"]["RecipientId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a private message
+         * @description Sends the user `{id}` a private message: only the sender and the recipient can ever
+         *     read it. `body` is 1 to 140 characters once leading and trailing white space is
+         *     removed. Messaging oneself is a `400`; messaging a user who blocks the sender is a
+         *     `403`. Each sender may send `RATE_LIMIT_MESSAGES` messages per
+         *     `RATE_LIMIT_MESSAGES_WINDOW_SECONDS` (the `"messages"` policy; `429` past it).
+         *     Send an `Idempotency-Key` to retry safely: a retry with the same key and body
+         *     within 24 hours gets the first answer instead of sending a second message.
+         */
+        post: operations["sendMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the messages one received
+         * @description The messages the caller received, newest first (ties broken by id). Follow
+         *     `_links.next` to page without skipping or repeating messages while new ones arrive,
+         *     and `_links.newer` for what arrived above a page. Reading this list marks every
+         *     message received so far as read: the caller's `unread_message_count` (in its own
+         *     `GET /api/users/{id}`) counts only the messages received after it.
+         */
+        get: operations["listMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/messages/sent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the messages one sent
+         * @description The messages the caller sent, newest first (ties broken by id), paged as `GET /api/messages`.
+         */
+        get: operations["listSentMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/messages/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The message's id. */
+                id: components["parameters"]["MessageId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a message
+         * @description A message the caller sent or received. To anyone else it is a `404`, as if it did
+         *     not exist: whether a message exists is never revealed to a third party.
+         */
+        get: operations["getMessage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/posts": {
         parameters: {
             query?: never;
@@ -604,6 +760,11 @@ export interface components {
             post_count: components["schemas"]["Count"];
             follower_count: components["schemas"]["Count"];
             followed_count: components["schemas"]["Count"];
+            /**
+             * @description Present only in the user's own record from `GET /api/users/{id}`: the messages it
+             *     received after it last read `GET /api/messages` (all of them if it never has).
+             */
+            unread_message_count?: components["schemas"]["Count"];
             _links: components["schemas"]["UserLinks"];
         };
         /** @description Links from a user to related resources. */
@@ -859,6 +1020,61 @@ export interface components {
              * @example /api/posts?page=1&per_page=10&cursor=PjE3NjQ1ODc2MDAwMDAuNDI
              */
             newer: string;
+        };
+        /**
+         * @description A private message, which only its sender and its recipient can read.
+         * @example {
+         *       "id": 7,
+         *       "body": "See you at noon?",
+         *       "timestamp": "2026-12-02T06:15:41.646Z",
+         *       "sender": 123,
+         *       "recipient": 456,
+         *       "_links": {
+         *         "self": "/api/messages/7",
+         *         "sender": "/api/users/123",
+         *         "recipient": "/api/users/456"
+         *       }
+         *     }
+         */
+        Message: {
+            id: components["schemas"]["Id"];
+            body: components["schemas"]["PostBody"];
+            /** @description When the message was sent. */
+            timestamp: components["schemas"]["Timestamp"];
+            /** @description The id of the user who sent it. */
+            sender: components["schemas"]["Id"];
+            /** @description The id of the user it was sent to. */
+            recipient: components["schemas"]["Id"];
+            _links: components["schemas"]["MessageLinks"];
+        };
+        /** @description Links from a message. */
+        MessageLinks: {
+            /**
+             * @description The message.
+             * @example /api/messages/7
+             */
+            self: string;
+            /**
+             * @description Its sender.
+             * @example /api/users/123
+             */
+            sender: string;
+            /**
+             * @description Its recipient.
+             * @example /api/users/456
+             */
+            recipient: string;
+        };
+        /** @description What sending a message takes. */
+        NewMessage: {
+            body: components["schemas"]["PostText"];
+        };
+        /** @description A page of messages, newest first. */
+        MessageCollection: {
+            /** @description The messages on this page. */
+            items: components["schemas"]["Message"][];
+            _meta: components["schemas"]["PageMeta"];
+            _links: components["schemas"]["TimelineLinks"];
         };
         /**
          * @description An export of a user's posts into one JSON file, made in the background.
@@ -1480,6 +1696,106 @@ export interface components {
                 "text/html": components["schemas"]["HtmlPage"];
             };
         };
+        /** @description A user cannot block itself, or an id in the path is not a positive integer. */
+        BadRequestBlock: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The body is missing or invalid, the recipient is the sender, or the id in the path is not a positive integer. */
+        BadRequestMessage: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The user is not the token's own. */
+        ForbiddenBlock: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The user is not the token's own; whom a user blocks is its own business. */
+        ForbiddenBlockRead: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The user is not the token's own, or the target blocks the user. */
+        ForbiddenFollowBlocked: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The recipient blocks the sender. */
+        ForbiddenMessage: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The user does not block the target, or the target does not exist. */
+        NotFoundBlock: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+                /** @example <!doctype html><title>404 Not Found</title><h1>Not Found</h1> */
+                "text/html": components["schemas"]["HtmlPage"];
+            };
+        };
+        /** @description There is no message with the id that the caller sent or received (a message between others is not revealed). */
+        NotFoundMessage: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+                /** @example <!doctype html><title>404 Not Found</title><h1>Not Found</h1> */
+                "text/html": components["schemas"]["HtmlPage"];
+            };
+        };
         /** @description The `Accept` header allows no representation this operation has. */
         NotAcceptable: {
             headers: {
@@ -1576,7 +1892,8 @@ export interface components {
         /**
          * @description A rate limit was reached: too many requests from the client's address, too many
          *     failed logins for the account or from the address, or too many password reset
-         *     requests for the email address or from the address. Wait `Retry-After` seconds.
+         *     requests for the email address or from the address, or too many messages sent by
+         *     the user. Wait `Retry-After` seconds.
          */
         TooManyRequests: {
             headers: {
@@ -1613,6 +1930,12 @@ export interface components {
         SessionId: components["schemas"]["Id"];
         /** @description The post's id. */
         PostId: components["schemas"]["Id"];
+        /** @description The id of the user blocked. */
+        BlockedId: components["schemas"]["Id"];
+        /** @description The id of the user the message is for. */
+        RecipientId: components["schemas"]["Id"];
+        /** @description The message's id. */
+        MessageId: components["schemas"]["Id"];
         /** @description The export's id. */
         ExportId: components["schemas"]["Id"];
         /**
@@ -2127,7 +2450,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequestFollow"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["ForbiddenFollow"];
+            403: components["responses"]["ForbiddenFollowBlocked"];
             404: components["responses"]["NotFoundUser"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
@@ -2162,6 +2485,364 @@ export interface operations {
             400: components["responses"]["BadRequestId"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["ForbiddenFollow"];
+            406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listBlocked: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
+                page?: components["parameters"]["Page"];
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
+                per_page?: components["parameters"]["PerPage"];
+                /**
+                 * @description Where the page starts, as given in a `_links.next` (or, on timelines, a
+                 *     `_links.newer`); opaque. With a cursor, `page` only numbers the page in `_meta`,
+                 *     and every page is served whatever its depth, at the cost of the first.
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /** @description The user's id. */
+                id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the users the user blocks. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserCollection"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequestPage"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["ForbiddenBlockRead"];
+            406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getBlock: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                id: components["parameters"]["UserId"];
+                /** @description The id of the user blocked. */
+                target_id: components["parameters"]["BlockedId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user blocks the target. */
+            204: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequestId"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["ForbiddenBlockRead"];
+            404: components["responses"]["NotFoundBlock"];
+            406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    blockUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                id: components["parameters"]["UserId"];
+                /** @description The id of the user blocked. */
+                target_id: components["parameters"]["BlockedId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user now blocks the target. */
+            204: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequestBlock"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["ForbiddenBlock"];
+            404: components["responses"]["NotFoundUser"];
+            406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    unblockUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                id: components["parameters"]["UserId"];
+                /** @description The id of the user blocked. */
+                target_id: components["parameters"]["BlockedId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user does not block the target any more. */
+            204: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequestId"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["ForbiddenBlock"];
+            406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    sendMessage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A value unique to this request, such as a new UUID, that makes it safe to retry: a
+                 *     retry with the same key and body within 24 hours gets the first answer. With a
+                 *     token, the same key with another body gets `422`; without one (registration), a key
+                 *     is no client's own, so another body under the same key is another request. 1 to 255
+                 *     visible ASCII characters.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The id of the user the message is for. */
+                id: components["parameters"]["RecipientId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "body": "See you at noon?"
+                 *     }
+                 */
+                "application/json": components["schemas"]["NewMessage"];
+            };
+        };
+        responses: {
+            /** @description The message was sent (or, for a retry, had been). */
+            201: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequestMessage"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["ForbiddenMessage"];
+            404: components["responses"]["NotFoundUser"];
+            406: components["responses"]["NotAcceptable"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listMessages: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
+                page?: components["parameters"]["Page"];
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
+                per_page?: components["parameters"]["PerPage"];
+                /**
+                 * @description Where the page starts, as given in a `_links.next` (or, on timelines, a
+                 *     `_links.newer`); opaque. With a cursor, `page` only numbers the page in `_meta`,
+                 *     and every page is served whatever its depth, at the cost of the first.
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the messages the caller received. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageCollection"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequestPage"];
+            401: components["responses"]["Unauthorized"];
+            406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listSentMessages: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
+                 *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
+                 *     gets `400`, as an offset that deep costs the database a walk over every item
+                 *     skipped. Reach deeper pages by following `_links.next`, whose `cursor` costs the
+                 *     same on every page. A page past the end has no items.
+                 */
+                page?: components["parameters"]["Page"];
+                /** @description Items per page; more than 100 is served as 100. Without a `cursor`, `page × per_page` may be at most 10000. */
+                per_page?: components["parameters"]["PerPage"];
+                /**
+                 * @description Where the page starts, as given in a `_links.next` (or, on timelines, a
+                 *     `_links.newer`); opaque. With a cursor, `page` only numbers the page in `_meta`,
+                 *     and every page is served whatever its depth, at the cost of the first.
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the messages the caller sent. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageCollection"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequestPage"];
+            401: components["responses"]["Unauthorized"];
+            406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getMessage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /** @description The message's id. */
+                id: components["parameters"]["MessageId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The message. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequestId"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFoundMessage"];
             406: components["responses"]["NotAcceptable"];
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
