@@ -761,8 +761,9 @@ export interface components {
             follower_count: components["schemas"]["Count"];
             followed_count: components["schemas"]["Count"];
             /**
-             * @description Present only in the user's own record from `GET /api/users/{id}`: the messages it
-             *     received after it last read `GET /api/messages` (all of them if it never has).
+             * @description Present only in the user's own record (`GET /api/users/{id}`, and the answers to its
+             *     registration and its updates), like `email`: the messages it received after it
+             *     last read `GET /api/messages` (all of them if it never has).
              */
             unread_message_count?: components["schemas"]["Count"];
             _links: components["schemas"]["UserLinks"];
@@ -849,6 +850,8 @@ export interface components {
             follower_count?: components["schemas"]["Count"];
             /** @description Read-only; ignored. */
             followed_count?: components["schemas"]["Count"];
+            /** @description Read-only; ignored. */
+            unread_message_count?: components["schemas"]["Count"];
             /** @description Read-only; ignored. */
             _links?: components["schemas"]["IgnoredLinks"];
         };

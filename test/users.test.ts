@@ -40,7 +40,8 @@ function userRepresentation(
   return {
     id,
     username: fields.username,
-    ...(fields.email !== undefined ? { email: fields.email } : {}),
+    // The user's own record (the only one with its email) also counts its unread messages.
+    ...(fields.email !== undefined ? { email: fields.email, unread_message_count: 0 } : {}),
     last_seen: fields.last_seen ?? expect.stringMatching(ISO_UTC),
     about_me: fields.about_me ?? null,
     post_count: 0,

@@ -30,14 +30,15 @@ export const blocksRepository = {
   },
 
   /**
-   * Locks the users rows of `a` and `b` (FOR NO KEY UPDATE) in id order, and returns the ids that
-   * exist. A block and a follow between the same two users both take these two locks, so
-   * one waits for the other to commit, and its next statement (READ COMMITTED) sees what the
-   * other did: a follow made after a block sees the block and is refused; a block made after
-   * a follow ends it. Id order is the order the follows counters lock the same rows in
-   * (core migration), so neither can deadlock with a follow, an unfollow or another block.
-   * NO KEY UPDATE leaves foreign-key checks (KEY SHARE) through: inserting a post or a
-   * message that refers to the user does not wait.
+   * Locks the users rows of `a` and `b` (FOR NO KEY UPDATE) in id order, and returns the ids
+   * that exist: what a block does first. A new follow's counters lock the same two rows, in
+   * the same order, until the follow commits (core migration), and the follow then checks
+   * for a block in its transaction (resources/follows.ts). So a block and a follow between
+   * the same two users meet on these rows: a follow made while a block holds them waits,
+   * and its check sees the block; a block made while a follow holds them waits, and then
+   * ends the committed follow (endFollow). They never both win, and neither deadlocks with
+   * a follow or an unfollow (see endFollow). NO KEY UPDATE lets foreign-key checks (KEY
+   * SHARE) through: a post or a message that refers to either user does not wait.
    */
   async lockUsers(trx: Knex.Transaction, a: number, b: number): Promise<number[]> {
     const { rows } = await trx.raw<{ rows: { id: number }[] }>('SELECT id FROM users WHERE id IN (?, ?) ORDER BY id FOR NO KEY UPDATE', [a, b]);
@@ -57,6 +58,21 @@ export const blocksRepository = {
   /** Idempotent: blocking twice is blocking. */
   async add(trx: Knex.Transaction, blockerId: number, blockedId: number): Promise<void> {
     await trx<BlockRow>('blocks').insert({ blocker_id: blockerId, blocked_id: blockedId }).onConflict(['blocker_id', 'blocked_id']).ignore();
+  },
+
+  /**
+   * Ends `followerId`'s follow of `followedId`, as a block does after lockUsers. A follow
+   * row locked now is being deleted by an unfollow, which waits for the users rows this
+   * transaction holds: it is skipped (SKIP LOCKED), as the unfollow ends it, where waiting
+   * for it would deadlock. (A follow being made is not seen here: it is not committed, and
+   * its transaction checks for the block once it has the users rows.)
+   */
+  async endFollow(trx: Knex.Transaction, followerId: number, followedId: number): Promise<void> {
+    await trx.raw(
+      `DELETE FROM follows WHERE (follower_id, followed_id) IN (
+         SELECT follower_id, followed_id FROM follows WHERE follower_id = ? AND followed_id = ? FOR UPDATE SKIP LOCKED)`,
+      [followerId, followedId],
+    );
   },
 
   /** Idempotent: unblocking someone not blocked changes nothing. */

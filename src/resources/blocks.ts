@@ -1,7 +1,6 @@
 import { Router } from 'express';
 import type { Knex } from 'knex';
 import { blocksRepository } from '../db/blocks.js';
-import { followsRepository } from '../db/follows.js';
 import { readPage } from '../db/pages.js';
 import { authOf } from '../http/authentication.js';
 import { sendRepresentation } from '../http/caching.js';
@@ -52,14 +51,14 @@ export function blockRoutes(db: Knex): Router {
       if (authOf(req).user.id !== id) throw forbidden(NOT_YOURS_TO_CHANGE);
       if (target_id === id) throw badRequest('you cannot block yourself');
       await db.transaction(async (trx) => {
-        // Both users rows, in id order, as a follow takes them: a follow of the blocker by
-        // the target under way is waited for and then ended here; one that comes after
-        // waits for this block and sees it (db/blocks.ts).
+        // Both users rows, in id order, as a new follow's counters take them: a follow of the
+        // blocker by the target under way is waited for and then ended here; one made after
+        // waits for this block and then sees it (db/blocks.ts, resources/follows.ts).
         const found = await blocksRepository.lockUsers(trx, id, target_id);
         if (!found.includes(target_id)) throw notFound(`user ${target_id}`);
         await blocksRepository.add(trx, id, target_id);
         // The blocked user stops following the blocker; the blocker's own follow stays.
-        await followsRepository.remove(trx, target_id, id);
+        await blocksRepository.endFollow(trx, target_id, id);
       });
       res.status(204).end();
     }),

@@ -52,16 +52,17 @@ export function followRoutes(db: Knex): Router {
       const { id, target_id } = req.params;
       if (authOf(req).user.id !== id) throw forbidden('you can only change whom you follow');
       if (target_id === id) throw badRequest('you cannot follow yourself');
+      if (!(await usersRepository.findById(db, target_id))) throw notFound(`user ${target_id}`);
       await db.transaction(async (trx) => {
-        // Both users rows, in id order (the order the follow's counters lock them in): a block
-        // of the follower by the target under way is waited for and then seen; a block that
-        // comes after waits for this follow and ends it (db/blocks.ts).
-        const found = await blocksRepository.lockUsers(trx, id, target_id);
-        if (!found.includes(target_id)) throw notFound(`user ${target_id}`);
+        // The follow first, then the check, in one transaction: a new follow's counters lock
+        // both users rows until it commits (core migration), and a block takes the same rows
+        // before anything else (db/blocks.ts). So a block under way when the follow is made
+        // commits before the check below, which then sees it; one made after waits for this
+        // follow and ends it. A block and a follow never both win.
+        await followsRepository.add(trx, id, target_id);
         if (await blocksRepository.isBlocked(trx, target_id, id)) {
           throw forbidden(`you cannot follow user ${target_id}, who has blocked you`);
         }
-        await followsRepository.add(trx, id, target_id);
       });
       res.status(204).end();
     }),

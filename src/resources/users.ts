@@ -59,7 +59,8 @@ export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): 
       const answer = await idempotent(db, req, ANONYMOUS, async (trx) => {
         // The unique indexes decide between racing registrations; a loser gets a 400.
         const row = await usersRepository.create(trx, { username, email, password_hash: passwordHash, about_me: about_me ?? null });
-        const user = toUser(row, row.id, true);
+        // A new user has received no message yet.
+        const user = toUser(row, row.id, true, 0);
         return { status: 201, headers: { Location: links.user(row.id), ETag: etagOf(user) }, body: user };
       });
       sendAnswer(res, answer);
@@ -95,20 +96,18 @@ export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): 
       }
       const newHash = password !== undefined ? await hashPassword(password) : undefined;
 
+      let unread = 0;
       const updated = await db.transaction(async (trx) => {
         const current = await usersRepository.findByIdForUpdate(trx, id);
         if (!current) throw notFound(`user ${id}`);
+        unread = await messagesRepository.unreadCount(trx, id);
         // This request's own move of last_seen is not a change the client missed.
         checkIfMatch(req, [
           etagOf(toUser(current, id)),
           etagOf(toUser({ ...current, last_seen: auth.lastSeenBefore }, id)),
           // The record as GET /api/users/{id} gives it to its owner, with its unread count.
-          ...(req.headers['if-match'] === undefined
-            ? []
-            : await messagesRepository.unreadCount(trx, id).then((unread) => [
-                etagOf(toUser(current, id, false, unread)),
-                etagOf(toUser({ ...current, last_seen: auth.lastSeenBefore }, id, false, unread)),
-              ])),
+          etagOf(toUser(current, id, false, unread)),
+          etagOf(toUser({ ...current, last_seen: auth.lastSeenBefore }, id, false, unread)),
         ]);
         if (current_password !== undefined && password !== undefined) {
           if (!(await verifyPassword(current.password_hash, current_password))) {
@@ -126,7 +125,7 @@ export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): 
         if (newHash !== undefined) await endOtherSessions(trx, id, auth.sessionId);
         return row;
       });
-      res.json(toUser(updated, id));
+      res.json(toUser(updated, id, false, unread));
     }),
   );
 
