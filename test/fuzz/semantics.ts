@@ -62,7 +62,16 @@ const SEMANTICS: Record<string, Semantics> = {
   getExport: { arrange: async (world, actor, path) => ({ ...path, id: await world.doneExportOf(actor) }) },
   getExportFile: { arrange: async (world, actor, path) => ({ ...path, id: await world.doneExportOf(actor) }) },
   listBlocked: { self: 'id' },
-  getBlock: { self: 'id' },
+  getBlock: {
+    self: 'id',
+    // Drawn ids are rarely blocked; block one, so that 204 is seen as well as 404.
+    arrange: async (world, actor, path) => {
+      const target = path.target_id !== actor.id ? (path.target_id as number) : world.accounts.find((a) => a.id !== actor.id)?.id;
+      if (target === undefined || !(await world.exists('user', target))) return path;
+      await world.expect(204, 'PUT', `/api/users/${actor.id}/blocked/${target}`, actor);
+      return { ...path, id: actor.id, target_id: target };
+    },
+  },
   blockUser: { self: 'id' },
   unblockUser: { self: 'id' },
   sendMessage: { blockedBy: 'id' },
