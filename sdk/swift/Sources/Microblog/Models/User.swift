@@ -17,6 +17,7 @@ public struct User: Sendable, Codable, Hashable {
     public static let postCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
     public static let followerCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
     public static let followedCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
+    public static let unreadMessageCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
     /** A resource id. In a path it is written as plain decimal digits (`123`, not `123.0`, `1.23e2` or `+123`); anything else gets 400. */
     public var id: Int64
     /** Letters, digits, `_`, `.` and `-`; unique without regard to case. */
@@ -33,9 +34,11 @@ public struct User: Sendable, Codable, Hashable {
     public var followerCount: Int64
     /** An exact count (at most 2^53 − 1, which every JSON parser reads exactly). */
     public var followedCount: Int64
+    /** Present only in the user's own record (`GET /api/users/{id}`, and the answers to its registration and its updates), like `email`: the messages it received after it last read `GET /api/messages` (all of them if it never has).  */
+    public var unreadMessageCount: Int64?
     public var links: UserLinks
 
-    public init(id: Int64, username: String, email: String? = nil, lastSeen: Date, aboutMe: String?, postCount: Int64, followerCount: Int64, followedCount: Int64, links: UserLinks) {
+    public init(id: Int64, username: String, email: String? = nil, lastSeen: Date, aboutMe: String?, postCount: Int64, followerCount: Int64, followedCount: Int64, unreadMessageCount: Int64? = nil, links: UserLinks) {
         self.id = id
         self.username = username
         self.email = email
@@ -44,6 +47,7 @@ public struct User: Sendable, Codable, Hashable {
         self.postCount = postCount
         self.followerCount = followerCount
         self.followedCount = followedCount
+        self.unreadMessageCount = unreadMessageCount
         self.links = links
     }
 
@@ -56,6 +60,7 @@ public struct User: Sendable, Codable, Hashable {
         case postCount = "post_count"
         case followerCount = "follower_count"
         case followedCount = "followed_count"
+        case unreadMessageCount = "unread_message_count"
         case links = "_links"
     }
 
@@ -71,6 +76,7 @@ public struct User: Sendable, Codable, Hashable {
         try container.encode(postCount, forKey: .postCount)
         try container.encode(followerCount, forKey: .followerCount)
         try container.encode(followedCount, forKey: .followedCount)
+        try container.encodeIfPresent(unreadMessageCount, forKey: .unreadMessageCount)
         try container.encode(links, forKey: .links)
     }
 }

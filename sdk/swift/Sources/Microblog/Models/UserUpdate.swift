@@ -19,6 +19,7 @@ public struct UserUpdate: Sendable, Codable, Hashable {
     public static let postCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
     public static let followerCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
     public static let followedCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
+    public static let unreadMessageCountRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: 9007199254740991, exclusiveMaximum: false, multipleOf: nil)
     /** Letters, digits, `_`, `.` and `-`; unique without regard to case. */
     public var username: String?
     /** An email address with a dotted domain, such as `susan@example.com` (no quoted local part, no address literal; at most 64 characters before the `@`); unique without regard to case. */
@@ -40,9 +41,11 @@ public struct UserUpdate: Sendable, Codable, Hashable {
     /** Read-only; ignored. */
     public var followedCount: Int64?
     /** Read-only; ignored. */
+    public var unreadMessageCount: Int64?
+    /** Read-only; ignored. */
     public var links: [String: String]?
 
-    public init(username: String? = nil, email: String? = nil, aboutMe: String? = nil, password: String? = nil, currentPassword: String? = nil, id: Int64? = nil, lastSeen: Date? = nil, postCount: Int64? = nil, followerCount: Int64? = nil, followedCount: Int64? = nil, links: [String: String]? = nil) {
+    public init(username: String? = nil, email: String? = nil, aboutMe: String? = nil, password: String? = nil, currentPassword: String? = nil, id: Int64? = nil, lastSeen: Date? = nil, postCount: Int64? = nil, followerCount: Int64? = nil, followedCount: Int64? = nil, unreadMessageCount: Int64? = nil, links: [String: String]? = nil) {
         self.username = username
         self.email = email
         self.aboutMe = aboutMe
@@ -53,6 +56,7 @@ public struct UserUpdate: Sendable, Codable, Hashable {
         self.postCount = postCount
         self.followerCount = followerCount
         self.followedCount = followedCount
+        self.unreadMessageCount = unreadMessageCount
         self.links = links
     }
 
@@ -67,6 +71,7 @@ public struct UserUpdate: Sendable, Codable, Hashable {
         case postCount = "post_count"
         case followerCount = "follower_count"
         case followedCount = "followed_count"
+        case unreadMessageCount = "unread_message_count"
         case links = "_links"
     }
 
@@ -84,6 +89,7 @@ public struct UserUpdate: Sendable, Codable, Hashable {
         try container.encodeIfPresent(postCount, forKey: .postCount)
         try container.encodeIfPresent(followerCount, forKey: .followerCount)
         try container.encodeIfPresent(followedCount, forKey: .followedCount)
+        try container.encodeIfPresent(unreadMessageCount, forKey: .unreadMessageCount)
         try container.encodeIfPresent(links, forKey: .links)
     }
 }
