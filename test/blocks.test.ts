@@ -103,4 +103,23 @@ describe('what a block does', () => {
       expect(counts.body.follower_count).toBe(0);
     }
   });
+
+  it('and never deadlocks with an unfollow, a follow back or a message at the same moment', async () => {
+    const failures: string[] = [];
+    for (let round = 0; round < 5; round++) {
+      const [a, b] = (await users(2)) as [TestUser, TestUser];
+      expectNoContent(await follow(b, a.id));
+      const answers = await Promise.all([
+        block(a, b.id),
+        send('DELETE', `/api/users/${b.id}/followed/${a.id}`, { as: b }),
+        follow(a, b.id),
+        message(b, a.id),
+      ]);
+      const [blocked, unfollowed, followed, messaged] = answers;
+      for (const res of [blocked, unfollowed, followed]) if (res?.status !== 204) failures.push(`round ${round}: ${res?.status} ${res?.text}`);
+      if (![201, 403].includes(messaged?.status as number)) failures.push(`round ${round}: message ${messaged?.status} ${messaged?.text}`);
+      expectPlainError(await follows(a, b.id, a.id), 404);
+    }
+    expect(failures).toEqual([]);
+  });
 });

@@ -291,7 +291,7 @@ class SdkFlowIT {
     }
 
     @Test @Order(8)
-    fun `a private message is sent, counted unread until read, listed and read by id; a block refuses the next with 403`() = runBlocking {
+    fun `a private message is sent, counted unread until read, listed and read by id, and a block refuses the next with 403`() = runBlocking {
         val davidsTokens = TokensApi(baseUrl, http).apply { userCredentialsProvider = { "david" to "another long password" } }
         val davidsSession = davidsTokens.createToken().token
         val davidsMessages = MessagesApi(baseUrl, http).apply { accessTokenProvider = { davidsSession } }
