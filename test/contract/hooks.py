@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 # Operations only a user may call on itself: generated ids get the 403 they should, and
 # half the cases use the caller's own id, so that the operation is served too.
-OWN_ID_OPERATIONS = {"updateUser", "followUser", "unfollowUser", "getFeed", "createExport"}
+OWN_ID_OPERATIONS = {"updateUser", "followUser", "unfollowUser", "getFeed", "createExport", "listBlocked", "getBlock", "blockUser", "unblockUser"}
 
 
 def _operation_id(context) -> str | None:
