@@ -63,7 +63,7 @@ function after(position: SearchPosition | undefined, values: unknown[]): string 
  * number of matches, in one statement: the matches are found once, the page is sorted out
  * of them (a top-N sort, whatever the depth a cursor reaches), and only its rows are read.
  */
-async function rankedPage<R>(db: Db, matches: string, table: string, columns: string, values: unknown[], at: SearchPage): Promise<SearchResults<R>> {
+async function rankedPage<R extends { id: number }>(db: Db, matches: string, table: string, columns: string, values: unknown[], at: SearchPage): Promise<SearchResults<R>> {
   const where = after(at.position, values);
   values.push(at.position ? 0 : at.offset, at.limit);
   const n = values.length;
@@ -83,8 +83,7 @@ async function rankedPage<R>(db: Db, matches: string, table: string, columns: st
   );
   const total = Number(rows[0]?.total ?? 0);
   // The LEFT JOIN gives one row of nulls when the page is empty.
-  const found = rows.filter((row) => row.id !== null).map(({ total: _, ...row }) => row as unknown as Ranked<R>);
-  return { rows: found, total };
+  return { rows: rows.filter((row) => (row.id as number | null) !== null), total };
 }
 
 /** Usernames hold these characters only: anything else cannot start one. */
