@@ -27,8 +27,9 @@ const usage = `usage: npm run bench -- [--users N] [--follows N] [--posts N] [--
 as a scenario feed-N. For the 5,000 scenario: --fan-follows 5,100,1000,5000 (a fan cannot follow more than
 --users, 10000 by default, so keep --users at 5000 or more).
 Scenarios (--only): user, ceiling, user-celebrity, users, followers, followers-deep, feed-N (or feed: every
-feed-N), refresh, posts, post-create, post-create-celebrity, messages (GET /api/messages of a user with
---messages received messages, and messages-send: POST /api/users/{id}/messages), user-during-logins.`;
+feed-N), refresh, posts, search (and search-users; search means both), post-create, post-create-celebrity,
+messages (GET /api/messages of a user with --messages received messages, and messages-send: POST
+/api/users/{id}/messages), user-during-logins.`;
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -330,6 +331,10 @@ function scenarios(s: Subjects, deepPath: string, refresh?: { path: string; post
       ? [{ key: 'refresh', label: `GET /api/users/{id}/feed newer (${refresh.posts} new posts, follows ${count(s.viewer.follows)})`, method: 'GET' as const, path: refresh.path, as: viewer }]
       : []),
     { key: 'posts', label: 'GET /api/posts', method: 'GET', path: '/api/posts', as: viewer },
+    // Search: a word in about a fifth of the seeded posts (ranked: every match is scored), and
+    // a username prefix (seeded names are adjective_noun_id: about 1 user in 256 has this one).
+    { key: 'search', label: 'GET /api/posts?q=coffee', method: 'GET', path: '/api/posts?q=coffee', as: viewer },
+    { key: 'search-users', label: 'GET /api/users?q=brave_otter', method: 'GET', path: '/api/users?q=brave_otter', as: viewer },
     { key: 'post-create', label: 'POST /api/posts (ordinary user)', method: 'POST', path: '/api/posts', body: post('an ordinary user'), as: s.ordinary.username },
     {
       key: 'post-create-celebrity',
@@ -492,7 +497,11 @@ async function main(): Promise<void> {
   const firstFollowers = `/api/users/${subjects.celebrity.id}/followers?per_page=100`;
   // `--only feed` means every feed-N.
   const wanted = (key: string) =>
-    !only || only.has(key) || (key.startsWith('feed-') && only.has('feed')) || (key === 'messages-send' && only.has('messages'));
+    !only ||
+    only.has(key) ||
+    (key.startsWith('feed-') && only.has('feed')) ||
+    (key.startsWith('search-') && only.has('search')) ||
+    (key === 'messages-send' && only.has('messages'));
 
   // The deep followers page is reached by following next links, one after the other: a
   // server of its own walks there while statements are counted on another (its link

@@ -34,6 +34,14 @@ export interface paths {
         /**
          * List users
          * @description All users, ordered by id ascending. Follow `_links.next` to page at the same cost however deep.
+         *
+         *     With `q`, a search: the users whose username starts with `q` (without regard to
+         *     case), or whose `about_me` holds any of its words (English words, matched by their
+         *     stems: `coffees` finds `coffee`; very common words such as `the` are ignored).
+         *     Ranked by relevance (a username equal to `q`, then one starting with it, above a
+         *     match in `about_me` alone; more of the words, or the same words more often, rank
+         *     higher), then newest account first, then by id. `_links.next` carries the rank
+         *     position: every page costs what the first does, and no user is skipped or repeated.
          */
         get: operations["listUsers"];
         put?: never;
@@ -330,6 +338,13 @@ export interface paths {
         /**
          * List all posts
          * @description Every post, newest first (ties broken by id). Follow `_links.next` to page without skipping or repeating posts while new ones arrive, and `_links.newer` for what arrived above a page (pull-to-refresh).
+         *
+         *     With `q`, a search: the posts whose body holds any of its words (English words,
+         *     matched by their stems: `coffees` finds `coffee`; very common words such as `the`
+         *     are ignored; punctuation and operators are not syntax, only text). Ranked by
+         *     relevance (more of the words, or the same words more often, rank higher), then
+         *     newest first, then by id. `_links.next` carries the rank position: every page costs
+         *     what the first does. `_links.newer` is `null`: a ranking has no top to refresh.
          */
         get: operations["listPosts"];
         put?: never;
@@ -1012,7 +1027,8 @@ export interface components {
              */
             prev: string | null;
             /**
-             * @description The posts newer than this page's first item (pull-to-refresh): at most
+             * @description `null` on search results (`q`), which are ranked by relevance, not by time.
+             *     Otherwise the posts newer than this page's first item (pull-to-refresh): at most
              *     `per_page` of them, the ones just above it, newest first. On a page that holds
              *     them, `newer` again gives the ones above those, so following it until a page
              *     comes back empty fills a gap without skipping or repeating a post, even while
@@ -1022,7 +1038,7 @@ export interface components {
              *     numbered one less than the page it was taken from (never below 1).
              * @example /api/posts?page=1&per_page=10&cursor=PjE3NjQ1ODc2MDAwMDAuNDI
              */
-            newer: string;
+            newer: string | null;
         };
         /**
          * @description A private message, which only its sender and its recipient can read.
@@ -1368,7 +1384,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description A paging parameter is out of range, deeper than pages are served by number, or not one this server made, or the path is malformed. */
+        /** @description A paging parameter is out of range, deeper than pages are served by number, or not one this server made, or the path is malformed, or a search's `q` is empty or longer than 100 characters. */
         BadRequestPage: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
@@ -1942,6 +1958,14 @@ export interface components {
         /** @description The export's id. */
         ExportId: components["schemas"]["Id"];
         /**
+         * @description What to search for: 1 to 100 characters once leading and trailing white space is
+         *     removed, none of them NUL. Words are separated by white space; a result holds at
+         *     least one of them. Without `q` the list is not a search. Reserved characters
+         *     (`!`, `'`, `(`…) may be sent as they are.
+         * @example coffee
+         */
+        SearchQuery: string;
+        /**
          * @description Where the page starts, as given in a `_links.next` (or, on timelines, a
          *     `_links.newer`); opaque. With a cursor, `page` only numbers the page in `_meta`,
          *     and every page is served whatever its depth, at the cost of the first.
@@ -2085,6 +2109,14 @@ export interface operations {
     listUsers: {
         parameters: {
             query?: {
+                /**
+                 * @description What to search for: 1 to 100 characters once leading and trailing white space is
+                 *     removed, none of them NUL. Words are separated by white space; a result holds at
+                 *     least one of them. Without `q` the list is not a search. Reserved characters
+                 *     (`!`, `'`, `(`…) may be sent as they are.
+                 * @example coffee
+                 */
+                q?: components["parameters"]["SearchQuery"];
                 /**
                  * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
                  *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page
@@ -2856,6 +2888,14 @@ export interface operations {
     listPosts: {
         parameters: {
             query?: {
+                /**
+                 * @description What to search for: 1 to 100 characters once leading and trailing white space is
+                 *     removed, none of them NUL. Words are separated by white space; a result holds at
+                 *     least one of them. Without `q` the list is not a search. Reserved characters
+                 *     (`!`, `'`, `(`…) may be sent as they are.
+                 * @example coffee
+                 */
+                q?: components["parameters"]["SearchQuery"];
                 /**
                  * @description The page to return, from 1. Without a `cursor`, `page × per_page` may be at most
                  *     10000 (page 1000 at the default `per_page` of 10, page 100 at 100): a deeper page

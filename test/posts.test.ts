@@ -72,6 +72,11 @@ async function pageThrough(path: string, as: TestUser, limit = 20): Promise<Post
 }
 
 const ids = (posts: { id: number }[]) => posts.map((p) => p.id);
+/** A timeline page's `newer` link (null only on search results). */
+function newerOf(page: PostCollection): string {
+  if (page._links.newer === null) throw new Error('a timeline page has a newer link');
+  return page._links.newer;
+}
 const newestFirst = (posts: Post[]) => [...posts].reverse();
 
 /** Whether items are newest first, ties broken by id descending. */
@@ -980,7 +985,7 @@ describe('pull-to-refresh through _links.newer', () => {
       if (!page.items.length) return { seen, empty: res };
       seen.unshift(...page.items);
       await between(round);
-      link = page._links.newer;
+      link = newerOf(page);
     }
     throw new Error('newer never came back empty');
   }
@@ -1001,21 +1006,21 @@ describe('pull-to-refresh through _links.newer', () => {
       if (author === stranger) await createPost(author, 'not followed');
       else arrived.push(await createPost(author, 'arrived'));
     const late: Post[] = [];
-    const { seen, empty } = await refresh(first.body._links.newer, reader, async (round) => {
+    const { seen, empty } = await refresh(newerOf(first.body), reader, async (round) => {
       if (round < 2) late.push(await createPost(round ? w2 : w1, `arrived while refreshing ${round}`));
     });
     expect(ids(seen)).toEqual(ids(newestFirst([...arrived, ...late])));
 
     // Nothing new: the same point again, and 304 to the page's own ETag.
-    expect(cursorOf(empty.body._links.newer)).toBe(cursorOf(empty.body._links.self));
-    const again = await send('GET', empty.body._links.newer, { as: reader, headers: { 'If-None-Match': empty.headers.get('etag') as string } });
+    expect(cursorOf(newerOf(empty.body))).toBe(cursorOf(empty.body._links.self));
+    const again = await send('GET', newerOf(empty.body), { as: reader, headers: { 'If-None-Match': empty.headers.get('etag') as string } });
     expect(again.status, again.text).toBe(304);
 
     // An unfollow shows in the next refresh.
     await unfollow(reader, w2);
     await createPost(w2, 'unfollowed');
     const kept = await createPost(w1, 'still followed');
-    expect(ids((await refresh(empty.body._links.newer, reader)).seen)).toEqual([kept.id]);
+    expect(ids((await refresh(newerOf(empty.body), reader)).seen)).toEqual([kept.id]);
   });
 
   it('on a newer page, next leads down to the page it was taken from', async () => {
@@ -1024,7 +1029,7 @@ describe('pull-to-refresh through _links.newer', () => {
     const path = `/api/users/${writer.id}/posts`;
     const first = await send<PostCollection>('GET', `${path}?per_page=2`, { as: writer });
     const after = await createPosts(writer, 5, 'after');
-    const up = await send<PostCollection>('GET', first.body._links.newer, { as: writer });
+    const up = await send<PostCollection>('GET', newerOf(first.body), { as: writer });
     expect(up.status, up.text).toBe(200);
     // The two just above the page's first item, newest first, numbered one page up (not below 1).
     expect(ids(up.body.items)).toEqual(ids(newestFirst(after.slice(0, 2))));
@@ -1040,12 +1045,12 @@ describe('pull-to-refresh through _links.newer', () => {
     const empty = await send<PostCollection>('GET', `${path}?per_page=2`, { as: writer });
     expect(empty.body._links.newer).toBe(newerLink(path, 1, 2));
     const written = await createPosts(writer, 5, 'first ever');
-    expect(ids((await refresh(empty.body._links.newer, writer)).seen)).toEqual(ids(newestFirst(written)));
+    expect(ids((await refresh(newerOf(empty.body), writer)).seen)).toEqual(ids(newestFirst(written)));
 
     // All posts: others' posts may arrive meanwhile (other test files), but none twice, and ours all, in order.
     const top = await send<PostCollection>('GET', '/api/posts?per_page=20', { as: writer });
     const more = await createPosts(writer, 7, 'everyone sees');
-    const { seen } = await refresh(top.body._links.newer, writer);
+    const { seen } = await refresh(newerOf(top.body), writer);
     expect(new Set(ids(seen)).size).toBe(seen.length);
     expect(ids(seen.filter((p) => p.author === writer.id))).toEqual(ids(newestFirst(more)));
   });

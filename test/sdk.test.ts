@@ -316,6 +316,23 @@ describe('createMicroblogClient: paging', () => {
     expect(pages).toEqual([[second.id, first.id]]);
   });
 
+  it('search: paginate() through a search of posts; newer() of search results yields nothing', async () => {
+    const author = await createUser(server);
+    const api = client({ token: author.token });
+    // Letters only, found in no other post.
+    const word = `zq${Math.random().toString(36).slice(2).replace(/[^a-z]/g, '')}${Date.now().toString(36).replace(/[^a-z]/g, '')}srch`;
+    const written: number[] = [];
+    for (let i = 0; i < 3; i++) written.unshift((await writePost(author, `${word} ${i}`)).id);
+    const found: number[] = [];
+    for await (const post of api.paginate('/api/posts', { params: { query: { q: word, per_page: 2 } } })) found.push(post.id);
+    expect(found).toEqual(written);
+    const page = unwrap(await api.GET('/api/posts', { params: { query: { q: word } } }));
+    expect(page._links.newer).toBeNull();
+    const pulled = [];
+    for await (const above of api.newer(page)) pulled.push(above);
+    expect(pulled).toEqual([]);
+  });
+
   it('throws a MicroblogApiError when the collection cannot be had', async () => {
     const susan = await createUser(server);
     const missing = 2_000_000_000;

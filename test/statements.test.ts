@@ -66,6 +66,18 @@ describe('SQL statements per request', () => {
     expect(hundred.next).not.toBeNull();
     expect(await statementsOf(hundred.next ?? '', viewer)).toMatchObject({ status: 200, statements: expected });
   });
+
+  it.each([
+    ['/api/posts?q=hub', 2],
+    ['/api/users?q=stmt_', 2],
+  ])('answers the search %s with as many for 100 results as for 1 (%i: the token, then the page and its total in one), on every page', async (path, expected) => {
+    const one = await statementsOf(`${path}&per_page=1`, viewer);
+    const hundred = await statementsOf(`${path}&per_page=100`, viewer);
+    expect(one).toMatchObject({ status: 200, statements: expected });
+    expect(hundred).toMatchObject({ status: 200, statements: expected });
+    expect(hundred.next).not.toBeNull();
+    expect(await statementsOf(hundred.next ?? '', viewer)).toMatchObject({ status: 200, statements: expected });
+  });
 });
 
 describe('queryRows, the hot path past knex', () => {

@@ -6,6 +6,7 @@ import * as sessions from './20261202000000_sessions.js';
 import * as passwordResets from './20261202010000_password_resets.js';
 import * as postExports from './20261202020000_exports.js';
 import * as homeTimelines from './20261202030000_home_timelines.js';
+import * as search from './20261202040000_search.js';
 import * as messagesAndBlocks from './20261202050000_messages_and_blocks.js';
 
 /**
@@ -20,6 +21,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261202010000_password_resets': passwordResets,
   '20261202020000_exports': postExports,
   '20261202030000_home_timelines': homeTimelines,
+  '20261202040000_search': search,
   '20261202050000_messages_and_blocks': messagesAndBlocks,
 };
 

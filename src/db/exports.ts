@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { POST_COLUMNS } from './posts.js';
 import type { ExportRow, PostRow } from './tables.js';
 
 /** Where the next batch of an export starts: after this post (newest first), or at the top. */
@@ -76,7 +77,7 @@ export const exportsRepository = {
    * request, after `after` (keyset on posts_user_created_idx, constant cost per batch).
    */
   nextPosts(db: Knex, row: Pick<ExportRow, 'user_id' | 'created_at'>, after: ExportPosition | undefined, limit: number): Promise<PostRow[]> {
-    const query = db<PostRow>('posts').select('*').where({ user_id: row.user_id }).where('created_at', '<=', row.created_at);
+    const query = db<PostRow>('posts').select(POST_COLUMNS).where({ user_id: row.user_id }).where('created_at', '<=', row.created_at);
     if (after) query.whereRaw('(created_at, id) < (?, ?)', [after.createdAt, after.id]);
     return query
       .orderBy([

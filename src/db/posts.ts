@@ -44,18 +44,25 @@ async function page(query: Knex.QueryBuilder, { position, offset, limit }: Timel
   return newestFirst(rows, order);
 }
 
+/**
+ * The columns a post is read with: every one but `search` (the body's tsvector, for
+ * search only), which would be most of each row's bytes on every timeline read.
+ */
+export const POST_COLUMNS: (keyof PostRow)[] = ['id', 'user_id', 'body', 'created_at', 'updated_at'];
+const P_COLUMNS = POST_COLUMNS.map((c) => `p.${c}`).join(', ');
+
 /** SQL for posts. Timelines are newest first, ties broken by id, so pages are stable. */
 export const postsRepository = {
   findById(db: Knex, id: number): Promise<PostRow | undefined> {
-    return db<PostRow>('posts').where({ id }).first();
+    return db<PostRow>('posts').where({ id }).first(POST_COLUMNS);
   },
 
   findByIdForUpdate(trx: Knex.Transaction, id: number): Promise<PostRow | undefined> {
-    return trx<PostRow>('posts').where({ id }).forUpdate().first();
+    return trx<PostRow>('posts').where({ id }).forUpdate().first(POST_COLUMNS);
   },
 
   async create(db: Knex, userId: number, body: string): Promise<PostRow> {
-    const [row] = await db<PostRow>('posts').insert({ user_id: userId, body }).returning('*');
+    const [row] = await db<PostRow>('posts').insert({ user_id: userId, body }).returning(POST_COLUMNS);
     return row as PostRow;
   },
 
@@ -63,7 +70,7 @@ export const postsRepository = {
     const [row] = await db<PostRow>('posts')
       .where({ id })
       .update({ body, updated_at: db.fn.now() as unknown as Date })
-      .returning('*');
+      .returning(POST_COLUMNS);
     return row as PostRow;
   },
 
@@ -73,7 +80,7 @@ export const postsRepository = {
 
   /** Every post (posts_created_idx). */
   all(db: Knex, at: TimelinePage): Promise<PostRow[]> {
-    return page(db<PostRow>('posts').select('*'), at);
+    return page(db<PostRow>('posts').select(POST_COLUMNS), at);
   },
 
   /** How many posts there are (kept by a trigger: nothing is counted). */
@@ -83,7 +90,7 @@ export const postsRepository = {
 
   /** One user's posts (posts_user_created_idx); the total is the user's post_count. */
   byUser(db: Knex, userId: number, at: TimelinePage): Promise<PostRow[]> {
-    return page(db<PostRow>('posts').select('*').where({ user_id: userId }), at);
+    return page(db<PostRow>('posts').select(POST_COLUMNS).where({ user_id: userId }), at);
   },
 
   /**
@@ -118,15 +125,15 @@ export const postsRepository = {
     const at = where?.[1] ?? [];
     const { rows } = await db.raw<{ rows: PostRow[] }>(
       `SELECT * FROM (
-         (SELECT p.* FROM timeline_entries t JOIN posts p ON p.id = t.post_id
+         (SELECT ${P_COLUMNS} FROM timeline_entries t JOIN posts p ON p.id = t.post_id
           WHERE t.user_id = ? ${after('t.created_at', 't.post_id')}
           ORDER BY t.created_at ${order}, t.post_id ${order} LIMIT ?)
          UNION ALL
-         (SELECT p.* FROM posts p WHERE p.user_id = ? ${after('p.created_at', 'p.id')}
+         (SELECT ${P_COLUMNS} FROM posts p WHERE p.user_id = ? ${after('p.created_at', 'p.id')}
           ORDER BY p.created_at ${order}, p.id ${order} LIMIT ?)
          UNION ALL
          (SELECT r.* FROM follows f CROSS JOIN LATERAL (
-            SELECT p.* FROM posts p WHERE p.user_id = f.followed_id ${after('p.created_at', 'p.id')}
+            SELECT ${P_COLUMNS} FROM posts p WHERE p.user_id = f.followed_id ${after('p.created_at', 'p.id')}
             ORDER BY p.created_at ${order}, p.id ${order} LIMIT ?) AS r
           WHERE f.follower_id = ? AND NOT f.fans_out)
        ) AS feed

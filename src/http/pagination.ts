@@ -1,5 +1,6 @@
 import type { TimelinePosition } from '../db/posts.js';
-import { decodeCursor, decodeIdCursor, MAX_PAGE_DEPTH, reachable } from '../representations/collections.js';
+import type { SearchPosition } from '../db/search.js';
+import { decodeCursor, decodeIdCursor, decodeSearchCursor, MAX_PAGE_DEPTH, reachable } from '../representations/collections.js';
 import { HttpError } from './http-error.js';
 
 export const MAX_PER_PAGE = 100;
@@ -55,4 +56,20 @@ export function idPageRequest(query: { page?: number; per_page?: number; cursor?
   const afterId = decodeIdCursor(query.cursor);
   if (afterId === undefined) throw unknownCursor();
   return { ...pageRequest(query, true), afterId };
+}
+
+export interface SearchRequest extends PageRequest {
+  /** What to search for, trimmed (the contract allows 1 to 100 characters once trimmed). */
+  q: string;
+  /** Where the page starts in the ranking, carried opaquely in `next` links. */
+  position?: SearchPosition;
+}
+
+/** q, page, per_page and cursor of a search. */
+export function searchRequest(query: { q: string; page?: number; per_page?: number; cursor?: string }): SearchRequest {
+  const q = query.q.trim();
+  if (!query.cursor) return { ...pageRequest(query, false), q };
+  const position = decodeSearchCursor(query.cursor);
+  if (!position) throw unknownCursor();
+  return { ...pageRequest(query, true), q, position };
 }

@@ -1,5 +1,6 @@
 import type { components } from '../../generated/openapi.js';
 import type { TimelineCursor, TimelinePosition } from '../db/posts.js';
+import type { SearchPosition } from '../db/search.js';
 
 type PageMeta = components['schemas']['PageMeta'];
 type PageLinks = components['schemas']['PageLinks'];
@@ -157,4 +158,37 @@ export function idCollection<R, T>(
 ): ReturnType<typeof collection<T>> {
   const cursor = request.afterId === undefined ? undefined : encodeIdCursor(request.afterId);
   return keyset(rows, totalItems, { ...request, cursor }, path, represent, (row) => encodeIdCursor(idOf(row)));
+}
+
+/** A cursor for the results ranked after `row` (a `next` link of a search). */
+export function encodeSearchCursor(row: { rank: number; at_us: number; id: number }): string {
+  return Buffer.from(`s${row.rank}_${row.at_us}_${row.id}`).toString('base64url');
+}
+
+/** The point in a ranking a search cursor names, or undefined when this server did not make it. */
+export function decodeSearchCursor(value: string): SearchPosition | undefined {
+  const match = /^s([0-9.eE+-]{1,32})_(\d{1,17})_(\d{1,16})$/.exec(Buffer.from(value, 'base64url').toString('latin1'));
+  if (!match) return undefined;
+  const position = { rank: Number(match[1]), atUs: Number(match[2]), id: Number(match[3]) };
+  if (!Number.isFinite(position.rank) || !Number.isSafeInteger(position.atUs) || !Number.isSafeInteger(position.id)) return undefined;
+  return position;
+}
+
+/**
+ * The collection envelope for search results (ranked, `rows` holding up to one row more
+ * than the page): `next` carries the last result's point in the ranking, and every link
+ * carries `q`.
+ */
+export function searchResults<R extends { rank: number; at_us: number; id: number }, T>(
+  rows: R[],
+  totalItems: number,
+  request: Page & { q: string; position?: SearchPosition },
+  path: string,
+  represent: (row: R) => T,
+): ReturnType<typeof collection<T>> {
+  const { position } = request;
+  const cursor = position && encodeSearchCursor({ rank: position.rank, at_us: position.atUs, id: position.id });
+  const body = keyset(rows, totalItems, { ...request, cursor }, path, represent, encodeSearchCursor);
+  const withQ = (link: string | null) => link && link.replace(`${path}?`, `${path}?q=${encodeURIComponent(request.q)}&`);
+  return { ...body, _links: { self: withQ(body._links.self) as string, next: withQ(body._links.next), prev: withQ(body._links.prev) } };
 }

@@ -7,8 +7,9 @@ import { checkIfMatch, etagOf, sendRepresentation } from '../http/caching.js';
 import { forbidden, notFound } from '../http/http-error.js';
 import { idempotent } from '../services/idempotency.js';
 import { readPage } from '../db/pages.js';
-import { timelineRequest } from '../http/pagination.js';
-import { timeline } from '../representations/collections.js';
+import { searchRequest, timelineRequest } from '../http/pagination.js';
+import { searchResults, timeline } from '../representations/collections.js';
+import { searchRepository } from '../db/search.js';
 import { operation, sendAnswer } from '../http/operations.js';
 import { links, toPost } from '../representations/resources.js';
 
@@ -19,6 +20,15 @@ export function postRoutes(db: Knex): Router {
   router.get(
     '/api/posts',
     operation('listPosts', async (req, res) => {
+      const { q } = req.query;
+      if (q !== undefined) {
+        const found = searchRequest({ ...req.query, q });
+        const { rows, total } = await searchRepository.posts(db, { ...found, limit: found.limit + 1 });
+        const body = searchResults(rows, total, found, links.posts, toPost);
+        // A ranking has no top to refresh: no `newer` (null, as the contract says).
+        sendRepresentation(req, res, { ...body, _links: { ...body._links, newer: null } });
+        return;
+      }
       const at = timelineRequest(req.query);
       const [rows, total] = await readPage(
         at,

@@ -8,8 +8,9 @@ import { badRequest, forbidden, notFound } from '../http/http-error.js';
 import { ANONYMOUS, idempotent } from '../services/idempotency.js';
 import { endOtherSessions } from '../services/sessions.js';
 import { readPage } from '../db/pages.js';
-import { idPageRequest } from '../http/pagination.js';
-import { idCollection } from '../representations/collections.js';
+import { idPageRequest, searchRequest } from '../http/pagination.js';
+import { idCollection, searchResults } from '../representations/collections.js';
+import { searchRepository } from '../db/search.js';
 import { operation, sendAnswer } from '../http/operations.js';
 import { links, toUser } from '../representations/resources.js';
 import { hashPassword, verifyPassword } from '../security/passwords.js';
@@ -40,6 +41,13 @@ export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): 
     '/api/users',
     operation('listUsers', async (req, res) => {
       const viewer = authOf(req).user.id;
+      const { q } = req.query;
+      if (q !== undefined) {
+        const at = searchRequest({ ...req.query, q });
+        const { rows, total } = await searchRepository.users(db, { ...at, limit: at.limit + 1 });
+        sendRepresentation(req, res, searchResults(rows, total, at, links.users, (row) => toUser(row, viewer)));
+        return;
+      }
       const page = idPageRequest(req.query);
       const [rows, total] = await readPage(
         page,

@@ -106,7 +106,9 @@ export async function bindPlan(world: World, facts: OperationFacts, plan: ValidP
 }
 
 async function serverCursor(world: World, req: WireRequest): Promise<string | undefined> {
-  const answer = await send(world, { ...req, query: ['per_page=1'], body: undefined });
+  // A search's cursor belongs to its `q` (a point in its ranking): the first page is asked with it.
+  const search = req.query.filter((q) => q.startsWith('q='));
+  const answer = await send(world, { ...req, query: [...search, 'per_page=1'], body: undefined });
   const next = (JSON.parse(answer.text) as { _links?: { next?: string | null } })._links?.next;
   return next ? (new URL(next, 'http://x').searchParams.get('cursor') ?? undefined) : undefined;
 }

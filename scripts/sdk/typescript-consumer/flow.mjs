@@ -265,6 +265,20 @@ export async function flow(baseUrl, step, inbox) {
     `pull to refresh: newer() follows _links.newer until a page is empty: ${pulls} pages, the 3 new posts, newest first`,
   );
 
+  // Search: posts by words (ranked by relevance, then newest first), users by username prefix.
+  const found = unwrap(await api.GET('/api/posts', { params: { query: { q: `newer ${tag}`, per_page: 3 } } }));
+  check(
+    found.items.map((item) => item.id).join() === arrived.join(),
+    `search: the 3 posts with both words first, newest first: ${arrived.join()}, got ${found.items.map((item) => item.id).join()}`,
+  );
+  check(found._links.newer === null, 'search results have no newer link');
+  let fromSearch = 0;
+  for await (const page of api.newer(found)) fromSearch += 1 + page.items.length;
+  check(fromSearch === 0, `newer() of search results yields nothing, got ${fromSearch}`);
+  const users = unwrap(await api.GET('/api/users', { params: { query: { q: `ANN_${tag}` } } }));
+  check(users.items[0]?.id === ann.id, `user search: the username first, got ${users.items[0]?.id}`);
+  step('search: posts by words, users by username; no newer link on a ranking');
+
   const read = await api.GET('/api/posts/{id}', { params: { path: { id: keyed.id } } });
   const etag = etagOf(read);
   check(etag !== undefined, 'an ETag');

@@ -47,7 +47,7 @@ export type ItemOf<P extends CollectionPath> = PageOf<P>['items'][number];
 export type PageInit<P extends CollectionPath> = FetchOptions<GetOperation<P>>;
 /** A page of a timeline (`/api/posts`, `/api/users/{id}/posts`, `/api/users/{id}/feed`). */
 export type TimelinePage = {
-  [P in CollectionPath]: PageOf<P> extends { _links: { newer: string } } ? PageOf<P> : never;
+  [P in CollectionPath]: PageOf<P> extends { _links: { newer: string | null } } ? PageOf<P> : never;
 }[CollectionPath];
 /** The init is required where the path has parameters, as in `client.GET`. */
 type PageInitArgs<P extends CollectionPath> =
@@ -99,7 +99,8 @@ export interface MicroblogClient extends Client<paths> {
    * yielded). Each page is newest first and lies above the one before it, so
    * `posts.unshift(...newer.items)` keeps a list newest first; the last page yielded (or
    * `page`, when none was) holds the `newer` link to ask again later. `init.headers` goes
-   * with every request. Throws MicroblogApiError when a page cannot be had.
+   * with every request. Throws MicroblogApiError when a page cannot be had. A page of
+   * search results (`q`) has no `newer` link (`null`): nothing is yielded.
    */
   newer<Page extends TimelinePage>(
     page: Page,
@@ -162,6 +163,8 @@ export function createMicroblogClient(options: MicroblogClientOptions): Microblo
     init: { headers?: HeadersOptions } = {},
   ) {
     for (let above = page; ;) {
+      // Search results are ranked, not timed: nothing lies above them.
+      if (above._links.newer === null) return;
       const link = resolveLink(above._links.newer, options.baseUrl);
       above = unwrap(await get(link.path, { ...init, baseUrl: link.baseUrl })) as Page;
       if (above.items.length === 0) return;

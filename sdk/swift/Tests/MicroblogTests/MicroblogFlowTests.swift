@@ -221,7 +221,7 @@ final class MicroblogFlowTests: XCTestCase {
         var newer = top.links.newer
         var pulls = 0
         while pulls < 10 {
-            let link = query(newer)
+            let link = query(try XCTUnwrap(newer, "a timeline page has a newer link"))
             XCTAssertNotNil(link["cursor"])
             let above = try await PostsAPI.getFeed(
                 id: ann.id,
@@ -238,6 +238,13 @@ final class MicroblogFlowTests: XCTestCase {
         }
         XCTAssertEqual(pulled, arrived)
         XCTAssertEqual(pulls, 3)
+
+        // Search: posts by words (relevance, then newest first), with no newer link; users by username prefix.
+        let found = try await PostsAPI.listPosts(q: "newer \(tag)", perPage: 3, apiConfiguration: api)
+        XCTAssertEqual(found.items.map(\.id), arrived)
+        XCTAssertNil(found.links.newer)
+        let named = try await UsersAPI.listUsers(q: ann.username.uppercased(), apiConfiguration: api)
+        XCTAssertEqual(named.items.first?.id, ann.id)
 
         // Conditional GET: the ETag sent back in If-None-Match gets a 304.
         let read = try await PostsAPI.getPostWithRequestBuilder(id: post.id, apiConfiguration: api).execute()

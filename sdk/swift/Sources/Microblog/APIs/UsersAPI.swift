@@ -99,6 +99,7 @@ open class UsersAPI {
     /**
      List users
      
+     - parameter q: (query) What to search for: 1 to 100 characters once leading and trailing white space is removed, none of them NUL. Words are separated by white space; a result holds at least one of them. Without &#x60;q&#x60; the list is not a search. Reserved characters (&#x60;!&#x60;, &#x60;&#39;&#x60;, &#x60;(&#x60;…) may be sent as they are.  (optional)
      - parameter page: (query) The page to return, from 1. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000 (page 1000 at the default &#x60;per_page&#x60; of 10, page 100 at 100): a deeper page gets &#x60;400&#x60;, as an offset that deep costs the database a walk over every item skipped. Reach deeper pages by following &#x60;_links.next&#x60;, whose &#x60;cursor&#x60; costs the same on every page. A page past the end has no items.  (optional, default to 1)
      - parameter perPage: (query) Items per page; more than 100 is served as 100. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000. (optional, default to 10)
      - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60; (or, on timelines, a &#x60;_links.newer&#x60;); opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
@@ -106,18 +107,19 @@ open class UsersAPI {
      - parameter apiConfiguration: The configuration for the http request.
      - returns: UserCollection
      */
-    open class func listUsers(page: Int? = nil, perPage: Int? = nil, cursor: String? = nil, ifNoneMatch: String? = nil, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) async throws(ErrorResponse) -> UserCollection {
-        return try await listUsersWithRequestBuilder(page: page, perPage: perPage, cursor: cursor, ifNoneMatch: ifNoneMatch, apiConfiguration: apiConfiguration).execute().body
+    open class func listUsers(q: String? = nil, page: Int? = nil, perPage: Int? = nil, cursor: String? = nil, ifNoneMatch: String? = nil, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) async throws(ErrorResponse) -> UserCollection {
+        return try await listUsersWithRequestBuilder(q: q, page: page, perPage: perPage, cursor: cursor, ifNoneMatch: ifNoneMatch, apiConfiguration: apiConfiguration).execute().body
     }
 
     /**
      List users
      - GET /api/users
-     - All users, ordered by id ascending. Follow `_links.next` to page at the same cost however deep.
+     - All users, ordered by id ascending. Follow `_links.next` to page at the same cost however deep.  With `q`, a search: the users whose username starts with `q` (without regard to case), or whose `about_me` holds any of its words (English words, matched by their stems: `coffees` finds `coffee`; very common words such as `the` are ignored). Ranked by relevance (a username equal to `q`, then one starting with it, above a match in `about_me` alone; more of the words, or the same words more often, rank higher), then newest account first, then by id. `_links.next` carries the rank position: every page costs what the first does, and no user is skipped or repeated. 
      - Bearer Token:
        - type: http
        - name: bearer
      - responseHeaders: [ETag(String), Cache-Control(String), RateLimit(String), RateLimit-Policy(String)]
+     - parameter q: (query) What to search for: 1 to 100 characters once leading and trailing white space is removed, none of them NUL. Words are separated by white space; a result holds at least one of them. Without &#x60;q&#x60; the list is not a search. Reserved characters (&#x60;!&#x60;, &#x60;&#39;&#x60;, &#x60;(&#x60;…) may be sent as they are.  (optional)
      - parameter page: (query) The page to return, from 1. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000 (page 1000 at the default &#x60;per_page&#x60; of 10, page 100 at 100): a deeper page gets &#x60;400&#x60;, as an offset that deep costs the database a walk over every item skipped. Reach deeper pages by following &#x60;_links.next&#x60;, whose &#x60;cursor&#x60; costs the same on every page. A page past the end has no items.  (optional, default to 1)
      - parameter perPage: (query) Items per page; more than 100 is served as 100. Without a &#x60;cursor&#x60;, &#x60;page × per_page&#x60; may be at most 10000. (optional, default to 10)
      - parameter cursor: (query) Where the page starts, as given in a &#x60;_links.next&#x60; (or, on timelines, a &#x60;_links.newer&#x60;); opaque. With a cursor, &#x60;page&#x60; only numbers the page in &#x60;_meta&#x60;, and every page is served whatever its depth, at the cost of the first.  (optional)
@@ -125,13 +127,14 @@ open class UsersAPI {
      - parameter apiConfiguration: The configuration for the http request.
      - returns: RequestBuilder<UserCollection> 
      */
-    open class func listUsersWithRequestBuilder(page: Int? = nil, perPage: Int? = nil, cursor: String? = nil, ifNoneMatch: String? = nil, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) -> RequestBuilder<UserCollection> {
+    open class func listUsersWithRequestBuilder(q: String? = nil, page: Int? = nil, perPage: Int? = nil, cursor: String? = nil, ifNoneMatch: String? = nil, apiConfiguration: MicroblogAPIConfiguration = MicroblogAPIConfiguration.shared) -> RequestBuilder<UserCollection> {
         let localVariablePath = "/api/users"
         let localVariableURLString = apiConfiguration.basePath + localVariablePath
         let localVariableParameters: [String: any Sendable]? = nil
 
         var localVariableUrlComponents = URLComponents(string: localVariableURLString)
         localVariableUrlComponents?.queryItems = APIHelper.mapValuesToQueryItems([
+            "q": (wrappedValue: q?.asParameter(codableHelper: apiConfiguration.codableHelper), isExplode: true),
             "page": (wrappedValue: page?.asParameter(codableHelper: apiConfiguration.codableHelper), isExplode: true),
             "per_page": (wrappedValue: perPage?.asParameter(codableHelper: apiConfiguration.codableHelper), isExplode: true),
             "cursor": (wrappedValue: cursor?.asParameter(codableHelper: apiConfiguration.codableHelper), isExplode: true),

@@ -16,10 +16,10 @@ public struct TimelineLinks: Sendable, Codable, Hashable {
     public var next: String?
     /** The previous page by number; `null` on the first page, and on a page reached through a `cursor` whose previous page lies deeper than pages are served by number (`page × per_page` above 10000).  */
     public var prev: String?
-    /** The posts newer than this page's first item (pull-to-refresh): at most `per_page` of them, the ones just above it, newest first. On a page that holds them, `newer` again gives the ones above those, so following it until a page comes back empty fills a gap without skipping or repeating a post, even while posts arrive. Present on every page: on an empty page it names the same point (ask again later; an unchanged answer is a 304 to `If-None-Match`), and on an empty timeline the first posts it will hold. A page reached through it is numbered one less than the page it was taken from (never below 1).  */
-    public var newer: String
+    /** `null` on search results (`q`), which are ranked by relevance, not by time. Otherwise the posts newer than this page's first item (pull-to-refresh): at most `per_page` of them, the ones just above it, newest first. On a page that holds them, `newer` again gives the ones above those, so following it until a page comes back empty fills a gap without skipping or repeating a post, even while posts arrive. Present on every page: on an empty page it names the same point (ask again later; an unchanged answer is a 304 to `If-None-Match`), and on an empty timeline the first posts it will hold. A page reached through it is numbered one less than the page it was taken from (never below 1).  */
+    public var newer: String?
 
-    public init(_self: String, next: String?, prev: String?, newer: String) {
+    public init(_self: String, next: String?, prev: String?, newer: String?) {
         self._self = _self
         self.next = next
         self.prev = prev

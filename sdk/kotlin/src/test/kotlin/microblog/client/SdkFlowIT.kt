@@ -275,7 +275,7 @@ class SdkFlowIT {
         var pulls = 0
         while (true) {
             check(pulls < 10) { "the newer pages did not end: $pulled" }
-            val link = pageRequestOf(newer)
+            val link = pageRequestOf(checkNotNull(newer) { "a timeline page has a newer link" })
             assertNotNull(link.cursor)
             val page = posts.getFeed(susan.id, page = link.page, perPage = link.perPage, cursor = link.cursor)
             pulls++
@@ -286,6 +286,13 @@ class SdkFlowIT {
         }
         assertEquals(arrived.reversed(), pulled)
         assertEquals(3, pulls)
+
+        // Search: posts by words (relevance, then newest first), with no newer link; users by username prefix.
+        val found = posts.listPosts(q = "NEWER", perPage = 10)
+        assertEquals(arrived.reversed(), found.items.map { it.id })
+        assertEquals(3L, found.meta.totalItems)
+        assertNull(found.links.newer)
+        assertEquals(david.id, users.listUsers(q = "davi").items.first().id)
 
         follows.unfollowUser(susan.id, david.id)
     }
