@@ -1961,7 +1961,8 @@ export interface components {
          * @description What to search for: 1 to 100 characters once leading and trailing white space is
          *     removed, none of them NUL. Words are separated by white space; a result holds at
          *     least one of them. Without `q` the list is not a search. Reserved characters
-         *     (`!`, `'`, `(`…) may be sent as they are.
+         *     (`!`, `'`, `(`…) may be sent as they are. Users who block the caller, and their
+         *     posts, are not found.
          * @example coffee
          */
         SearchQuery: string;
@@ -2113,7 +2114,8 @@ export interface operations {
                  * @description What to search for: 1 to 100 characters once leading and trailing white space is
                  *     removed, none of them NUL. Words are separated by white space; a result holds at
                  *     least one of them. Without `q` the list is not a search. Reserved characters
-                 *     (`!`, `'`, `(`…) may be sent as they are.
+                 *     (`!`, `'`, `(`…) may be sent as they are. Users who block the caller, and their
+                 *     posts, are not found.
                  * @example coffee
                  */
                 q?: components["parameters"]["SearchQuery"];
@@ -2892,7 +2894,8 @@ export interface operations {
                  * @description What to search for: 1 to 100 characters once leading and trailing white space is
                  *     removed, none of them NUL. Words are separated by white space; a result holds at
                  *     least one of them. Without `q` the list is not a search. Reserved characters
-                 *     (`!`, `'`, `(`…) may be sent as they are.
+                 *     (`!`, `'`, `(`…) may be sent as they are. Users who block the caller, and their
+                 *     posts, are not found.
                  * @example coffee
                  */
                 q?: components["parameters"]["SearchQuery"];

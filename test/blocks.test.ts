@@ -67,6 +67,28 @@ describe('GET /api/users/{id}/blocked', () => {
 });
 
 describe('what a block does', () => {
+  it('hides the blocker, and its posts, from the blocked user in search; not the other way; unblocking shows them again', async () => {
+    const [blocker, blocked, bystander] = (await users(3)) as [TestUser, TestUser, TestUser];
+    const word = `zebrafish${blocker.id}`;
+    const post = await send<{ id: number }>('POST', '/api/posts', { as: blocker, json: { body: `a ${word} today` } });
+    expect(post.status, post.text).toBe(201);
+    const found = async (viewer: TestUser) => {
+      const byName = await send<{ items: { id: number }[] }>('GET', `/api/users?q=${encodeURIComponent(blocker.username)}`, { as: viewer });
+      const byWord = await send<{ items: { id: number }[]; _meta: { total_items: number } }>('GET', `/api/posts?q=${word}`, { as: viewer });
+      expect(byName.status, byName.text).toBe(200);
+      expect(byWord.status, byWord.text).toBe(200);
+      return { user: byName.body.items.some((u) => u.id === blocker.id), posts: byWord.body._meta.total_items };
+    };
+    expect(await found(blocked)).toEqual({ user: true, posts: 1 });
+    expectNoContent(await block(blocker, blocked.id));
+    expect(await found(blocked)).toEqual({ user: false, posts: 0 });
+    expect(await found(bystander)).toEqual({ user: true, posts: 1 });
+    const back = await send<{ items: { id: number }[] }>('GET', `/api/users?q=${encodeURIComponent(blocked.username)}`, { as: blocker });
+    expect(back.body.items.map((u) => u.id)).toContain(blocked.id);
+    expectNoContent(await unblock(blocker, blocked.id));
+    expect(await found(blocked)).toEqual({ user: true, posts: 1 });
+  });
+
   it('the blocked user can neither message nor follow the blocker (403); unblocking restores both', async () => {
     const [a, b] = (await users(2)) as [TestUser, TestUser];
     expectNoContent(await block(a, b.id));

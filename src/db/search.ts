@@ -16,6 +16,8 @@ export interface SearchPosition {
 export interface SearchPage {
   /** What was asked for, trimmed. */
   q: string;
+  /** Who asks: users who block them, and their posts, are not found. */
+  viewerId: number;
   position?: SearchPosition;
   offset: number;
   limit: number;
@@ -86,6 +88,12 @@ async function rankedPage<R extends { id: number }>(db: Db, matches: string, tab
   return { rows: rows.filter((row) => (row.id as number | null) !== null), total };
 }
 
+/** Not by a user who blocks the viewer, as SQL over bound parameters (blocks_blocked_idx). */
+function notBlocking(column: string, viewerId: number, values: unknown[]): string {
+  values.push(viewerId);
+  return `NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocked_id = $${values.length} AND b.blocker_id = ${column})`;
+}
+
 /** Usernames hold these characters only: anything else cannot start one. */
 const USERNAME_PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -101,7 +109,7 @@ export const searchRepository = {
     const matches = `
       SELECT p.id, (extract(epoch FROM p.created_at) * 1000000)::bigint AS at_us,
              ts_rank(p.search, ${query}, 32)::float8 AS rank
-      FROM posts p WHERE p.search @@ ${query}`;
+      FROM posts p WHERE p.search @@ ${query} AND ${notBlocking('p.user_id', at.viewerId, values)}`;
     return rankedPage<PostRow>(db, matches, 'posts', 't.id, t.user_id, t.body, t.created_at, t.updated_at', values, at);
   },
 
@@ -128,7 +136,7 @@ export const searchRepository = {
     const matches = `
       SELECT u.id, (extract(epoch FROM u.created_at) * 1000000)::bigint AS at_us,
              (${name} + ts_rank(${document}, ${query}, 32))::float8 AS rank
-      FROM users u WHERE ${byName} ${document} @@ ${query}`;
+      FROM users u WHERE (${byName} ${document} @@ ${query}) AND ${notBlocking('u.id', at.viewerId, values)}`;
     const columns = PUBLIC_USER_COLUMNS.map((c) => `t.${c}`).join(', ');
     return rankedPage<PublicUserRow>(db, matches, 'users', columns, values, at);
   },

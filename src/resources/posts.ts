@@ -23,7 +23,7 @@ export function postRoutes(db: Knex): Router {
       const { q } = req.query;
       if (q !== undefined) {
         const found = searchRequest({ ...req.query, q });
-        const { rows, total } = await searchRepository.posts(db, { ...found, limit: found.limit + 1 });
+        const { rows, total } = await searchRepository.posts(db, { ...found, viewerId: authOf(req).user.id, limit: found.limit + 1 });
         const body = searchResults(rows, total, found, links.posts, toPost);
         // A ranking has no top to refresh: no `newer` (null, as the contract says).
         sendRepresentation(req, res, { ...body, _links: { ...body._links, newer: null } });

@@ -44,7 +44,7 @@ export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): 
       const { q } = req.query;
       if (q !== undefined) {
         const at = searchRequest({ ...req.query, q });
-        const { rows, total } = await searchRepository.users(db, { ...at, limit: at.limit + 1 });
+        const { rows, total } = await searchRepository.users(db, { ...at, viewerId: viewer, limit: at.limit + 1 });
         sendRepresentation(req, res, searchResults(rows, total, at, links.users, (row) => toUser(row, viewer)));
         return;
       }
