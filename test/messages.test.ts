@@ -179,6 +179,16 @@ describe('read marks', () => {
     expect(await unreadOf(b)).toBe(2);
   });
 
+  it('count every one of many messages sent to one user at once, and all of them as read after a read', async () => {
+    const recipient = await createUser(server);
+    const senders = await Promise.all(Array.from({ length: 8 }, () => createUser(server)));
+    const sends = await Promise.all(senders.flatMap((from) => [message(from, recipient.id, 'at once'), message(from, recipient.id, 'again')]));
+    expect(sends.map((r) => r.status)).toEqual(sends.map(() => 201));
+    expect(await unreadOf(recipient)).toBe(16);
+    expect((await received(recipient)).status).toBe(200);
+    expect(await unreadOf(recipient)).toBe(0);
+  });
+
   it("keep one's own record's ETag good for If-Match on PUT /api/users/{id}", async () => {
     const [a, b] = await Promise.all([createUser(server), createUser(server)]);
     await sendAll(a, b, 1);

@@ -46,12 +46,14 @@ export const blocksRepository = {
   },
 
   /**
-   * Locks a message's recipient's row FOR SHARE, which waits for a block by the recipient
-   * under way (its FOR NO KEY UPDATE above) and makes a block wait for the message; messages
-   * to one user do not wait for each other. False when the user does not exist.
+   * Locks a message's recipient's row FOR NO KEY UPDATE, which waits for a block by the
+   * recipient under way (its lock above) and makes a block wait for the message; the
+   * message's trigger then moves the recipient's unread count on the row already held
+   * (taking FOR SHARE first and that lock after would deadlock two messages to one user).
+   * False when the user does not exist.
    */
   async lockRecipient(trx: Knex.Transaction, id: number): Promise<boolean> {
-    const { rows } = await trx.raw<{ rows: unknown[] }>('SELECT 1 FROM users WHERE id = ? FOR SHARE', [id]);
+    const { rows } = await trx.raw<{ rows: unknown[] }>('SELECT 1 FROM users WHERE id = ? FOR NO KEY UPDATE', [id]);
     return rows.length > 0;
   },
 

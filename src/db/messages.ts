@@ -24,8 +24,8 @@ const SIDE = { received: 'recipient_id', sent: 'sender_id' } as const;
 
 /**
  * SQL for private messages. A user's received messages and its sent ones are each one range
- * of an index (messages_recipient_created_idx, messages_sender_created_idx): a page, its
- * total and the unread count read nothing else.
+ * of an index (messages_recipient_created_idx, messages_sender_created_idx): a page and its
+ * total read nothing else; the unread count is kept on the recipient (see the migration).
  */
 export const messagesRepository = {
   async create(db: Knex, senderId: number, recipientId: number, body: string): Promise<MessageRow> {
@@ -52,18 +52,8 @@ export const messagesRepository = {
     return Number(row?.n ?? 0);
   },
 
-  /** The messages `userId` received after it last read them (all, if it never has). */
-  async unreadCount(db: Knex, userId: number): Promise<number> {
-    const { rows } = await db.raw<{ rows: { n: string }[] }>(
-      `SELECT count(*) AS n FROM messages
-       WHERE recipient_id = ? AND created_at > coalesce((SELECT last_message_read_time FROM users WHERE id = ?), '-infinity')`,
-      [userId, userId],
-    );
-    return Number(rows[0]?.n ?? 0);
-  },
-
-  /** Marks every message `userId` received until now as read. */
+  /** Marks every message `userId` received until now as read: its unread count starts again from 0. */
   async markRead(db: Knex, userId: number): Promise<void> {
-    await db('users').where({ id: userId }).update({ last_message_read_time: db.fn.now() });
+    await db('users').where({ id: userId }).update({ last_message_read_time: db.fn.now(), unread_message_count: 0 });
   },
 };

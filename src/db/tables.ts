@@ -10,6 +10,8 @@ export interface UserRow {
   post_count: number;
   follower_count: number;
   followed_count: number;
+  /** Messages received since the user last read them (its own record only). */
+  unread_message_count: number;
 }
 
 /** What a user's representation reads: no password hash where none is needed. */

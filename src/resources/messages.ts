@@ -30,7 +30,7 @@ export function messageRoutes(db: Knex, limits: MessageLimits): Router {
       await limits.check(req as unknown as Request, sender);
       const answer = await idempotent(db, req, sender, (conn) =>
         inTransaction(conn, async (trx) => {
-          // The recipient's row, FOR SHARE: a block by the recipient under way is waited for and
+          // The recipient's row, locked: a block by the recipient under way is waited for and
           // then seen; one that comes after waits for this message (db/blocks.ts).
           if (!(await blocksRepository.lockRecipient(trx, recipient))) throw notFound(`user ${recipient}`);
           if (await blocksRepository.isBlocked(trx, recipient, sender)) {

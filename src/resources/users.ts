@@ -1,6 +1,5 @@
 import { Router } from 'express';
 import type { Knex } from 'knex';
-import { messagesRepository } from '../db/messages.js';
 import { usersRepository, type UserChanges } from '../db/users.js';
 import { authOf } from '../http/authentication.js';
 import { checkIfMatch, etagOf, sendRepresentation } from '../http/caching.js';
@@ -82,7 +81,7 @@ export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): 
       const { id } = req.params;
       if (id === viewer.id) {
         // One's own record also says how many messages arrived since one last read them.
-        sendRepresentation(req, res, toUser(viewer, viewer.id, false, await messagesRepository.unreadCount(db, id)));
+        sendRepresentation(req, res, toUser(viewer, viewer.id, false, viewer.unread_message_count));
         return;
       }
       const row = await usersRepository.findById(db, id);
@@ -104,11 +103,10 @@ export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): 
       }
       const newHash = password !== undefined ? await hashPassword(password) : undefined;
 
-      let unread = 0;
       const updated = await db.transaction(async (trx) => {
         const current = await usersRepository.findByIdForUpdate(trx, id);
         if (!current) throw notFound(`user ${id}`);
-        unread = await messagesRepository.unreadCount(trx, id);
+        const unread = current.unread_message_count;
         // This request's own move of last_seen is not a change the client missed.
         checkIfMatch(req, [
           etagOf(toUser(current, id)),
@@ -133,7 +131,7 @@ export function userRoutes(db: Knex, { passwordMinLength }: UserRoutesOptions): 
         if (newHash !== undefined) await endOtherSessions(trx, id, auth.sessionId);
         return row;
       });
-      res.json(toUser(updated, id, false, unread));
+      res.json(toUser(updated, id, false, updated.unread_message_count));
     }),
   );
 
