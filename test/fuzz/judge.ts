@@ -188,7 +188,7 @@ async function genuineRefusal(
     if (
       key !== undefined &&
       (await world.idempotencyKeyUsed(principal, key)) &&
-      world.idempotencyKeys.get(`${principal} ${key}`) !== canonical(body)
+      world.idempotencyKeys.get(`${principal} ${key}`) !== requestPrint(req, body)
     ) {
       return keyReused;
     }
@@ -224,7 +224,7 @@ async function learn(
   const replayed = answer.headers.get('idempotent-replayed') === 'true';
   const key = req.headers['Idempotency-Key'];
   if (key !== undefined && answer.status < 300 && !replayed)
-    world.idempotencyKeys.set(`${isPublic ? 0 : actor.id} ${key}`, canonical(body));
+    world.idempotencyKeys.set(`${isPublic ? 0 : actor.id} ${key}`, requestPrint(req, body));
   switch (op.operationId) {
     case 'createUser':
       if (!replayed && !world.accounts.some((a) => a.id === json.id)) {
@@ -267,6 +267,15 @@ async function learn(
       world.sessions.delete(path.session_id as number);
       break;
   }
+}
+
+/**
+ * What the server fingerprints a request by for its Idempotency-Key: method, path and body
+ * (a key used for one operation is another request on another: POST /api/posts after
+ * POST /api/users/{id}/messages with the same key and body is a 422).
+ */
+function requestPrint(req: WireRequest, body: Record<string, unknown> | undefined): string {
+  return `${req.method} ${req.path}\n${canonical(body)}`;
 }
 
 /** JSON with object keys sorted, as the server fingerprints Idempotency-Key bodies. */
