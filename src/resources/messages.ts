@@ -50,15 +50,15 @@ export function messageRoutes(db: Knex, limits: MessageLimits): Router {
     async (req: ValidRequest<'listMessages' | 'listSentMessages'>, res: Response) => {
       const me = authOf(req).user.id;
       const at = timelineRequest(req.query);
-      const [[rows, total]] = await Promise.all([
-        readPage(
-          at,
-          () => messagesRepository.count(db, side, me),
-          () => messagesRepository.list(db, side, me, { ...at, limit: at.limit + 1 }),
-        ),
-        // Reading one's received messages marks them read (the unread count starts again from now).
-        side === 'received' ? messagesRepository.markRead(db, me) : undefined,
-      ]);
+      // Reading one's received messages marks them read (the unread count starts again from 0),
+      // before the list is read: a message that arrives in between is shown and still counted
+      // unread, never counted read without having been shown.
+      if (side === 'received') await messagesRepository.markRead(db, me);
+      const [rows, total] = await readPage(
+        at,
+        () => messagesRepository.count(db, side, me),
+        () => messagesRepository.list(db, side, me, { ...at, limit: at.limit + 1 }),
+      );
       sendRepresentation(req, res, timeline(rows, total, at, side === 'received' ? links.messages : links.sentMessages, toMessage));
     };
   router.get('/api/messages', operation('listMessages', list('received')));
