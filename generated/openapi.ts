@@ -328,6 +328,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List one's notifications newer than a point
+         * @description The caller's notifications, oldest first, each the latest state of one kind (as in
+         *     the tutorial): `unread_message_count` (how many received messages are unread),
+         *     `new_follower` (followers gained since the caller last read its own followers) and
+         *     `new_post_in_feed` (posts added to the caller's feed since it last read the top of its
+         *     feed: a page without `cursor`, or a `newer` page). A change to one replaces it with a
+         *     new `id` and `timestamp`. Pass the `timestamp` of the last one seen as `since` to
+         *     get only what changed after it; without `since`, all of them. Posts by accounts
+         *     followed by very many users reach their followers' feeds when the feed is read and
+         *     are not counted here (docs/performance.md, "The feed").
+         *     `GET /api/notifications/stream` pushes the same notifications as they happen.
+         */
+        get: operations["listNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Receive one's notifications as they happen (Server-Sent Events)
+         * @description A `text/event-stream` of the caller's notifications, as `GET /api/notifications` lists
+         *     them, sent as they change, whichever instance the change was made on (PostgreSQL
+         *     `LISTEN/NOTIFY`). Each event is one notification: `id:` is its `id`, `data:` its JSON
+         *     (`{"id":…,"name":…,"data":…,"timestamp":…}`), with the default event type `message`.
+         *     On connecting the stream first sends the notifications changed after
+         *     `Last-Event-ID` (all of them without it), so a client that reconnects with the last
+         *     id it got, as `EventSource` does by itself, misses none. A comment line (`: heartbeat`)
+         *     every `NOTIFICATIONS_HEARTBEAT_SECONDS` (15) keeps proxies from closing a quiet
+         *     stream. The server ends the stream after `timeout` seconds (at most
+         *     `NOTIFICATIONS_STREAM_MAX_SECONDS`, 300, and when the instance stops); the client
+         *     reconnects, as `EventSource` does after the `retry:` it was sent. A client that reads
+         *     whole answers (a generated SDK) gets every event of that window with a short `timeout`.
+         */
+        get: operations["streamNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/posts": {
         parameters: {
             query?: never;
@@ -1248,6 +1308,71 @@ export interface components {
             _meta: components["schemas"]["PageMeta"];
             _links: components["schemas"]["PageLinks"];
         };
+        /**
+         * @description The latest state of one kind of notification for the caller. `data` is a count:
+         *     unread messages (`unread_message_count`), followers gained since the caller last read
+         *     its followers (`new_follower`), posts added to its feed since it last read the top of
+         *     it (`new_post_in_feed`).
+         * @example {
+         *       "id": 42,
+         *       "name": "unread_message_count",
+         *       "data": 2,
+         *       "timestamp": "2026-12-02T13:45:07.123456Z"
+         *     }
+         */
+        Notification: {
+            /**
+             * Format: int64
+             * @description Grows with every change, for every user; the stream's event id.
+             * @example 42
+             */
+            id: number;
+            /**
+             * @description The kind of notification.
+             * @example unread_message_count
+             * @enum {string}
+             */
+            name: "unread_message_count" | "new_follower" | "new_post_in_feed";
+            /** @description The count this kind carries. */
+            data: components["schemas"]["Count"];
+            /**
+             * Format: date-time
+             * @description When it last changed, in UTC with microseconds; the `since` for the next poll.
+             * @example 2026-12-02T13:45:07.123456Z
+             */
+            timestamp: string;
+        };
+        /** @description The caller's notifications changed after `since`, oldest first (at most one of each kind). */
+        NotificationList: {
+            /** @description The notifications, oldest first. */
+            data: components["schemas"]["Notification"][];
+            _links: components["schemas"]["NotificationListLinks"];
+        };
+        /** @description Where to go from a list of notifications. */
+        NotificationListLinks: {
+            /**
+             * @description This list.
+             * @example /api/notifications
+             */
+            self: string;
+            /**
+             * @description The same notifications pushed as they happen (Server-Sent Events).
+             * @example /api/notifications/stream
+             */
+            stream: string;
+        };
+        /**
+         * @description Server-Sent Events (text/event-stream): a `retry:` line, then one event per
+         *     notification (`id:` its id, `data:` the Notification as JSON, a blank line), and
+         *     `: heartbeat` comment lines between them.
+         * @example retry: 3000
+         *
+         *     id: 42
+         *     data: {"id":42,"name":"unread_message_count","data":2,"timestamp":"2026-12-02T13:45:07.123456Z"}
+         *
+         *     : heartbeat
+         */
+        NotificationEvents: string;
         /** @description The API's entry point. */
         ApiRoot: {
             _links: components["schemas"]["ApiRootLinks"];
@@ -1264,6 +1389,16 @@ export interface components {
              * @example /api/posts
              */
             posts: string;
+            /**
+             * @description The caller's received private messages (`/api/messages/sent` for those it sent).
+             * @example /api/messages
+             */
+            messages: string;
+            /**
+             * @description The caller's notifications (and their live stream, linked from there).
+             * @example /api/notifications
+             */
+            notifications: string;
             /**
              * @description Where sessions start (tokens are issued), are listed and end.
              * @example /api/tokens
@@ -1817,6 +1952,18 @@ export interface components {
         };
         /** @description The `Accept` header allows no representation this operation has. */
         NotAcceptable: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The `Accept` header allows neither `text/event-stream` nor anything that includes it. */
+        NotAcceptableStream: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
                 RateLimit: components["headers"]["RateLimit"];
@@ -2881,6 +3028,92 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFoundMessage"];
             406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listNotifications: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only notifications changed after this time (exclusive), such as the `timestamp`
+                 *     of the last one seen, which carries microseconds so that none is missed or repeated.
+                 */
+                since?: string;
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; a `304` comes back when it still holds. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's notifications changed after `since`, oldest first. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationList"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    streamNotifications: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Seconds after which the server ends the stream; the server's own
+                 *     `NOTIFICATIONS_STREAM_MAX_SECONDS` (300) when absent or larger.
+                 */
+                timeout?: number;
+            };
+            header?: {
+                /** @description The `id` of the last event received; the stream resumes after it. */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description The stream of the caller's notifications, until `timeout`. Each event is
+             *     `id: <id>`, `data: <Notification as JSON>` and a blank line.
+             */
+            200: {
+                headers: {
+                    /** @description `no-store`: a stream is never stored. */
+                    "Cache-Control"?: string;
+                    /** @description `no`: tells nginx to pass each event on at once. */
+                    "X-Accel-Buffering"?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["NotificationEvents"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            406: components["responses"]["NotAcceptableStream"];
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalServerError"];

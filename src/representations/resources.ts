@@ -24,6 +24,8 @@ export const links = {
   messages: '/api/messages',
   sentMessages: '/api/messages/sent',
   blocked: (id: number) => `/api/users/${id}/blocked`,
+  notifications: '/api/notifications',
+  notificationStream: '/api/notifications/stream',
 };
 
 export function avatarUrl(email: string, size = 128): string {

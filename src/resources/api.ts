@@ -10,7 +10,15 @@ export function apiRoutes(): Router {
     '/api',
     operation('getApi', (req, res) => {
       const body: ResponseBody<'getApi', 200> = {
-        _links: { users: links.users, posts: links.posts, tokens: links.tokens, docs: links.docs, openapi: links.openapi },
+        _links: {
+          users: links.users,
+          posts: links.posts,
+          messages: links.messages,
+          notifications: links.notifications,
+          tokens: links.tokens,
+          docs: links.docs,
+          openapi: links.openapi,
+        },
       };
       sendRepresentation(req, res, body);
     }),
