@@ -73,6 +73,21 @@ ${upstreams.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
 `;
 }
 
+/**
+ * The directives of `config` an operator copies: its upstream block and server block without
+ * the addresses and ports (`server …:port;`, `listen`), comments, blank lines and the
+ * test's own `X-Upstream` header, one per line, trimmed.
+ */
+export function operatorDirectives(config: string): string[] {
+  const start = config.indexOf('upstream api {');
+  if (start < 0) throw new Error(`no "upstream api" block in:\n${config}`);
+  return config
+    .slice(start)
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#') && !/^(server \S+:\d+;|listen |add_header X-Upstream )/.test(line));
+}
+
 /** Writes the configuration to a folder of its own and starts nginx; resolves once it proxies. */
 export async function startNginx(options: NginxOptions): Promise<Nginx> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'microblog-nginx-'));

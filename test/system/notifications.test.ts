@@ -1,8 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { components } from '../../generated/openapi.js';
 import { registerAndLogIn } from '../support/factories.js';
 import { send, type Target } from '../support/http.js';
-import { startNginx, type Nginx } from '../support/nginx.js';
+import { nginxConfig, operatorDirectives, startNginx, type Nginx } from '../support/nginx.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
 import { openStream, type SseEvent, type SseStream } from '../support/sse.js';
 import { until, within } from '../support/wait.js';
@@ -97,6 +98,16 @@ describe('notifications pushed across two instances behind nginx', () => {
     await Promise.all(streams.map((s) => s.close()));
     await nginx?.stop();
     await Promise.all(servers.map((s) => s.kill()));
+  });
+
+  it('runs nginx as docs/operations.md configures it', async () => {
+    const docs = await readFile(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    const block = /```nginx\n([\s\S]*?)```/.exec(docs)?.[1];
+    expect(block, 'an nginx block in docs/operations.md').toBeDefined();
+    // The same directives, the read timeout at the documented 60 s (the test's is scaled to its 1 s heartbeat).
+    const tested = nginxConfig('/tmp/x', 8080, { upstreams: [1, 2], streamReadTimeoutSeconds: 60 });
+    // The test's configuration closes its http block too.
+    expect([...operatorDirectives(block ?? ''), '}']).toEqual(operatorDirectives(tested));
   });
 
   it('pushes a message sent on one instance to streams held on both, directly and through nginx, within seconds', async () => {
