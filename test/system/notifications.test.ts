@@ -5,7 +5,7 @@ import { registerAndLogIn } from '../support/factories.js';
 import { send, type Target } from '../support/http.js';
 import { nginxConfig, operatorDirectives, startNginx, type Nginx } from '../support/nginx.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
-import { openStream, type SseEvent, type SseStream } from '../support/sse.js';
+import { openStream, type SseEvent, type SseStream } from '../support/event-stream.js';
 import { until, within } from '../support/wait.js';
 
 /**

@@ -13,7 +13,7 @@ import { registerAndLogIn, uniqueName } from '../support/factories.js';
 import { send } from '../support/http.js';
 import { freePort } from '../support/ports.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
-import { openStream } from '../support/sse.js';
+import { openStream } from '../support/event-stream.js';
 import { until } from '../support/wait.js';
 
 /**
