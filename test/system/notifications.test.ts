@@ -142,9 +142,9 @@ describe('notifications pushed across two instances behind nginx', () => {
     expect(one).toMatchObject({ id: Number(first[0]?.id), name: 'unread_message_count', data: 1 });
     expect(two).toMatchObject({ id: Number(second[0]?.id), name: 'unread_message_count', data: 2 });
     // The event's data is the notification GET /api/notifications lists.
-    const listed = await send<{ items: Notification[] }>(nginx.url, 'GET', '/api/notifications', { as: reader });
+    const listed = await send<components['schemas']['NotificationList']>(nginx.url, 'GET', '/api/notifications', { as: reader });
     expect(listed.status, listed.text).toBe(200);
-    expect(listed.body.items).toEqual([two]);
+    expect(listed.body.data).toEqual([two]);
   });
 
   it('resumes after a dropped connection from Last-Event-ID, on another instance, missing nothing and repeating nothing', async () => {
@@ -183,9 +183,9 @@ describe('notifications pushed across two instances behind nginx', () => {
     expect(after.events.map((e) => e.id)).toEqual(caughtUp.map((n) => String(n.id)));
     // What a poller resuming from the last timestamp seen gets: the same two.
     const since = notification(seen).timestamp;
-    const polled = await send<{ items: Notification[] }>(a.baseUrl, 'GET', `/api/notifications?since=${encodeURIComponent(since)}`, { as: reader });
+    const polled = await send<components['schemas']['NotificationList']>(a.baseUrl, 'GET', `/api/notifications?since=${encodeURIComponent(since)}`, { as: reader });
     expect(polled.status, polled.text).toBe(200);
-    expect(polled.body.items).toEqual(caughtUp);
+    expect(polled.body.data).toEqual(caughtUp);
     await after.close();
 
     // Dropped again and back through nginx: nothing to catch up on, then live again from

@@ -292,17 +292,29 @@ max_client_conn = 200
     const [first, second] = instances as [ServerProcess, ServerProcess];
     const reader = await registerAndLogIn(first, 'pgb');
     const writer = await registerAndLogIn(second, 'pgb');
-    const stream = await openStream(`${first.baseUrl}/api/notifications/stream?timeout=20`, reader.auth);
+    // Two streams on the first instance, one on the second; each is live once its retry line is in.
+    const streams = [
+      await openStream(`${first.baseUrl}/api/notifications/stream?timeout=20`, reader.auth),
+      await openStream(`${first.baseUrl}/api/notifications/stream?timeout=20`, reader.auth),
+      await openStream(`${second.baseUrl}/api/notifications/stream?timeout=20`, reader.auth),
+    ];
+    const unread = (count: number) => (e: { data: string }) => {
+      const n = JSON.parse(e.data) as { name: string; data: number };
+      return n.name === 'unread_message_count' && n.data === count;
+    };
     try {
-      expect(stream.status, stream.raw()).toBe(200);
-      await until(() => `the retry line; received ${JSON.stringify(stream.raw())}`, () => stream.raw().startsWith('retry: 3000\n\n'), 5_000);
+      for (const stream of streams) {
+        expect(stream.status, stream.raw()).toBe(200);
+        await until(() => `the retry line; received ${JSON.stringify(stream.raw())}`, () => stream.raw().startsWith('retry: 3000\n\n'), 5_000);
+      }
       for (const [count, on] of [[1, second], [2, first]] as const) {
         const sent = await send(on, 'POST', `/api/users/${reader.id}/messages`, { as: writer, json: { body: `through PgBouncer ${count}` } });
         expect(sent.status, sent.text).toBe(201);
-        await stream.event(`unread_message_count ${count}`, (e) => JSON.parse(e.data).name === 'unread_message_count' && JSON.parse(e.data).data === count, 5_000);
+        await Promise.all(streams.map((stream) => stream.event(`unread_message_count ${count}`, unread(count), 5_000)));
       }
       // Besides PgBouncer's server connections (and this query's), the database has one
-      // session per instance: its LISTEN connection, straight to PostgreSQL.
+      // session per instance, however many streams it holds: its LISTEN connection,
+      // straight to PostgreSQL.
       const pooled = new Set(
         (await admin<{ database: string; local_port: number | string }>('SHOW SERVERS')).filter((c) => c.database === 'notifying').map((c) => Number(c.local_port)),
       );
@@ -311,17 +323,14 @@ max_client_conn = 200
         "SELECT client_port AS port FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
       );
       expect(sessions.filter((c) => !pooled.has(Number(c.port)))).toHaveLength(2);
-      // Resumed through the other instance, everything comes from PgBouncer's connections.
-      const last = String(stream.events.at(-1)?.id);
-      await stream.close();
+      // Resumed through the other instance: the events after the id given come again.
+      const last = String(streams[0]?.events.at(-1)?.id);
+      await Promise.all(streams.map((stream) => stream.close()));
       const resumed = await openStream(`${second.baseUrl}/api/notifications/stream?timeout=5`, { ...reader.auth, 'Last-Event-ID': String(Number(last) - 1) });
-      try {
-        await resumed.event('the last event again', (e) => e.id === last, 5_000);
-      } finally {
-        await resumed.close();
-      }
+      streams.push(resumed);
+      await resumed.event('the last event again', (e) => e.id === last && unread(2)(e), 5_000);
     } finally {
-      await stream.close();
+      await Promise.all(streams.map((stream) => stream.close()));
     }
   }, TEST_TIMEOUT_MS);
 });
