@@ -201,6 +201,62 @@ describe('notifications pushed across two instances behind nginx', () => {
     expect(throughNginx.events).toHaveLength(1);
   });
 
+  it('reaches the final counts, ids only growing, when messages and follows race on both instances, a client reconnecting midway included', async () => {
+    const SENDERS = 8;
+    const MESSAGES_EACH = 3;
+    const FOLLOWERS = 5;
+    const reader = await registerAndLogIn(nginx.url, 'sse');
+    const senders = await Promise.all(Array.from({ length: SENDERS }, (_, i) => registerAndLogIn(i % 2 ? a.baseUrl : b.baseUrl, 'sse')));
+    const followers = await Promise.all(Array.from({ length: FOLLOWERS }, (_, i) => registerAndLogIn(i % 2 ? b.baseUrl : a.baseUrl, 'sse')));
+    const onA = await stream(a.baseUrl, reader, { timeout: 30 });
+    const throughNginx = await stream(nginx.url, reader, { timeout: 30 });
+    const dropping = await stream(b.baseUrl, reader, { timeout: 30 });
+
+    const messages = senders.flatMap((sender, i) => Array.from({ length: MESSAGES_EACH }, (_, j) => ({ sender, on: (i + j) % 2 ? a : b, body: `race ${i}.${j}` })));
+    const follows = followers.map((follower, i) => ({ follower, on: i % 2 ? a : b }));
+    const wave = (half: 0 | 1) =>
+      Promise.all([
+        ...messages.filter((_, i) => i % 2 === half).map((m) => message(m.on.baseUrl, m.sender, reader, m.body)),
+        ...follows.filter((_, i) => i % 2 === half).map((f) => follow(f.on.baseUrl, f.follower, reader)),
+      ]);
+    const first = wave(0);
+    // Midway, one client loses its connection, and comes back through nginx while the second
+    // half of the writes races its catch-up.
+    await dropping.event('a first change', () => true, DELIVERY_MS);
+    const lastId = String(dropping.events.at(-1)?.id);
+    await dropping.close();
+    await first;
+    const second = wave(1);
+    const back = await stream(nginx.url, reader, { timeout: 30, lastEventId: lastId });
+    await second;
+
+    const total = SENDERS * MESSAGES_EACH;
+    for (const s of [onA, throughNginx, back]) {
+      await s.event(`unread_message_count ${total}`, is('unread_message_count', total), DELIVERY_MS);
+      await s.event(`new_follower ${FOLLOWERS}`, is('new_follower', FOLLOWERS), DELIVERY_MS);
+      const ids = s.events.map((e) => Number(e.id));
+      expect(ids, 'ids only grow').toEqual([...ids].sort((x, y) => x - y));
+      expect(new Set(ids).size, 'no event twice').toBe(ids.length);
+      // Each kind's count only grows: nothing was read, so an older state never follows a newer one.
+      for (const name of ['unread_message_count', 'new_follower'] as const) {
+        const counts = s.events.map(notification).filter((n) => n.name === name).map((n) => n.data);
+        expect(counts, name).toEqual([...counts].sort((x, y) => x - y));
+      }
+    }
+    for (const n of back.events.map(notification)) expect(n.id).toBeGreaterThan(Number(lastId));
+    const listed = await send<components['schemas']['NotificationList']>(b.baseUrl, 'GET', '/api/notifications', { as: reader });
+    expect(listed.status, listed.text).toBe(200);
+    expect(listed.body.data.map((n) => [n.name, n.data]).sort()).toEqual([
+      ['new_follower', FOLLOWERS],
+      ['unread_message_count', total],
+    ]);
+    // The last event each stream got of each kind is the notification as it now stands.
+    for (const s of [onA, throughNginx, back]) {
+      const latest = new Map(s.events.map(notification).map((n) => [n.name, n]));
+      expect([...latest.values()].sort((x, y) => x.id - y.id)).toEqual(listed.body.data);
+    }
+  }, 60_000);
+
   it('keeps a quiet stream open through nginx on heartbeats until the server ends it, at `timeout` or NOTIFICATIONS_STREAM_MAX_SECONDS', async () => {
     const quiet = await registerAndLogIn(nginx.url, 'sse');
     // No timeout asked for: the server's maximum, longer than nginx's proxy_read_timeout.
