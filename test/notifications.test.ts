@@ -7,7 +7,7 @@ import { createUser, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
 import { expectError } from './support/assertions.js';
 import { sender } from './support/http.js';
-import { notificationsIn, openEventStream, type SseEvent } from './support/sse.js';
+import { openStream, type SseEvent } from './support/event-stream.js';
 import { until } from './support/wait.js';
 
 const server = useServer({ NOTIFICATIONS_HEARTBEAT_SECONDS: '1' });
@@ -51,8 +51,10 @@ const post = async (author: TestUser, body = 'a post') => {
   expect(res.status, res.text).toBe(201);
 };
 const stream = (user: TestUser, query = '', headers: Record<string, string> = {}) =>
-  openEventStream(`${server.baseUrl}/api/notifications/stream${query}`, { Authorization: `Bearer ${user.token}`, ...headers });
-const isNotification = (name: string, data: number) => (e: SseEvent) => e.data !== undefined && JSON.parse(e.data).name === name && JSON.parse(e.data).data === data;
+  openStream(`${server.baseUrl}/api/notifications/stream${query}`, { Authorization: `Bearer ${user.token}`, ...headers });
+const notificationsIn = (events: SseEvent[]) => events.map((e) => JSON.parse(e.data) as Notification);
+const isNotification = (name: string, data: number) => (e: SseEvent) => JSON.parse(e.data).name === name && JSON.parse(e.data).data === data;
+const next = (events: Awaited<ReturnType<typeof stream>>, name: string, data: number) => events.event(`${name} ${data}`, isNotification(name, data));
 
 describe('GET /api/notifications', () => {
   it('counts unread messages, and reading them sets the count back to 0 in a later notification', async () => {
@@ -176,17 +178,18 @@ describe('GET /api/notifications/stream', () => {
     await message(alice, bob);
     const events = await stream(bob, '?timeout=4');
     expect(events.status).toBe(200);
-    expect(events.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    expect(events.headers.get('cache-control')).toBe('no-store');
-    expect(events.headers.get('x-accel-buffering')).toBe('no');
-    await events.next(isNotification('unread_message_count', 1));
-    expect(events.events[0]).toEqual({ retry: 3000 });
+    expect(events.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(events.headers['cache-control']).toBe('no-store');
+    expect(events.headers['x-accel-buffering']).toBe('no');
+    await next(events, 'unread_message_count', 1);
+    expect(events.retry).toBe(3000);
 
     await message(alice, bob);
-    await events.next(isNotification('unread_message_count', 2));
+    await next(events, 'unread_message_count', 2);
     await follow(alice, bob);
-    await events.next(isNotification('new_follower', 1));
-    await events.next((e) => e.comment === 'heartbeat', 3000);
+    await next(events, 'new_follower', 1);
+    await events.comment(1, 3000);
+    expect(events.comments[0]?.text).toBe('heartbeat');
     await events.ended;
     const got = notificationsIn(events.events);
     expect(got.map((n) => [n.name, n.data])).toEqual([
@@ -195,7 +198,7 @@ describe('GET /api/notifications/stream', () => {
       ['new_follower', 1],
     ]);
     // Each event's id is its notification's.
-    expect(events.events.filter((e) => e.data).map((e) => Number(e.id))).toEqual(got.map((n) => n.id));
+    expect(events.events.map((e) => Number(e.id))).toEqual(got.map((n) => n.id));
     expect(await notifications(bob)).toEqual([got[1], got[2]]);
   });
 
@@ -203,9 +206,8 @@ describe('GET /api/notifications/stream', () => {
     const [alice, bob, carol] = await Promise.all([createUser(server), createUser(server), createUser(server)]);
     await message(alice, bob);
     const first = await stream(bob);
-    const seen = await first.next(isNotification('unread_message_count', 1));
-    first.close();
-    await first.ended;
+    const seen = await next(first, 'unread_message_count', 1);
+    await first.close();
 
     // While the phone is away.
     await message(alice, bob);
@@ -213,8 +215,8 @@ describe('GET /api/notifications/stream', () => {
     await follow(carol, bob);
 
     const second = await stream(bob, '', { 'Last-Event-ID': defined(seen.id) });
-    await second.next(isNotification('new_follower', 1));
-    second.close();
+    await next(second, 'new_follower', 1);
+    await second.close();
     const resent = notificationsIn(second.events);
     expect(resent.map((n) => [n.name, n.data])).toEqual([
       ['unread_message_count', 3],
@@ -233,7 +235,7 @@ describe('GET /api/notifications/stream', () => {
     const bobs = await stream(bob, '?timeout=2');
     await message(alice, carol);
     await message(alice, bob);
-    await bobs.next(isNotification('unread_message_count', 1));
+    await next(bobs, 'unread_message_count', 1);
     await bobs.ended;
     expect(notificationsIn(bobs.events)).toHaveLength(1);
   });

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { registerAndLogIn } from './support/factories.js';
 import { readAnswer, sendTogether, type Answer } from './support/http.js';
 import { startServerProcess, type ServerProcess } from './support/process.js';
-import { openEventStream } from './support/sse.js';
+import { openStream } from './support/event-stream.js';
 import { until } from './support/wait.js';
 
 /**
@@ -176,12 +176,12 @@ describe('a notification stream open when the server is told to stop', () => {
   it('ends at once, with the server draining and exiting 0 well before SHUTDOWN_TIMEOUT_MS', async () => {
     const { server } = await start({ SHUTDOWN_TIMEOUT_MS: '20000', SHUTDOWN_DELAY_MS: '300' });
     const user = await newUser(server);
-    const events = await openEventStream(`${server.baseUrl}/api/notifications/stream`, user.auth);
+    const events = await openStream(`${server.baseUrl}/api/notifications/stream`, user.auth);
     expect(events.status).toBe(200);
-    await events.next((e) => e.retry !== undefined);
+    await until('the stream under way', () => events.retry !== undefined, 5000);
     const stoppedAt = Date.now();
     server.child.kill('SIGTERM');
-    await events.ended;
+    expect(await events.ended).toMatchObject({ clean: true });
     expect(await server.exited).toEqual({ code: 0, signal: null });
     // The stream would otherwise have held the drain until the timeout (and an exit of 1).
     expect(Date.now() - stoppedAt).toBeLessThan(10_000);

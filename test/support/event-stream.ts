@@ -1,7 +1,7 @@
 /**
- * A Server-Sent Events reader for the system tests, over node:http: when each event and comment
+ * A Server-Sent Events reader for the tests, over node:http: when each event and comment
  * arrived, and whether the server ended the answer or the connection broke (a proxy giving
- * up). test/support/sse.ts is the lighter one, over fetch, of the in-process tests.
+ * up).
  */
 import http from 'node:http';
 import { until } from './wait.js';
