@@ -9,6 +9,7 @@ import { createTasks, type Tasks } from './jobs.js';
 import { createMailer, type Mailer } from './mail.js';
 import { passwordResets } from './services/password-reset.js';
 import type { ExportQueue } from './services/exports.js';
+import type { NotificationHub } from './services/notifications.js';
 import { authenticate } from './http/authentication.js';
 import { jsonBodies } from './http/body.js';
 import { cacheHeaders } from './http/caching.js';
@@ -28,6 +29,7 @@ import { blockRoutes } from './resources/blocks.js';
 import { followRoutes } from './resources/follows.js';
 import { healthRoutes } from './resources/health.js';
 import { messageRoutes } from './resources/messages.js';
+import { notificationRoutes } from './resources/notifications.js';
 import { postRoutes } from './resources/posts.js';
 import { tokenRoutes } from './resources/tokens.js';
 import { userRoutes } from './resources/users.js';
@@ -36,7 +38,7 @@ export interface AppDeps {
   db: Db;
   config: Pick<
     Config,
-    'validateResponses' | 'sessions' | 'passwordMinLength' | 'rateLimits' | 'trustProxy' | 'corsOrigins' | 'readinessTimeoutMs' | 'passwordReset' | 'mail'
+    'validateResponses' | 'sessions' | 'passwordMinLength' | 'rateLimits' | 'trustProxy' | 'corsOrigins' | 'readinessTimeoutMs' | 'passwordReset' | 'mail' | 'notifications'
   >;
   contract: Contract;
   logger: Logger;
@@ -57,6 +59,8 @@ export interface AppDeps {
    * PostgreSQL for a runner's next start.
    */
   exports?: ExportQueue;
+  /** Where notification streams wait for changes (src/services/notifications.ts); without it they answer 503. */
+  notifications?: NotificationHub;
 }
 
 export const BODY_LIMIT = '64kb';
@@ -77,6 +81,7 @@ export function createApp({
   mailer = createMailer(config.mail, logger),
   tasks = createTasks(logger),
   exports,
+  notifications,
 }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -120,6 +125,7 @@ export function createApp({
   app.use(exportRoutes(db, exports));
   app.use(blockRoutes(db));
   app.use(messageRoutes(db, limits.messages));
+  app.use(notificationRoutes(db, notifications, config.notifications, logger));
 
   app.use(notFoundHandler);
   app.use(errorHandler());

@@ -128,6 +128,12 @@ const schema = z.object({
     .default('Microblog <no-reply@localhost>'),
   METRICS_PORT: port.min(1).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  NOTIFICATIONS_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  NOTIFICATIONS_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(300).default(15),
+  NOTIFICATIONS_STREAM_MAX_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
   EXPORT_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
   EXPORT_STALLED_INTERVAL_MS: milliseconds(100, 30_000),
 });
@@ -176,6 +182,17 @@ export interface Config {
   passwordReset: PasswordResetConfig;
   mail: MailConfig;
   exports: ExportJobsConfig;
+  notifications: NotificationsConfig;
+}
+
+/** How notifications reach their streams (GET /api/notifications/stream). */
+export interface NotificationsConfig {
+  /** Where this instance LISTENs; undefined: the database's own URL. */
+  databaseUrl: string | undefined;
+  /** A comment line this often on a quiet stream, so that proxies keep it open. */
+  heartbeatSeconds: number;
+  /** The longest a stream stays open; the client reconnects (with Last-Event-ID). */
+  streamMaxSeconds: number;
 }
 
 export interface PasswordResetConfig {
@@ -301,5 +318,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     passwordReset: { ttlSeconds: e.PASSWORD_RESET_TTL_SECONDS, urlTemplate: e.PASSWORD_RESET_URL },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
     exports: { batchSize: e.EXPORT_BATCH_SIZE, stalledIntervalMs: e.EXPORT_STALLED_INTERVAL_MS },
+    notifications: {
+      databaseUrl: e.NOTIFICATIONS_DATABASE_URL,
+      heartbeatSeconds: e.NOTIFICATIONS_HEARTBEAT_SECONDS,
+      streamMaxSeconds: e.NOTIFICATIONS_STREAM_MAX_SECONDS,
+    },
   };
 }

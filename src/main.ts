@@ -14,6 +14,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetrics, reportToPrimary } from './metrics.js';
 import { createHttpServer, listen, ListenError } from './server.js';
 import { openRedis } from './redis.js';
+import { createNotificationHub } from './services/notifications.js';
 import { passwordHashing } from './security/passwords.js';
 import { exitOnStopSignals, STOP_SIGNALS } from './signals.js';
 
@@ -49,8 +50,16 @@ async function main(): Promise<void> {
   const redis = redisUrl ? openRedis(redisUrl, logger) : undefined;
   const exportJobs = createExportJobs({ db, logger, config: config.exports, redis: redisUrl ? { url: redisUrl, prefix: redisPrefix } : undefined });
   metrics?.watchPool(() => poolUsage(db));
+  // Its own connection, to the database itself: PgBouncer in transaction mode cannot LISTEN.
+  const notifications = createNotificationHub({
+    url: config.notifications.databaseUrl ?? database.url,
+    logger,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+    keepAliveDelayMs: config.databaseKeepAliveDelayMs,
+  });
   let metricsServer: Server | undefined;
   const releaseAll = async () => {
+    await notifications.close();
     await exportJobs.stop();
     metricsServer?.close();
     metricsServer?.closeAllConnections();
@@ -67,7 +76,7 @@ async function main(): Promise<void> {
     if (metrics && config.metrics && !isClusterWorker(config)) {
       metricsServer = await startMetricsServer({ contentType: metrics.registry.contentType, render: () => metrics.registry.metrics() }, config.metrics, logger);
     }
-    const app = createApp({ db, config, contract: loadContract(), logger, redis, clusterWorker: isClusterWorker(config), metrics, stopping: () => http.stopping(), mailer, tasks, exports: exportJobs.queue });
+    const app = createApp({ db, config, contract: loadContract(), logger, redis, clusterWorker: isClusterWorker(config), metrics, stopping: () => http.stopping(), mailer, tasks, exports: exportJobs.queue, notifications });
     http = createHttpServer(app, config.http);
     warnOnRefusedConnections(http.server, config.http.maxConnections, logger);
     await listen(http.server, config);
@@ -89,6 +98,8 @@ async function main(): Promise<void> {
     stopping = true;
     // No new export batch from here; the one under way is written while requests drain.
     const jobsStopped = jobs.stop();
+    // Streams end now, not at the shutdown timeout: their clients reconnect to another instance.
+    const streamsEnded = notifications.close();
     logger.info({ signal, delayMs: config.shutdownDelayMs, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: not ready, finishing requests');
     const drained = await http.shutdown({ delayMs: config.shutdownDelayMs, timeoutMs: config.shutdownTimeoutMs });
     if (!drained) logger.warn('requests still running after SHUTDOWN_TIMEOUT_MS were cut off');
@@ -99,6 +110,7 @@ async function main(): Promise<void> {
       if (!done) logger.error({ pending: tasks.pending() }, 'tasks still running after SHUTDOWN_TIMEOUT_MS were cut off (password reset mails not sent)');
     }
     await jobsStopped;
+    await streamsEnded;
     await releaseAll();
     logger.info({ drained }, 'stopped');
     process.exit(drained ? 0 : 1);

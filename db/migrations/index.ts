@@ -8,6 +8,7 @@ import * as postExports from './20261202020000_exports.js';
 import * as homeTimelines from './20261202030000_home_timelines.js';
 import * as search from './20261202040000_search.js';
 import * as messagesAndBlocks from './20261202050000_messages_and_blocks.js';
+import * as notifications from './20261202060000_notifications.js';
 
 /**
  * Every migration, oldest first. Listed here rather than read from the folder so the same
@@ -23,6 +24,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261202030000_home_timelines': homeTimelines,
   '20261202040000_search': search,
   '20261202050000_messages_and_blocks': messagesAndBlocks,
+  '20261202060000_notifications': notifications,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -74,8 +74,8 @@ export async function seed(db: Knex, options: SeedOptions): Promise<SeedResult> 
 
   return db.transaction(async (trx) => {
     if (options.reset) await emptyAllTables(trx);
-    await trx.raw('ALTER TABLE posts DISABLE TRIGGER posts_count');
-    await trx.raw('ALTER TABLE follows DISABLE TRIGGER follows_count, DISABLE TRIGGER follows_fans_out');
+    await trx.raw('ALTER TABLE posts DISABLE TRIGGER posts_count, DISABLE TRIGGER posts_notify');
+    await trx.raw('ALTER TABLE follows DISABLE TRIGGER follows_count, DISABLE TRIGGER follows_fans_out, DISABLE TRIGGER follows_notify');
 
     /**
      * Inserts `count` users named `<prefix>_<id>`, or adjective_noun_<id> without a prefix.
@@ -211,8 +211,8 @@ export async function seed(db: Knex, options: SeedOptions): Promise<SeedResult> 
       SELECT f.follower_id, p.created_at, p.id FROM follows f JOIN posts p ON p.user_id = f.followed_id
       WHERE f.fans_out
       ON CONFLICT DO NOTHING`);
-    await trx.raw('ALTER TABLE posts ENABLE TRIGGER posts_count');
-    await trx.raw('ALTER TABLE follows ENABLE TRIGGER follows_count, ENABLE TRIGGER follows_fans_out');
+    await trx.raw('ALTER TABLE posts ENABLE TRIGGER posts_count, ENABLE TRIGGER posts_notify');
+    await trx.raw('ALTER TABLE follows ENABLE TRIGGER follows_count, ENABLE TRIGGER follows_fans_out, ENABLE TRIGGER follows_notify');
     return { users, follows, posts, ...extra };
   });
 }

@@ -26,13 +26,17 @@ export function wantsJson(req: Request): boolean {
   return quality(accept, 'application/json') >= quality(accept, 'text/html');
 }
 
-/** 406 for a client that accepts no JSON at all. */
+/**
+ * 406 for a client that accepts none of what the operation answers with: JSON, or an event
+ * stream for the one operation that streams (its errors are JSON, as everywhere).
+ */
 export const requireJsonAcceptable: RequestHandler = (req, _res, next) => {
   const accept = req.headers.accept;
+  const produces = req.operation?.operation.produces ?? 'application/json';
   // What SDKs and browsers' fetch send, decided without parsing.
-  if (accept === undefined || accept === 'application/json' || accept === '*/*') return next();
-  if (!req.accepts('application/json')) {
-    throw new HttpError(406, 'this resource is only available as application/json');
+  if (accept === undefined || accept === produces || accept === '*/*') return next();
+  if (!req.accepts(produces)) {
+    throw new HttpError(406, `this resource is only available as ${produces}`);
   }
   next();
 };

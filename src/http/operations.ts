@@ -20,6 +20,8 @@ export interface ContractOperation {
   takesBody: boolean;
   /** Whether the body must be sent (an optional one may be left out). */
   bodyRequired: boolean;
+  /** The media type of its success answer: application/json but for an event stream. */
+  produces: string;
 }
 
 /** The operation a request names, and its path parameters as sent (decoded). */
@@ -70,9 +72,16 @@ export function contractOperations(document: OpenApiDocument): ContractOperation
         schemes: security.some((s) => Object.keys(s).length === 0) ? [] : security.flatMap((s) => Object.keys(s)),
         takesBody: op.requestBody !== undefined,
         bodyRequired: resolve(op.requestBody).required === true,
+        produces: successMediaType(Object.entries((op.responses ?? {}) as Node).map(([status, answer]) => [status, resolve(answer)])),
       };
     });
   });
+}
+
+/** The first media type of the operation's first 2xx answer that has a body. */
+function successMediaType(answers: [string, Node][]): string {
+  const success = answers.find(([status, answer]) => /^2/.test(status) && answer.content);
+  return Object.keys((success?.[1].content ?? {}) as Node)[0] ?? 'application/json';
 }
 
 const parameterCount = (template: string) => template.split('{').length - 1;

@@ -2,6 +2,7 @@ import { Router, type Response } from 'express';
 import type { Knex } from 'knex';
 import { blocksRepository } from '../db/blocks.js';
 import { followsRepository } from '../db/follows.js';
+import { notificationsRepository } from '../db/notifications.js';
 import { usersRepository } from '../db/users.js';
 import { sendRepresentation } from '../http/caching.js';
 import { authOf } from '../http/authentication.js';
@@ -25,6 +26,9 @@ export function followRoutes(db: Knex): Router {
       const user = await usersRepository.findById(db, id);
       if (!user) throw notFound(`user ${id}`);
       const size = direction === 'followers' ? user.follower_count : user.followed_count;
+      // Reading one's own followers: the new_follower notification counts from 0 again, before
+      // the read, so a follower who comes in between is shown and still counted.
+      if (direction === 'followers' && viewer === id) await notificationsRepository.seen(db, id, 'new_follower');
       const [rows, total] = await readPage(
         page,
         () => Promise.resolve(size),

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createMicroblogClient, type MicroblogClient } from '../../sdk/typescript/src/index.js';
 import { createApp } from '../../src/app.js';
+import { createNotificationHub } from '../../src/services/notifications.js';
 import { loadConfig } from '../../src/config.js';
 import { loadContract } from '../../src/contract.js';
 import { closeDb, openDb, poolUsage, type Db } from '../../src/db/database.js';
@@ -67,7 +68,8 @@ export function useServer(env: Record<string, string> | (() => Record<string, st
     // In-process exports, run as they are asked for; not started, so that it takes up no
     // other test file's unfinished exports from the shared database.
     const exportJobs = createExportJobs({ db, logger, config: config.exports });
-    const app = createApp({ db, config, contract: loadContract(), logger, redis, metrics: options.metrics, tasks: options.tasks, exports: exportJobs.queue });
+    const notifications = createNotificationHub({ url: inject('databaseUrl'), logger });
+    const app = createApp({ db, config, contract: loadContract(), logger, redis, metrics: options.metrics, tasks: options.tasks, exports: exportJobs.queue, notifications });
     // The server main.ts runs (its answers to what Node refuses early, its timeouts), not app.listen's.
     const { server: http } = createHttpServer(app, config.http);
     http.listen(0, '127.0.0.1');
@@ -81,6 +83,7 @@ export function useServer(env: Record<string, string> | (() => Record<string, st
       fetch: (path: string, init?: RequestInit) => fetch(baseUrl + path, init),
     });
     close = async () => {
+      await notifications.close();
       await exportJobs.stop();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
