@@ -267,7 +267,7 @@ export async function flow(baseUrl, step, inbox) {
     `once the messages are read, since the newest: unread_message_count 0, got ${JSON.stringify(afterReading.data)}`,
   );
   step(
-    `notifications: listed (${notes.data.length}), nothing since the newest, 304; the stream sent them as ${pushed.length} events, none after Last-Event-ID; reading resets the count`,
+    `notifications: listed (${notes.data.length}), nothing since the newest, 304; the stream sent them (${pushed.length} event(s)), none after Last-Event-ID; reading resets the count`,
   );
 
   // Blocking: ann blocks bob, who then cannot message her (a typed 403); her list of
