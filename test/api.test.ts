@@ -13,7 +13,15 @@ describe('GET /api', () => {
     expect(res.response.headers.get('etag')).toMatch(/^"[^"]+"$/);
     expect(res.response.headers.get('cache-control')).toBe('no-cache');
     expect(res.data).toEqual({
-      _links: { users: '/api/users', posts: '/api/posts', tokens: '/api/tokens', docs: '/api/docs', openapi: '/api/openapi.json' },
+      _links: {
+        users: '/api/users',
+        posts: '/api/posts',
+        messages: '/api/messages',
+        notifications: '/api/notifications',
+        tokens: '/api/tokens',
+        docs: '/api/docs',
+        openapi: '/api/openapi.json',
+      },
     });
   });
 

@@ -17,8 +17,7 @@ import { expectError } from './support/assertions.js';
 import { ANY_BASIC_CHALLENGE, ANY_BEARER_CHALLENGE, INTERNAL_ERROR, INVALID_TOKEN, JSON_TYPE, MISSING_ID, NO_CREDENTIALS, PASSWORD, WRONG_LOGIN } from './support/constants.js';
 import { rawRequest, readAnswer, sender, type Answer, type RawAnswer, type SendOptions } from './support/http.js';
 
-// A notification stream ends after a second: the bad requests it still serves (an ETag it
-// ignores, say) do not wait out the default 300.
+// A stream that opens ends within a second, so that sweeping every operation never waits on one.
 const server = useServer({ NOTIFICATIONS_STREAM_MAX_SECONDS: '1' });
 
 /** What a browser sends when it navigates to a URL. */

@@ -1,9 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { describe, expect, inject, it } from 'vitest';
+import { createLogger } from '../src/logger.js';
+import { createNotificationHub } from '../src/services/notifications.js';
 import { createUser, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
 import { expectError } from './support/assertions.js';
 import { sender } from './support/http.js';
 import { notificationsIn, openEventStream, type SseEvent } from './support/sse.js';
+import { until } from './support/wait.js';
 
 const server = useServer({ NOTIFICATIONS_HEARTBEAT_SECONDS: '1' });
 const send = sender(server);
@@ -247,5 +252,45 @@ describe('GET /api/notifications/stream', () => {
       expectError(res, 400);
     }
     expectError(await send('GET', '/api/notifications/stream', { headers: { Accept: 'text/event-stream' } }), 401);
+  });
+});
+
+describe('the notification hub (src/services/notifications.ts)', () => {
+  it('connects again when its LISTEN connection is cut, and has its streams read again, so nothing sent meanwhile is lost', async () => {
+    const url = new URL(inject('databaseUrl'));
+    const name = `hub_${randomBytes(4).toString('hex')}`;
+    url.searchParams.set('application_name', name);
+    const hub = createNotificationHub({ url: url.toString(), logger: createLogger('silent') });
+    const [alice, bob] = await Promise.all([createUser(server), createUser(server)]);
+    let calls = 0;
+    const subscription = await hub.subscribe(bob.id, () => calls++);
+    try {
+      const before = calls;
+      await message(alice, bob);
+      await until('the change reported', () => calls > before, 5000);
+
+      const admin = new pg.Client({ connectionString: inject('databaseUrl') });
+      await admin.connect();
+      try {
+        const { rows } = await admin.query<{ ended: boolean }>('SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE application_name = $1', [name]);
+        expect(rows).toEqual([{ ended: true }]);
+        const cut = calls;
+        // Sent while no one listens: only the read after reconnecting can find it.
+        await message(alice, bob);
+        await until('the streams told to read again after the reconnection', () => calls > cut, 10_000);
+        await until('listening again', async () => {
+          const { rows: again } = await admin.query('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', [name]);
+          return again.length === 1;
+        }, 10_000);
+        const back = calls;
+        await message(alice, bob);
+        await until('changes reported again', () => calls > back, 5000);
+      } finally {
+        await admin.end();
+      }
+    } finally {
+      subscription.close();
+      await hub.close();
+    }
   });
 });

@@ -1070,6 +1070,8 @@ describe('links to posts', () => {
       _links: {
         users: '/api/users',
         posts: '/api/posts',
+        messages: '/api/messages',
+        notifications: '/api/notifications',
         tokens: '/api/tokens',
         docs: '/api/docs',
         openapi: '/api/openapi.json',

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { registerAndLogIn } from './support/factories.js';
 import { readAnswer, sendTogether, type Answer } from './support/http.js';
 import { startServerProcess, type ServerProcess } from './support/process.js';
+import { openEventStream } from './support/sse.js';
 import { until } from './support/wait.js';
 
 /**
@@ -168,5 +169,22 @@ describe('a request still running when SHUTDOWN_TIMEOUT_MS is up', () => {
     expect(server.lines.find((line) => line.msg === 'stopped')).toMatchObject({ drained: false });
     expect(server.lines.some((line) => line.level === 40 && /cut off/.test(line.msg))).toBe(true);
     await lock.release();
+  });
+});
+
+describe('a notification stream open when the server is told to stop', () => {
+  it('ends at once, with the server draining and exiting 0 well before SHUTDOWN_TIMEOUT_MS', async () => {
+    const { server } = await start({ SHUTDOWN_TIMEOUT_MS: '20000', SHUTDOWN_DELAY_MS: '300' });
+    const user = await newUser(server);
+    const events = await openEventStream(`${server.baseUrl}/api/notifications/stream`, user.auth);
+    expect(events.status).toBe(200);
+    await events.next((e) => e.retry !== undefined);
+    const stoppedAt = Date.now();
+    server.child.kill('SIGTERM');
+    await events.ended;
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    // The stream would otherwise have held the drain until the timeout (and an exit of 1).
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    expect(server.lines.find((line) => line.msg === 'stopped')).toMatchObject({ drained: true });
   });
 });

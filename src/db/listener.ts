@@ -47,7 +47,14 @@ export function startListener({ url, channel, onNotify, onListening, logger, con
   const connect = async () => {
     timer = undefined;
     if (closed) return;
-    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true, keepAliveInitialDelayMillis: keepAliveDelayMs });
+    const next = new pg.Client({
+      connectionString: url,
+      connectionTimeoutMillis: connectTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: keepAliveDelayMs,
+      // What pg_stat_activity shows, unless the URL names the application itself.
+      fallback_application_name: `microblog-api ${channel} listener`,
+    });
     client = next;
     let lost = false;
     const onLost = (err?: Error) => {

@@ -98,9 +98,11 @@ export const postsRepository = {
    * owner's posts, the fanned-out follows' sum kept in feed_counts, and the post counts of
    * the few users followed through the other follows (see the home_timelines migration).
    */
-  async feedSize(db: Knex, userId: number): Promise<number> {
+  async feedSize(db: Knex, userId: number, { markSeen = false } = {}): Promise<number> {
+    // markSeen: the reader is at the top of its feed, so its new_post_in_feed notification
+    // counts from 0 again (nothing written when it is 0): in this statement, not one more.
     const { rows } = await db.raw<{ rows: { size: string }[] }>(
-      `SELECT u.post_count + coalesce(c.posts, 0) + coalesce((
+      `SELECT ${markSeen ? "notifications_seen(u.id, 'new_post_in_feed'), " : ''}u.post_count + coalesce(c.posts, 0) + coalesce((
            SELECT sum(a.post_count) FROM follows f JOIN users a ON a.id = f.followed_id
            WHERE f.follower_id = u.id AND NOT f.fans_out), 0) AS size
        FROM users u LEFT JOIN feed_counts c ON c.user_id = u.id

@@ -1,6 +1,5 @@
 import { Router } from 'express';
 import type { Knex } from 'knex';
-import { notificationsRepository } from '../db/notifications.js';
 import { postsRepository } from '../db/posts.js';
 import { usersRepository } from '../db/users.js';
 import { authOf } from '../http/authentication.js';
@@ -114,15 +113,13 @@ export function postRoutes(db: Knex): Router {
       const { id } = req.params;
       if (authOf(req).user.id !== id) throw forbidden('you can only read your own feed');
       const at = timelineRequest(req.query);
-      // The top of the feed (its first page, or what is newer than a page): new_post_in_feed
-      // counts from 0 again, before the read, so a post that comes in between is shown and counted.
+      const size = (markSeen = false) => postsRepository.feedSize(db, id, { markSeen });
+      const page = () => postsRepository.feed(db, id, { ...at, limit: at.limit + 1 });
+      // The top of the feed (its first page, or what is newer than a page) is where new posts
+      // show: new_post_in_feed counts from 0 again, before the page is read, so that a post
+      // that comes in between is shown and still counted, never counted without being shown.
       const top = at.position ? 'newer' in at.position : at.offset === 0;
-      if (top) await notificationsRepository.seen(db, id, 'new_post_in_feed');
-      const [rows, total] = await readPage(
-        at,
-        () => postsRepository.feedSize(db, id),
-        () => postsRepository.feed(db, id, { ...at, limit: at.limit + 1 }),
-      );
+      const [rows, total] = top ? await size(true).then(async (n) => [await page(), n] as const) : await readPage(at, size, page);
       sendRepresentation(req, res, timeline(rows, total, at, links.feed(id), toPost));
     }),
   );

@@ -1,10 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startNginx, type Nginx } from '../support/nginx.js';
 import { freePort } from '../support/ports.js';
 import { until } from '../support/wait.js';
 
@@ -84,16 +82,13 @@ const FAILED_LOGINS_PER_ACCOUNT = 4;
 const FAILED_LOGINS_PER_ADDRESS = 6;
 
 describe('two instances behind nginx', () => {
-  let dir: string;
+  let nginx: Nginx | undefined;
   let balancer: string;
   const instances: string[] = [];
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'microblog-lb-'));
     const ports = [await freePort(), await freePort()];
-    const lbPort = await freePort();
-    balancer = `http://127.0.0.1:${lbPort}`;
 
     for (const port of ports) {
       const server = start(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -113,49 +108,14 @@ describe('two instances behind nginx', () => {
       await waitFor(`http://127.0.0.1:${port}/api`, server.child, server.output);
     }
 
-    for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(path.join(dir, sub));
-    await writeFile(
-      path.join(dir, 'nginx.conf'),
-      `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  upstream api {
-    server 127.0.0.1:${ports[0]};
-    server 127.0.0.1:${ports[1]};
-    keepalive 16;
-  }
-  server {
-    listen 127.0.0.1:${lbPort};
-    location / {
-      proxy_pass http://api;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      add_header X-Upstream $upstream_addr always;
-    }
-  }
-}
-`,
-    );
-    const nginx = start('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')]);
-    children.push(nginx.child);
-    await waitFor(`${balancer}/api`, nginx.child, nginx.output);
+    // The configuration docs/operations.md gives operators.
+    nginx = await startNginx({ upstreams: ports });
+    balancer = nginx.url;
   });
 
   afterAll(async () => {
+    await nginx?.stop();
     await Promise.all(children.map(stop));
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('spreads requests over both instances', async () => {

@@ -9,9 +9,11 @@ import { openDatabase } from '../../src/db/open.js';
 import { createLogger } from '../../src/logger.js';
 import { createScratchDatabase, runSql } from '../support/databases.js';
 import { startDaemon, type Daemon } from '../support/daemon.js';
-import { uniqueName } from '../support/factories.js';
+import { registerAndLogIn, uniqueName } from '../support/factories.js';
+import { send } from '../support/http.js';
 import { freePort } from '../support/ports.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
+import { openStream } from '../support/event-stream.js';
 import { until } from '../support/wait.js';
 
 /**
@@ -29,7 +31,7 @@ const PASSWORD = 'correct horse battery staple';
 /** Room for a start that overruns START_WITHIN_MS to fail with its own message. */
 const TEST_TIMEOUT_MS = 3 * START_WITHIN_MS;
 /** The databases behind PgBouncer, by the name clients use: one per test. */
-const DATABASES = ['racing', 'starting', 'serving'] as const;
+const DATABASES = ['racing', 'starting', 'serving', 'notifying'] as const;
 type Database = (typeof DATABASES)[number];
 
 describe('through PgBouncer in transaction mode', () => {
@@ -280,5 +282,55 @@ max_client_conn = 200
     const revoked = await b.GET('/api/users/{id}', { params: { path: { id: alice.id } }, headers: auth(aliceToken) });
     expect(revoked.response.status).toBe(401);
   }, TEST_TIMEOUT_MS);
-});
 
+  it('pushes notifications between instances whose queries go through PgBouncer, each listening on NOTIFICATIONS_DATABASE_URL', async () => {
+    // PgBouncer in transaction mode cannot hold a LISTEN: the instances listen on PostgreSQL itself.
+    const instances = await startInstances('notifying', 2, {
+      NOTIFICATIONS_DATABASE_URL: scratch.get('notifying')?.url ?? '',
+      NOTIFICATIONS_HEARTBEAT_SECONDS: '1',
+    });
+    const [first, second] = instances as [ServerProcess, ServerProcess];
+    const reader = await registerAndLogIn(first, 'pgb');
+    const writer = await registerAndLogIn(second, 'pgb');
+    // Two streams on the first instance, one on the second; each is live once its retry line is in.
+    const streams = [
+      await openStream(`${first.baseUrl}/api/notifications/stream?timeout=20`, reader.auth),
+      await openStream(`${first.baseUrl}/api/notifications/stream?timeout=20`, reader.auth),
+      await openStream(`${second.baseUrl}/api/notifications/stream?timeout=20`, reader.auth),
+    ];
+    const unread = (count: number) => (e: { data: string }) => {
+      const n = JSON.parse(e.data) as { name: string; data: number };
+      return n.name === 'unread_message_count' && n.data === count;
+    };
+    try {
+      for (const stream of streams) {
+        expect(stream.status, stream.raw()).toBe(200);
+        await until(() => `the retry line; received ${JSON.stringify(stream.raw())}`, () => stream.raw().startsWith('retry: 3000\n\n'), 5_000);
+      }
+      for (const [count, on] of [[1, second], [2, first]] as const) {
+        const sent = await send(on, 'POST', `/api/users/${reader.id}/messages`, { as: writer, json: { body: `through PgBouncer ${count}` } });
+        expect(sent.status, sent.text).toBe(201);
+        await Promise.all(streams.map((stream) => stream.event(`unread_message_count ${count}`, unread(count), 5_000)));
+      }
+      // Besides PgBouncer's server connections (and this query's), the database has one
+      // session per instance, however many streams it holds: its LISTEN connection,
+      // straight to PostgreSQL.
+      const pooled = new Set(
+        (await admin<{ database: string; local_port: number | string }>('SHOW SERVERS')).filter((c) => c.database === 'notifying').map((c) => Number(c.local_port)),
+      );
+      const sessions = await direct<{ port: number | string }>(
+        'notifying',
+        "SELECT client_port AS port FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+      );
+      expect(sessions.filter((c) => !pooled.has(Number(c.port)))).toHaveLength(2);
+      // Resumed through the other instance: the events after the id given come again.
+      const last = String(streams[0]?.events.at(-1)?.id);
+      await Promise.all(streams.map((stream) => stream.close()));
+      const resumed = await openStream(`${second.baseUrl}/api/notifications/stream?timeout=5`, { ...reader.auth, 'Last-Event-ID': String(Number(last) - 1) });
+      streams.push(resumed);
+      await resumed.event('the last event again', (e) => e.id === last && unread(2)(e), 5_000);
+    } finally {
+      await Promise.all(streams.map((stream) => stream.close()));
+    }
+  }, TEST_TIMEOUT_MS);
+});
