@@ -102,7 +102,9 @@ function validCall(op: Operation, owner: TestUser = world.alice): Call {
     : op.security.includes('bearer')
       ? world.alice.auth.Authorization
       : undefined;
-  return { method: op.method, path, authorization, body: validBody(op.operationId) };
+  // The stream answers an event stream (its errors JSON): a call that would succeed accepts one.
+  const headers = op.operationId === 'streamNotifications' ? { headers: { Accept: 'text/event-stream' } } : {};
+  return { method: op.method, path, authorization, body: validBody(op.operationId), ...headers };
 }
 
 /**
@@ -162,6 +164,8 @@ const RECIPES: Record<string, (op: Operation) => Promise<Answer>> = {
   invalidRefreshToken: (op) => send({ ...validCall(op), body: { refresh_token: 'not-a-refresh-token' } }),
   notFollowing: (op) => send({ ...validCall(op), path: `/api/users/${world.bob.id}/followed/${world.alice.id}` }),
   notAcceptable: (op) => send({ ...validCall(op), headers: { Accept: 'application/xml' } }),
+  // The event stream asked for as JSON, as a generated SDK's Accept may put it.
+  notAcceptableStream: (op) => send({ ...validCall(op), headers: { Accept: 'application/json' } }),
   tooLarge: (op) => send({ ...validCall(op), body: { about_me: 'x'.repeat(70_000) } }),
   notJson: (op) => send({ ...validCall(op), headers: { 'Content-Type': 'text/plain' } }),
   changed: (op) => send({ ...validCall(op), headers: { 'If-Match': '"an-old-version"' } }),

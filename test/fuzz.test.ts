@@ -36,7 +36,8 @@ const SEED = process.env.FUZZ_SEED
 if (!Number.isSafeInteger(SEED))
   throw new Error(`FUZZ_SEED must be an integer, not '${process.env.FUZZ_SEED}'`);
 
-const server = useServer();
+// A notification stream ends after a second (GET /api/notifications/stream): no request waits longer.
+const server = useServer({ NOTIFICATIONS_STREAM_MAX_SECONDS: '1' });
 const world = new World(server);
 const contract = loadContract();
 const fuzzers = contract.operations.map((op) => buildFuzzer(contract, op));

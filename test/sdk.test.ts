@@ -7,9 +7,13 @@ import {
   isMicroblogApiError,
   isNotModified,
   MicroblogApiError,
+  notificationEvents,
+  serverSentEvents,
   unwrap,
   type MicroblogClient,
+  type Notification,
   type Post,
+  type ServerSentEvent,
 } from '../sdk/typescript/src/index.js';
 import { createUser, uniqueName, type TestUser } from './support/factories.js';
 import { useServer } from './support/server.js';
@@ -496,6 +500,78 @@ describe('ETag helpers', () => {
     const { error } = await unwrapError(edit('lost update'));
     expect(isMicroblogApiError(error, 412)).toBe(true);
     expect(error.body).toMatchObject({ error: 'Precondition Failed' });
+  });
+});
+
+describe('notifications: serverSentEvents() and notificationEvents()', () => {
+  const text =
+    '\uFEFFretry: 3000\r\n\r\n: heartbeat\n\nid: 7\ndata: {"a":1}\n\nevent: ping\ndata: one\rdata:two\r\n\r\nid\ndata: {"b":2}\n\nid: 9\n\ndata: unfinished';
+  const expected: ServerSentEvent[] = [
+    { id: '7', event: 'message', data: '{"a":1}' },
+    { id: '7', event: 'ping', data: 'one\ntwo' },
+    { id: '', event: 'message', data: '{"b":2}' },
+    // The last block, cut off before its blank line, is no event (as for EventSource).
+  ];
+
+  /** `text` as a stream of the given byte chunks. */
+  function streamOf(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
+    let at = 0;
+    return new ReadableStream({
+      pull(controller) {
+        if (at >= bytes.length) return controller.close();
+        controller.enqueue(bytes.slice(at, at + size));
+        at += size;
+      },
+    });
+  }
+
+  async function collect<T>(events: AsyncIterable<T>): Promise<T[]> {
+    const all: T[] = [];
+    for await (const event of events) all.push(event);
+    return all;
+  }
+
+  it('parses a stream as EventSource does: comments and retry skipped, data lines joined, the last id kept', async () => {
+    expect(await collect(serverSentEvents(text))).toEqual(expected);
+    expect(await collect(serverSentEvents(''))).toEqual([]);
+    expect(await collect(serverSentEvents(null))).toEqual([]);
+  });
+
+  it('gives the same events whatever the chunks the stream arrives in (a CRLF, a UTF-8 character split)', async () => {
+    const bytes = new TextEncoder().encode(`${text}\n\ndata: é✓\n\n`);
+    for (const size of [1, 2, 3, 7, bytes.length]) {
+      const events = await collect(serverSentEvents(streamOf(bytes, size)));
+      expect(events).toEqual([...expected, { id: '9', event: 'message', data: 'unfinished' }, { id: '9', event: 'message', data: 'é✓' }]);
+    }
+  });
+
+  it("reads GET /api/notifications/stream (timeout=1) as the notifications GET /api/notifications lists; after Last-Event-ID, none", async () => {
+    const [susan, david] = await Promise.all([createUser(server), createUser(server)]);
+    const sent = await server.api.POST('/api/users/{id}/messages', {
+      params: { path: { id: susan.id } },
+      body: { body: 'Lunch?' },
+      headers: david.auth,
+    });
+    expect(sent.response.status).toBe(201);
+    const api = client({ token: susan.token });
+
+    const listed = unwrap(await api.GET('/api/notifications'));
+    expect(listed.data).toEqual([
+      { id: expect.any(Number), name: 'unread_message_count', data: 1, timestamp: expect.stringMatching(/\.\d{6}Z$/) },
+    ]);
+    const [unread] = listed.data as [Notification];
+    const since = unwrap(await api.GET('/api/notifications', { params: { query: { since: unread.timestamp } } }));
+    expect(since.data).toEqual([]);
+
+    const stream = await api.GET('/api/notifications/stream', { params: { query: { timeout: 1 } }, parseAs: 'stream' });
+    expect(stream.response.headers.get('Content-Type')).toMatch(/^text\/event-stream/);
+    expect(await collect(notificationEvents(unwrap(stream)))).toEqual([unread]);
+    const resumed = await api.GET('/api/notifications/stream', {
+      params: { query: { timeout: 1 }, header: { 'Last-Event-ID': String(unread.id) } },
+      parseAs: 'text',
+    });
+    expect(unwrap(resumed)).toMatch(/^retry: \d+\n\n/);
+    expect(await collect(serverSentEvents(unwrap(resumed)))).toEqual([]);
   });
 });
 

@@ -1,10 +1,15 @@
 """Schemathesis hooks for `npm run test:contract` (loaded through `hooks` in schemathesis.toml)."""
 
+import json
 import os
+import re
 
+import jsonschema_rs
 import requests
 import schemathesis
 from hypothesis import strategies as st
+from schemathesis.core.failures import Failure
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 # Operations only a user may call on itself: generated ids get the 403 they should, and
 # half the cases use the caller's own id, so that the operation is served too.
@@ -74,3 +79,68 @@ def map_path_parameters(context, path_parameters):
 @schemathesis.hook
 def map_query(context, query):
     return _plain(query)
+
+
+# GET /api/notifications/stream answers text/event-stream. The contract gives its body the
+# schema of the text (`NotificationEvents`, a string, so that generated SDKs hand the text
+# over), and says in prose what each event is: `id:` the notification's id, `data:` the
+# Notification as JSON. Schemathesis reads the `schema` of an event stream in OpenAPI 3.1 as
+# each event's, and an event is no string; so the built-in response_schema_conformance is
+# off for that operation (schemathesis.toml) and this check judges its answers instead: a
+# JSON answer (400, 401, 406…) as response_schema_conformance does, an event stream by
+# what the contract says of it.
+_EVENT_END = re.compile(r"(?:\r\n|\r|\n){2}")
+_LINE = re.compile(r"\r\n|\r|\n")
+_validators: dict[int, jsonschema_rs.Validator] = {}
+
+
+def _notification_validator(case) -> jsonschema_rs.Validator:
+    """The contract's Notification schema, its references resolved within the document."""
+    raw = case.operation.schema.raw_schema
+    key = id(raw)
+    if key not in _validators:
+        schema = {"$ref": "#/components/schemas/Notification", "components": raw["components"]}
+        _validators[key] = jsonschema_rs.validator_for(schema, validate_formats=True)
+    return _validators[key]
+
+
+def _stream_failure(case, message: str) -> Failure:
+    return Failure(operation=case.operation.label, title="Notification stream violates the contract", message=message)
+
+
+@schemathesis.check
+def notification_stream_conformance(ctx, response, case):
+    """Each event of GET /api/notifications/stream: `id:` the id of the Notification in its `data:`."""
+    if case.operation.definition.raw.get("operationId") != "streamNotifications":
+        return None
+    content_type = (response.headers.get("content-type") or [""])[0]
+    if not content_type.startswith("text/event-stream"):
+        return response_schema_conformance(ctx, response, case)
+    text = response.content.decode("utf-8")
+    if not re.match(r"retry: [0-9]+(\r\n|\r|\n){2}", text):
+        raise _stream_failure(case, f"The stream does not begin with a `retry:` line and a blank line: {text[:80]!r}")
+    blocks = _EVENT_END.split(text)
+    if not response.stream_cut_short and blocks[-1] != "":
+        raise _stream_failure(case, f"The stream ends inside an event: {blocks[-1][:200]!r}")
+    validator = _notification_validator(case)
+    sent_after = (case.headers or {}).get("Last-Event-ID")
+    previous = int(sent_after) if sent_after is not None and str(sent_after).isdigit() else 0
+    for block in blocks[:-1]:
+        fields = [line.partition(":") for line in _LINE.split(block) if line and not line.startswith(":")]
+        data = [value.removeprefix(" ") for name, _, value in fields if name == "data"]
+        ids = [value.removeprefix(" ") for name, _, value in fields if name == "id"]
+        if not data:
+            continue
+        try:
+            notification = json.loads("\n".join(data))
+        except ValueError as exc:
+            raise _stream_failure(case, f"An event's data is not JSON ({exc}): {block!r}") from None
+        errors = [error.message for error in validator.iter_errors(notification)]
+        if errors:
+            raise _stream_failure(case, f"An event's data is no Notification ({'; '.join(errors)}): {block!r}")
+        if ids != [str(notification["id"])]:
+            raise _stream_failure(case, f"An event's `id:` is not its notification's id: {block!r}")
+        if notification["id"] <= previous:
+            raise _stream_failure(case, f"Event ids do not grow past {previous} (Last-Event-ID {sent_after}): {block!r}")
+        previous = notification["id"]
+    return None

@@ -4,7 +4,9 @@
 # validation on: embedded PostgreSQL in a throwaway folder, a free port, rate limits raised
 # so that 429s do not hide answers. A real user and token authenticate the run.
 # CONTRACT_SEED replays a run; CONTRACT_MAX_EXAMPLES bounds it (the default keeps it under
-# five minutes on two cores). The server and its database are stopped whatever happens.
+# five minutes on two cores). The server ends each notification stream after a second
+# (NOTIFICATIONS_STREAM_MAX_SECONDS=1), so that no request waits on one. The server and its
+# database are stopped whatever happens.
 # CONTRACT_API=http://host:port/api runs it against a server of one's own instead.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -50,7 +52,7 @@ else
     RATE_LIMIT_REQUESTS=1000000000 RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT=1000000000 \
     RATE_LIMIT_FAILED_LOGINS_PER_ADDRESS=1000000000 \
     RATE_LIMIT_PASSWORD_RESETS_PER_EMAIL=1000000000 RATE_LIMIT_PASSWORD_RESETS_PER_ADDRESS=1000000000 \
-    RATE_LIMIT_MESSAGES=1000000000 \
+    RATE_LIMIT_MESSAGES=1000000000 NOTIFICATIONS_STREAM_MAX_SECONDS=1 \
     setsid node dist/src/main.js >"$log" 2>&1 &
   server=$!
   cleanup() {
@@ -79,6 +81,19 @@ tokens=$(curl -fsS -X POST "$api/tokens" -u "$CONTRACT_USERNAME:$CONTRACT_PASSWO
 CONTRACT_TOKEN=$(printf %s "$tokens" | token_of token)
 CONTRACT_USER_ID=$(printf %s "$tokens" | token_of user_id)
 CONTRACT_SESSION_ID=$(printf %s "$tokens" | token_of session_id)
+# Another user follows the run's user and writes to it, so that its notifications (the
+# list, the stream's events) are not empty.
+other="contract_other_$(node -e 'console.log(require("crypto").randomBytes(6).toString("hex"))')"
+curl -fsS -X POST "$api/users" -H 'Content-Type: application/json' >/dev/null \
+  -d "{\"username\": \"$other\", \"email\": \"$other@example.com\", \"password\": \"$CONTRACT_PASSWORD\"}" &&
+  other_tokens=$(curl -fsS -X POST "$api/tokens" -u "$other:$CONTRACT_PASSWORD") &&
+  other_token=$(printf %s "$other_tokens" | token_of token) &&
+  other_id=$(printf %s "$other_tokens" | token_of user_id) &&
+  curl -fsS -X PUT "$api/users/$other_id/followed/$CONTRACT_USER_ID" -H "Authorization: Bearer $other_token" >/dev/null &&
+  curl -fsS -X POST "$api/users/$CONTRACT_USER_ID/messages" -H "Authorization: Bearer $other_token" \
+    -H 'Content-Type: application/json' -d '{"body": "Hello from the contract run"}' >/dev/null ||
+  { echo "contract: could not make notifications for $CONTRACT_USERNAME"; exit 1; }
+
 export CONTRACT_USERNAME CONTRACT_PASSWORD CONTRACT_USER_ID CONTRACT_TOKEN CONTRACT_SESSION_ID CONTRACT_API=$api CONTRACT_HOOKS=$PWD/$here/hooks.py
 
 echo "contract: Schemathesis $("$venv/bin/schemathesis" --version | awk '{print $NF}') against $api/openapi.json, seed $seed (CONTRACT_SEED=$seed npm run test:contract replays it)"

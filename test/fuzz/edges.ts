@@ -10,10 +10,9 @@ export function edgesFor(facts: OperationFacts): fc.Arbitrary<Edge>[] {
   const edges: fc.Arbitrary<Edge>[] = [
     fc
       .constantFrom(
-        '*/*;q=0.1, application/json;q=0.1',
-        'application/json;q=0.5, text/html',
-        'application/json; charset=utf-8',
-        'APPLICATION/JSON',
+        ...(facts.produces === 'text/event-stream'
+          ? ['*/*;q=0.1, text/event-stream;q=0.1', 'text/event-stream;q=0.5, text/html', 'text/event-stream; charset=utf-8', 'TEXT/EVENT-STREAM']
+          : ['*/*;q=0.1, application/json;q=0.1', 'application/json;q=0.5, text/html', 'application/json; charset=utf-8', 'APPLICATION/JSON']),
       )
       .map((value) => ({ on: 'accept' as const, value })),
   ];

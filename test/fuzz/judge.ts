@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { MAX_PER_PAGE } from '../../src/http/pagination.js';
 import { MAX_PAGE_DEPTH } from '../../src/representations/collections.js';
+import { serverSentEvents } from '../../sdk/typescript/src/index.js';
 import { contractViolations, type Answer, type Contract } from '../support/contract.js';
 import type { Expectation } from './plans.js';
 import type { BoundRequest } from './request.js';
@@ -86,6 +87,8 @@ export async function judgeAnswer(
     // Still a request the server may act on: keep the model in step with what was sent.
     if (answer.status < 300)
       await learn(world, facts, answer, { actor, path, body: sentJson(req), req, loginAccount, token });
+    const strangers = await othersNotifications(world, facts, answer, actor);
+    if (strangers) throw failure(strangers);
     return { status: answer.status };
   }
 
@@ -95,7 +98,33 @@ export async function judgeAnswer(
     return { status: answer.status, refusal };
   }
   await learn(world, facts, answer, { actor, path, body, req, loginAccount, token });
+  const strangers = await othersNotifications(world, facts, answer, actor);
+  if (strangers) throw failure(strangers);
   return { status: answer.status };
+}
+
+/**
+ * What is wrong with the notifications a 200 of GET /api/notifications or of its stream
+ * shows: each must be the caller's (the database says whose), and each event's `id:` its
+ * notification's id, growing. Undefined when nothing is.
+ */
+async function othersNotifications(world: World, facts: OperationFacts, answer: Answer, actor: Account): Promise<string | undefined> {
+  const { operationId } = facts.op;
+  if (answer.status !== 200 || (operationId !== 'listNotifications' && operationId !== 'streamNotifications')) return undefined;
+  let shown: { id: number }[];
+  if (operationId === 'listNotifications') shown = (JSON.parse(answer.text) as { data: { id: number }[] }).data;
+  else {
+    shown = [];
+    for await (const event of serverSentEvents(answer.text)) {
+      const notification = JSON.parse(event.data) as { id: number };
+      if (event.id !== String(notification.id)) return `an event's id ${event.id} is not its notification's (${notification.id})`;
+      if (shown.length > 0 && notification.id <= (shown.at(-1) as { id: number }).id) return `event ids do not grow: ${notification.id} after ${shown.at(-1)?.id}`;
+      shown.push(notification);
+    }
+  }
+  const owners = await world.notificationOwners(shown.map((n) => n.id));
+  const others = shown.filter((n) => owners.has(n.id) && owners.get(n.id) !== actor.id);
+  return others.length ? `notifications of other users shown to user ${actor.id}: ${others.map((n) => `${n.id} (user ${owners.get(n.id)})`).join(', ')}` : undefined;
 }
 
 async function genuineRefusal(

@@ -124,11 +124,9 @@ export function mutationsFor(arbs: SchemaArbitraries, facts: OperationFacts): fc
   mutations.push(
     fc
       .constantFrom(
-        'application/xml',
-        'text/html',
-        'image/png',
-        'text/plain',
-        'application/json;q=0, text/html',
+        ...(facts.produces === 'text/event-stream'
+          ? ['application/json', 'application/xml', 'text/html', 'text/plain', 'text/event-stream;q=0, application/json']
+          : ['application/xml', 'text/html', 'image/png', 'text/plain', 'application/json;q=0, text/html']),
       )
       .map((value) => ({ on: 'header' as const, name: 'Accept', value, status: 406 })),
   );

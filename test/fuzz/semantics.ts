@@ -77,6 +77,12 @@ const SEMANTICS: Record<string, Semantics> = {
   sendMessage: { blockedBy: 'id' },
   // Only the sender and the recipient see a message (anyone else gets a 404); arranged, one of the actor's.
   getMessage: { arrange: async (world, actor, path) => ({ ...path, id: await world.messageOf(actor) }) },
+  // Each caller sees its own notifications only (judge.ts checks every one listed or
+  // streamed against the database); arranged, another account writes to the actor, so that
+  // it has an unread_message_count to see. The stream ends after a second: fuzz.test.ts runs
+  // its server with NOTIFICATIONS_STREAM_MAX_SECONDS=1, so each call takes at most that.
+  listNotifications: { arrange: async (world, actor, path) => (await world.messageTo(actor), path) },
+  streamNotifications: { arrange: async (world, actor, path) => (await world.messageTo(actor), path) },
   getFollow: {
     // Drawn ids rarely follow each other; make them, so that 204 is seen as well as 404.
     arrange: async (world, actor, path) => {
@@ -123,6 +129,8 @@ export interface OperationFacts {
   bodySchema: Schema | undefined;
   /** The GET on the same path, whose ETag an If-Match can take. */
   getOnSamePath: Operation | undefined;
+  /** What its successes come as, which an Accept header must allow: an event stream or JSON. */
+  produces: 'application/json' | 'text/event-stream';
 }
 
 /** Reads an operation's facts, refusing one the fuzzer has not been told enough about. */
@@ -151,5 +159,8 @@ export function factsOf(contract: Contract, op: Operation, arbs: SchemaArbitrari
   }
   const bodySchema = op.body ? arbs.deref(op.body.schema) : undefined;
   const getOnSamePath = contract.operations.find((o) => o.path === op.path && o.method === 'GET');
-  return { op, semantics, pathParams, queryParams, headerParams, bearer, basic, isPublic, owned, kinds, bodySchema, getOnSamePath };
+  const produces = [...op.responses].some(([status, answer]) => status.startsWith('2') && answer.content.has('text/event-stream'))
+    ? 'text/event-stream'
+    : 'application/json';
+  return { op, semantics, pathParams, queryParams, headerParams, bearer, basic, isPublic, owned, kinds, bodySchema, getOnSamePath, produces };
 }

@@ -65,14 +65,24 @@ export function validPlans(arbs: SchemaArbitraries, facts: OperationFacts): fc.A
       'application/json;charset=UTF-8',
       'Application/JSON',
     ),
-    accept: fc.constantFrom(
-      undefined,
-      'application/json',
-      '*/*',
-      'application/*',
-      'application/json, text/html;q=0.9',
-      'text/html;q=0.5, application/json',
-    ),
+    accept:
+      facts.produces === 'text/event-stream'
+        ? fc.constantFrom(
+            undefined,
+            'text/event-stream',
+            '*/*',
+            'text/*',
+            'text/event-stream, application/json;q=0.9',
+            'application/json;q=0.5, text/event-stream',
+          )
+        : fc.constantFrom(
+            undefined,
+            'application/json',
+            '*/*',
+            'application/*',
+            'application/json, text/html;q=0.9',
+            'text/html;q=0.5, application/json',
+          ),
     arrange: fc.boolean(),
   });
   return valid;

@@ -148,9 +148,21 @@ export class World {
     return this.newMessage(account, other.id);
   }
 
+  /** A message to the account from another one, which gives it a notification. */
+  async messageTo(account: Account): Promise<number> {
+    const other = this.accounts.find((a) => a.id !== account.id && a.token !== undefined) as Account;
+    return this.newMessage(other, account.id);
+  }
+
   /** Whether `blocker` blocks `blocked`. */
   async blocks(blocker: number, blocked: number): Promise<boolean> {
     return (await this.server.db('blocks').where({ blocker_id: blocker, blocked_id: blocked }).first()) !== undefined;
+  }
+
+  /** Whose each notification is, by id (ids with none left out). */
+  async notificationOwners(ids: number[]): Promise<Map<number, number>> {
+    const rows: { id: string | number; user_id: number }[] = ids.length ? await this.server.db('notifications').whereIn('id', ids).select('id', 'user_id') : [];
+    return new Map(rows.map((row) => [Number(row.id), row.user_id]));
   }
 
   /** Who sent and who received a message; undefined when there is none. */

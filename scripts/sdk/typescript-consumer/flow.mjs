@@ -8,6 +8,7 @@ import {
   ifNoneMatch,
   isMicroblogApiError,
   isNotModified,
+  notificationEvents,
   unwrap,
 } from '@microblog/sdk';
 
@@ -206,6 +207,68 @@ export async function flow(baseUrl, step, inbox) {
   );
   check(readBack.body === `hello ann ${tag}` && readBack.sender === bob.id, 'the message by id');
   step('private message: 201, 1 unread, read in the received list (then 0 unread), in the sent list, by id');
+
+  // Notifications: bob writes again, so ann's unread_message_count is 1; bob has a
+  // new_follower (ann follows him). Polled with `since` (the newest timestamp) nothing is
+  // new; the stream (timeout=1, read until the server ends it) sends each as an event, and
+  // resumed after the last id (Last-Event-ID) none; reading the messages is a new change.
+  unwrap(
+    await bobSends.POST('/api/users/{id}/messages', {
+      params: { path: { id: ann.id } },
+      body: { body: `again ${tag}` },
+    }),
+  );
+  const listedNotes = await api.GET('/api/notifications');
+  const notes = unwrap(listedNotes);
+  const unread = notes.data.find((n) => n.name === 'unread_message_count');
+  check(unread?.data === 1, `ann's unread_message_count notification: 1, got ${unread?.data}`);
+  check(notes._links.stream === '/api/notifications/stream', 'a link to the stream');
+  const bobsNotes = unwrap(await bobSends.GET('/api/notifications'));
+  const follower = bobsNotes.data.find((n) => n.name === 'new_follower');
+  check(follower !== undefined && follower.data >= 1, `bob's new_follower notification, got ${follower?.data}`);
+  const newest = notes.data[notes.data.length - 1]; // oldest first
+  const nothingNew = unwrap(
+    await api.GET('/api/notifications', { params: { query: { since: newest.timestamp } } }),
+  );
+  check(nothingNew.data.length === 0, `nothing since the newest, got ${nothingNew.data.length}`);
+  const unchangedNotes = await api.GET('/api/notifications', { headers: ifNoneMatch(etagOf(listedNotes) ?? '') });
+  check(isNotModified(unchangedNotes), `the list unchanged: 304, got ${unchangedNotes.response.status}`);
+  const stream = await api.GET('/api/notifications/stream', {
+    params: { query: { timeout: 1 } },
+    parseAs: 'stream',
+  });
+  check(
+    stream.response.headers.get('Content-Type')?.startsWith('text/event-stream') === true,
+    `a text/event-stream, got ${stream.response.headers.get('Content-Type')}`,
+  );
+  const pushed = [];
+  for await (const n of notificationEvents(unwrap(stream))) pushed.push(n);
+  check(
+    pushed.map((n) => n.id).join() === notes.data.map((n) => n.id).join() &&
+      pushed.some((n) => n.id === unread.id && n.data === 1),
+    `the stream's events: the listed notifications, got ${JSON.stringify(pushed)}`,
+  );
+  const resumed = await api.GET('/api/notifications/stream', {
+    params: { query: { timeout: 1 }, header: { 'Last-Event-ID': String(newest.id) } },
+    parseAs: 'text',
+  });
+  const after = [];
+  for await (const n of notificationEvents(unwrap(resumed))) after.push(n);
+  check(
+    after.length === 0 && unwrap(resumed).startsWith('retry: '),
+    `resumed after the last id: a retry line and no event, got ${JSON.stringify(unwrap(resumed))}`,
+  );
+  unwrap(await api.GET('/api/messages'));
+  const afterReading = unwrap(
+    await api.GET('/api/notifications', { params: { query: { since: newest.timestamp } } }),
+  );
+  check(
+    afterReading.data.length === 1 && afterReading.data[0]?.name === 'unread_message_count' && afterReading.data[0].data === 0,
+    `once the messages are read, since the newest: unread_message_count 0, got ${JSON.stringify(afterReading.data)}`,
+  );
+  step(
+    `notifications: listed (${notes.data.length}), nothing since the newest, 304; the stream sent them (${pushed.length} event(s)), none after Last-Event-ID; reading resets the count`,
+  );
 
   // Blocking: ann blocks bob, who then cannot message her (a typed 403); her list of
   // blocked users; unblocking.

@@ -19,6 +19,8 @@ export type NewSession = components['schemas']['NewSession'];
 export type RefreshRequest = components['schemas']['RefreshRequest'];
 export type Export = components['schemas']['Export'];
 export type ExportFile = components['schemas']['ExportFile'];
+export type Notification = components['schemas']['Notification'];
+export type NotificationList = components['schemas']['NotificationList'];
 export type PageMeta = components['schemas']['PageMeta'];
 export type PageLinks = components['schemas']['PageLinks'];
 /** The body of every error answer. */

@@ -188,6 +188,37 @@ final class MicroblogFlowTests: XCTestCase {
         let byId = try await MessagesAPI.getMessage(id: message.id, apiConfiguration: api)
         XCTAssertEqual(byId.body, "Lunch at noon?")
 
+        // Notifications: bob writes again, so ann's unread_message_count is 1; bob has a
+        // new_follower (ann follows him). Polled with `since` the newest timestamp, at most
+        // that one comes back: a Date keeps milliseconds, the server's timestamps
+        // microseconds. The stream, read whole by the generated call (`timeout` 1: the server
+        // ends it after a second), sends each as an event; resumed after the newest id
+        // (Last-Event-ID), none. Reading the messages sets the count back to 0.
+        _ = try await MessagesAPI.sendMessage(
+            id: ann.id, newMessage: NewMessage(body: "Still there?"), apiConfiguration: bobsAPI
+        )
+        let notes = try await NotificationsAPI.listNotifications(apiConfiguration: api)
+        let unreadNote = try XCTUnwrap(notes.data.first { $0.name == .unreadMessageCount })
+        XCTAssertEqual(unreadNote.data, 1)
+        XCTAssertEqual(notes.links.stream, "/api/notifications/stream")
+        let bobsNotes = try await NotificationsAPI.listNotifications(apiConfiguration: bobsAPI)
+        XCTAssertEqual(bobsNotes.data.first { $0.name == .newFollower }?.data, 1)
+        let newest = try XCTUnwrap(notes.data.last) // oldest first
+        let sinceNewest = try await NotificationsAPI.listNotifications(since: newest.timestamp, apiConfiguration: api)
+        XCTAssertTrue(sinceNewest.data.allSatisfy { $0.id == newest.id })
+        let stream = try await NotificationsAPI.streamNotifications(timeout: 1, apiConfiguration: api)
+        XCTAssertTrue(stream.hasPrefix("retry: "))
+        XCTAssertTrue(stream.contains("id: \(unreadNote.id)\n"))
+        XCTAssertTrue(stream.contains("data: {\"id\":\(unreadNote.id),\"name\":\"unread_message_count\",\"data\":1,"))
+        let resumed = try await NotificationsAPI.streamNotifications(
+            lastEventID: String(newest.id), timeout: 1, apiConfiguration: api
+        )
+        XCTAssertFalse(resumed.contains("data:"))
+        _ = try await MessagesAPI.listMessages(apiConfiguration: api)
+        let afterReading = try await NotificationsAPI.listNotifications(since: newest.timestamp, apiConfiguration: api)
+        XCTAssertEqual(afterReading.data.last?.name, .unreadMessageCount)
+        XCTAssertEqual(afterReading.data.last?.data, 0)
+
         // Blocking: ann blocks bob (204), checks it (204) and lists it; bob's next message is
         // a 403; then she unblocks him.
         try await BlocksAPI.blockUser(id: ann.id, targetId: bob.id, apiConfiguration: api)

@@ -14,6 +14,10 @@ public struct ApiRootLinks: Sendable, Codable, Hashable {
     public var users: String
     /** All posts, newest first. */
     public var posts: String
+    /** The caller's received private messages (`/api/messages/sent` for those it sent). */
+    public var messages: String
+    /** The caller's notifications (and their live stream, linked from there). */
+    public var notifications: String
     /** Where sessions start (tokens are issued), are listed and end. */
     public var tokens: String
     /** The interactive documentation. */
@@ -21,9 +25,11 @@ public struct ApiRootLinks: Sendable, Codable, Hashable {
     /** This contract. */
     public var openapi: String
 
-    public init(users: String, posts: String, tokens: String, docs: String, openapi: String) {
+    public init(users: String, posts: String, messages: String, notifications: String, tokens: String, docs: String, openapi: String) {
         self.users = users
         self.posts = posts
+        self.messages = messages
+        self.notifications = notifications
         self.tokens = tokens
         self.docs = docs
         self.openapi = openapi
@@ -32,6 +38,8 @@ public struct ApiRootLinks: Sendable, Codable, Hashable {
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case users
         case posts
+        case messages
+        case notifications
         case tokens
         case docs
         case openapi
@@ -43,6 +51,8 @@ public struct ApiRootLinks: Sendable, Codable, Hashable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(users, forKey: .users)
         try container.encode(posts, forKey: .posts)
+        try container.encode(messages, forKey: .messages)
+        try container.encode(notifications, forKey: .notifications)
         try container.encode(tokens, forKey: .tokens)
         try container.encode(docs, forKey: .docs)
         try container.encode(openapi, forKey: .openapi)

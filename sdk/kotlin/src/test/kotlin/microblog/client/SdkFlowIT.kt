@@ -12,6 +12,7 @@ import microblog.client.apis.DiscoveryApi
 import microblog.client.apis.ExportsApi
 import microblog.client.apis.FollowsApi
 import microblog.client.apis.MessagesApi
+import microblog.client.apis.NotificationsApi
 import microblog.client.apis.OperationsApi
 import microblog.client.apis.PostsApi
 import microblog.client.apis.TokensApi
@@ -19,6 +20,7 @@ import microblog.client.apis.UsersApi
 import microblog.client.infrastructure.ApiClient
 import microblog.client.infrastructure.ClientException
 import microblog.client.infrastructure.Redirection
+import microblog.client.infrastructure.Serializer
 import microblog.client.infrastructure.ResponseType
 import microblog.client.infrastructure.Success
 import microblog.client.models.Export
@@ -27,6 +29,8 @@ import microblog.client.models.NewMessage
 import microblog.client.models.NewPost
 import microblog.client.models.NewSession
 import microblog.client.models.NewUser
+import microblog.client.models.Notification
+import microblog.client.models.NotificationList
 import microblog.client.models.PasswordReset
 import microblog.client.models.PasswordResetRequest
 import microblog.client.models.Post
@@ -85,6 +89,7 @@ class SdkFlowIT {
     private lateinit var exports: ExportsApi
     private lateinit var messages: MessagesApi
     private lateinit var blocks: BlocksApi
+    private lateinit var notifications: NotificationsApi
 
     private val password = "correct horse battery staple"
     private lateinit var susan: User
@@ -128,6 +133,7 @@ class SdkFlowIT {
         exports = ExportsApi(baseUrl, http).withSession()
         messages = MessagesApi(baseUrl, http).withSession()
         blocks = BlocksApi(baseUrl, http).withSession()
+        notifications = NotificationsApi(baseUrl, http).withSession()
 
         val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90)
         while (true) {
@@ -322,6 +328,46 @@ class SdkFlowIT {
     }
 
     @Test @Order(9)
+    fun `notifications are listed, polled with since and read from the stream, whole with a short timeout`() = runBlocking {
+        val davidsTokens = TokensApi(baseUrl, http).apply { userCredentialsProvider = { "david" to "another long password" } }
+        val davidsSession = davidsTokens.createToken().token
+        MessagesApi(baseUrl, http).apply { accessTokenProvider = { davidsSession } }.sendMessage(susan.id, NewMessage("Are you there?"))
+
+        val listed = notifications.listNotificationsWithHttpInfo(null, null)
+        val list = (listed as Success<*>).data as NotificationList
+        val unread = list.data.single { it.name == Notification.Name.unread_message_count }
+        assertEquals(1L, unread.data)
+        assertEquals("/api/notifications/stream", list.links.stream)
+        val newest = list.data.last() // oldest first
+        assertEquals(emptyList<Notification>(), notifications.listNotifications(since = newest.timestamp).data)
+        assertEquals(304, notifications.listNotificationsWithHttpInfo(null, listed.header("ETag")).statusCode)
+
+        // The generated call reads the whole answer, which the server ends after `timeout` seconds.
+        val stream = notifications.streamNotifications(timeout = 1)
+        assertTrue(stream.startsWith("retry: ")) { stream }
+        assertTrue(stream.contains("id: ${unread.id}\n")) { stream }
+        assertEquals(list.data, eventsOf(stream))
+        assertEquals("text/event-stream, application/json", sent.last().header("Accept"))
+        val resumed = notifications.streamNotifications(lastEventID = newest.id.toString(), timeout = 1)
+        assertEquals(emptyList<Notification>(), eventsOf(resumed))
+
+        // Reading the messages sets the count back to 0: a change since the newest.
+        messages.listMessages()
+        val read = notifications.listNotifications(since = newest.timestamp).data.single()
+        assertEquals(Notification.Name.unread_message_count to 0L, read.name to read.data)
+    }
+
+    /** The notifications of a text/event-stream: each event's `data:` line, parsed; its `id:` its id. */
+    private fun eventsOf(stream: String): List<Notification> =
+        stream.split(Regex("\r\n\r\n|\n\n|\r\r")).mapNotNull { block ->
+            val lines = block.lines()
+            val data = lines.firstOrNull { it.startsWith("data:") }?.removePrefix("data:")?.trim() ?: return@mapNotNull null
+            val event = Serializer.kotlinxSerializationJson.decodeFromString(Notification.serializer(), data)
+            assertEquals("id: ${event.id}", lines.first { it.startsWith("id:") })
+            event
+        }
+
+    @Test @Order(10)
     fun `a conditional GET with the ETag is answered 304`() = runBlocking {
         val first = users.getUserWithHttpInfo(susan.id, null)
         val etag = first.header("ETag")
@@ -335,7 +381,7 @@ class SdkFlowIT {
         assertEquals(304, posts.getPostWithHttpInfo(keyedPost.id, postTag).statusCode)
     }
 
-    @Test @Order(10)
+    @Test @Order(11)
     fun `update with If-Match the ETag read, and a stale one is a typed 412`() = runBlocking {
         val read = users.getUserWithHttpInfo(susan.id, null)
         val etag = read.header("ETag")!!
@@ -360,7 +406,7 @@ class SdkFlowIT {
         }.statusCode)
     }
 
-    @Test @Order(11)
+    @Test @Order(12)
     fun `delete answers 204 without throwing, and the post is then 404`() = runBlocking {
         val etag = posts.getPostWithHttpInfo(keyedPost.id, null).header("ETag")!!
         posts.deletePost(keyedPost.id, etag)
@@ -368,7 +414,7 @@ class SdkFlowIT {
         assertEquals(404, gone.statusCode)
     }
 
-    @Test @Order(12)
+    @Test @Order(13)
     fun `a second device logs in named, refreshes, is listed and read, and is logged out from this one`() = runBlocking {
         tokens.userCredentialsProvider = { "susan" to password }
         val phone = tokens.createToken(newSession = NewSession(device = "Susan's Android"))
@@ -401,7 +447,7 @@ class SdkFlowIT {
         assertEquals(404, unseen.statusCode)
     }
 
-    @Test @Order(13)
+    @Test @Order(14)
     fun `export the posts of susan, 202 with Location, polled until done, and the file holds them`() = runBlocking {
         val asked = exports.createExportWithHttpInfo(susan.id)
         assertEquals(202, asked.statusCode)
@@ -423,7 +469,7 @@ class SdkFlowIT {
         assertEquals(posts.listUserPosts(susan.id, perPage = 100).items, file)
     }
 
-    @Test @Order(15)
+    @Test @Order(16)
     fun `log out answers 204, and the next call is a typed 401 with status and error body`() = runBlocking {
         assertEquals(204, tokens.revokeTokenWithHttpInfo().statusCode)
         val refused = assertThrows<ClientException> { runBlocking { users.getUser(susan.id) } }
@@ -434,7 +480,7 @@ class SdkFlowIT {
         assertTrue(error.message.isNotBlank())
     }
 
-    @Test @Order(14)
+    @Test @Order(15)
     fun `a password reset mails a token that sets a new password and ends every session`() = runBlocking {
         val davidsTokens = TokensApi(baseUrl, http).apply { userCredentialsProvider = { "david" to "another long password" } }
         val oldSession = davidsTokens.createToken().token
@@ -472,7 +518,7 @@ class SdkFlowIT {
         }
     }
 
-    @Test @Order(16)
+    @Test @Order(17)
     fun `every operation of the contract was called, and no request sent the text null`() {
         val called = sent.mapNotNull { request -> operationOf(request) }.toSet()
         val missing = contractOperations.map { it.id }.toSet() - called
