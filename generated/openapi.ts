@@ -340,12 +340,12 @@ export interface paths {
          * @description The caller's notifications, oldest first, each the latest state of one kind (as in
          *     the tutorial): `unread_message_count` (how many received messages are unread),
          *     `new_follower` (followers gained since the caller last read its own followers) and
-         *     `new_post_in_feed` (posts added to the caller's feed since it last read the top of its
-         *     feed: a page without `cursor`, or a `newer` page). A change to one replaces it with a
+         *     `new_post_in_feed` (posts in the caller's feed above the newest one it was shown at the
+         *     top of its feed, by a page without `cursor` or a `newer` page). A change to one replaces it with a
          *     new `id` and `timestamp`. Pass the `timestamp` of the last one seen as `since` to
-         *     get only what changed after it; without `since`, all of them. Posts by accounts
-         *     followed by very many users reach their followers' feeds when the feed is read and
-         *     are not counted here (docs/performance.md, "The feed").
+         *     get only what changed after it; without `since`, all of them. Posts by an account
+         *     that already had 50 followers when the caller followed it join the feed when it is read
+         *     and are not counted here (docs/performance.md, "The feed").
          *     `GET /api/notifications/stream` pushes the same notifications as they happen.
          */
         get: operations["listNotifications"];
@@ -1311,8 +1311,8 @@ export interface components {
         /**
          * @description The latest state of one kind of notification for the caller. `data` is a count:
          *     unread messages (`unread_message_count`), followers gained since the caller last read
-         *     its followers (`new_follower`), posts added to its feed since it last read the top of
-         *     it (`new_post_in_feed`).
+         *     its followers (`new_follower`), posts in its feed above the newest one it was shown at
+         *     the top of it (`new_post_in_feed`).
          * @example {
          *       "id": 42,
          *       "name": "unread_message_count",

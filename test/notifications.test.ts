@@ -107,8 +107,15 @@ describe('GET /api/notifications', () => {
     await post(alice, 'one more');
     expect(byName(await notifications(bob))).toMatchObject({ new_post_in_feed: 1 });
     // Pull-to-refresh is reading the top too.
-    expect((await send('GET', top.body._links.newer, { as: bob })).status).toBe(200);
+    const refreshed = await send<{ _links: { newer: string } }>('GET', top.body._links.newer, { as: bob });
+    expect(refreshed.status).toBe(200);
     expect(byName(await notifications(bob))).toMatchObject({ new_post_in_feed: 0 });
+    // Three more, and a refresh of one page of 2: the newest is still above what was shown.
+    for (let i = 0; i < 3; i++) await post(alice, `later ${i}`);
+    expect(byName(await notifications(bob))).toMatchObject({ new_post_in_feed: 3 });
+    const partial = await send<{ items: { body: string }[] }>('GET', refreshed.body._links.newer.replace(/per_page=\d+/, 'per_page=2'), { as: bob });
+    expect(partial.body.items.map((p) => p.body)).toEqual(['later 1', 'later 0']);
+    expect(byName(await notifications(bob))).toMatchObject({ new_post_in_feed: 1 });
   });
 
   it('misses and repeats nothing when each poll passes the last timestamp it got, while changes race in', async () => {

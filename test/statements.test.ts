@@ -50,6 +50,13 @@ describe('SQL statements per request', () => {
     expect(await statementsOf(`/api/users/${viewer.id}`, viewer)).toMatchObject({ status: 200, statements: 1 });
   });
 
+  it("reads the top of a feed with one more when that changes the reader's new_post_in_feed count, then as many as any page", async () => {
+    const feed = `/api/users/${viewer.id}/feed?per_page=1`;
+    // The posts above were written to the viewer's timeline: showing its top counts them seen.
+    expect(await statementsOf(feed, viewer)).toMatchObject({ status: 200, statements: 4 });
+    expect(await statementsOf(feed, viewer)).toMatchObject({ status: 200, statements: 3 });
+  });
+
   it.each([
     ['/api/users', 3],
     ['/api/users/{hub}/followers', 3],

@@ -4,8 +4,8 @@ import type { Knex } from 'knex';
  * Notifications: for each user, the latest state of each kind, as in the tutorial (one row
  * per user and name, replaced on every change with a new id and time):
  * `unread_message_count` (its unread messages), `new_follower` (followers gained since it
- * last read its own followers) and `new_post_in_feed` (posts written to its home timeline
- * since it last read the top of its feed). Triggers keep them in the transaction of the
+ * last read its own followers) and `new_post_in_feed` (posts in its home timeline above the
+ * newest it was shown at the top of its feed). Triggers keep them in the transaction of the
  * write that changes them, and `pg_notify('notifications', <user id>)` tells every
  * instance's listener (src/services/notifications.ts) at commit, which pushes them to that
  * user's streams.
@@ -21,6 +21,9 @@ import type { Knex } from 'knex';
  * Times carry microseconds (clock_timestamp()), so `since` set to the time of the last one
  * seen skips none and repeats none.
  */
+/** The first key of the advisory locks taken on users' notifications ('noti' in ASCII). */
+const LOCK_CLASS = 0x6e6f7469;
+
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     CREATE SEQUENCE notifications_id_seq;
@@ -60,6 +63,22 @@ export async function up(knex: Knex): Promise<void> {
       END IF;
     END $$;
 
+    -- The reader was shown its feed up to (top_at, top_id): new_post_in_feed becomes the number
+    -- of posts in its home timeline above that, counted under the reader's lock, so a post
+    -- written meanwhile is either counted here or adds itself after (never lost, never twice).
+    CREATE FUNCTION notifications_feed_seen(reader bigint, top_at timestamptz, top_id bigint)
+    RETURNS void LANGUAGE plpgsql AS $$
+    DECLARE
+      above bigint;
+    BEGIN
+      PERFORM pg_advisory_xact_lock(${LOCK_CLASS}, (reader % 2147483647)::integer);
+      SELECT count(*) INTO above FROM timeline_entries
+      WHERE user_id = reader AND (created_at, post_id) > (top_at, top_id);
+      IF EXISTS (SELECT 1 FROM notifications WHERE user_id = reader AND name = 'new_post_in_feed' AND data <> above) THEN
+        PERFORM notifications_change('new_post_in_feed', ARRAY[reader], above, false);
+      END IF;
+    END $$;
+
     CREATE FUNCTION users_notify() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       PERFORM notifications_change('unread_message_count', ARRAY[NEW.id], NEW.unread_message_count, false);
@@ -95,9 +114,6 @@ export async function up(knex: Knex): Promise<void> {
   `);
 }
 
-/** The first key of the advisory locks taken on users' notifications ('noti' in ASCII). */
-const LOCK_CLASS = 0x6e6f7469;
-
 export async function down(knex: Knex): Promise<void> {
   await knex.raw(`
     DROP TRIGGER posts_notify ON posts;
@@ -106,6 +122,7 @@ export async function down(knex: Knex): Promise<void> {
     DROP FUNCTION follows_notify();
     DROP TRIGGER users_notify ON users;
     DROP FUNCTION users_notify();
+    DROP FUNCTION notifications_feed_seen(bigint, timestamptz, bigint);
     DROP FUNCTION notifications_seen(bigint, text);
     DROP FUNCTION notifications_change(text, bigint[], bigint, boolean);
     DROP TABLE notifications;

@@ -42,8 +42,13 @@ export const notificationsRepository = {
     return rows.map(parse);
   },
 
-  /** `userId` has read what `name` counts: back to 0 (one statement; nothing written when it is 0). */
-  async seen(db: Knex, userId: number, name: Exclude<NotificationName, 'unread_message_count'>): Promise<void> {
-    await db.raw('SELECT notifications_seen(?, ?)', [userId, name]);
+  /** `userId` has read its followers: new_follower back to 0 (one statement; nothing written when it is 0). */
+  async followersSeen(db: Knex, userId: number): Promise<void> {
+    await db.raw("SELECT notifications_seen(?, 'new_follower')", [userId]);
+  },
+
+  /** `userId` was shown its feed down from `top`: new_post_in_feed counts the posts above it. */
+  async feedSeen(db: Knex, userId: number, top: { createdAt: Date; id: number }): Promise<void> {
+    await db.raw('SELECT notifications_feed_seen(?, ?, ?)', [userId, top.createdAt, top.id]);
   },
 };

@@ -96,20 +96,21 @@ export const postsRepository = {
   /**
    * How many posts a feed holds, in one statement whatever the number followed: the
    * owner's posts, the fanned-out follows' sum kept in feed_counts, and the post counts of
-   * the few users followed through the other follows (see the home_timelines migration).
+   * the few users followed through the other follows (see the home_timelines migration);
+   * and, beside it, the owner's new_post_in_feed count (`unseen`), for the feed's read to
+   * know whether showing its top changes it.
    */
-  async feedSize(db: Knex, userId: number, { markSeen = false } = {}): Promise<number> {
-    // markSeen: the reader is at the top of its feed, so its new_post_in_feed notification
-    // counts from 0 again (nothing written when it is 0): in this statement, not one more.
-    const { rows } = await db.raw<{ rows: { size: string }[] }>(
-      `SELECT ${markSeen ? "notifications_seen(u.id, 'new_post_in_feed'), " : ''}u.post_count + coalesce(c.posts, 0) + coalesce((
+  async feedSize(db: Knex, userId: number): Promise<{ size: number; unseen: number }> {
+    const { rows } = await db.raw<{ rows: { size: string; unseen: string }[] }>(
+      `SELECT u.post_count + coalesce(c.posts, 0) + coalesce((
            SELECT sum(a.post_count) FROM follows f JOIN users a ON a.id = f.followed_id
-           WHERE f.follower_id = u.id AND NOT f.fans_out), 0) AS size
+           WHERE f.follower_id = u.id AND NOT f.fans_out), 0) AS size,
+         coalesce((SELECT n.data FROM notifications n WHERE n.user_id = u.id AND n.name = 'new_post_in_feed'), 0) AS unseen
        FROM users u LEFT JOIN feed_counts c ON c.user_id = u.id
        WHERE u.id = ?`,
       [userId],
     );
-    return Number(rows[0]?.size ?? 0);
+    return { size: Number(rows[0]?.size ?? 0), unseen: Number(rows[0]?.unseen ?? 0) };
   },
 
   /**

@@ -119,7 +119,6 @@ export function timeline<R extends { created_at: Date; id: number }, T>(
   if (position && 'newer' in position) {
     const pageRows = rows.slice(Math.max(0, rows.length - request.perPage));
     const body = collection(pageRows.map(represent), totalItems, request, path);
-    const [first] = pageRows;
     const last = pageRows[pageRows.length - 1];
     return {
       ...body,
@@ -127,20 +126,29 @@ export function timeline<R extends { created_at: Date; id: number }, T>(
         self: `${body._links.self}&cursor=${encodeNewerCursor(position.newer)}`,
         next: last ? `${path}?page=${request.page + 1}&per_page=${request.perPage}&cursor=${encodeCursor(last)}` : null,
         prev: body._links.prev,
-        newer: newerLink(path, request, first ? { createdAt: first.created_at, id: first.id } : position.newer),
+        newer: newerLink(path, request, pageTop(rows, request)),
       },
     };
   }
   const cursor = position && encodeCursor({ created_at: position.older.createdAt, id: position.older.id });
   const body = keyset(rows, totalItems, { ...request, cursor }, path, represent, encodeCursor);
+  return { ...body, _links: { ...body._links, newer: newerLink(path, request, pageTop(rows, request)) } };
+}
+
+/**
+ * Where a timeline page's `newer` starts: its newest post shown; above an empty page, just
+ * below where it starts (the cursor's own post included), or the bottom. `rows` as read for
+ * the page (newest first, one more than the page for `next`).
+ */
+export function pageTop(rows: { created_at: Date; id: number }[], request: Page & { position?: TimelinePosition }): TimelineCursor {
+  const { position } = request;
+  if (position && 'newer' in position) {
+    const first = rows[Math.max(0, rows.length - request.perPage)];
+    return first ? { createdAt: first.created_at, id: first.id } : position.newer;
+  }
   const [first] = rows;
-  // Above an empty page: from just below where it starts (the cursor's own post included), or the bottom.
-  const above = first
-    ? { createdAt: first.created_at, id: first.id }
-    : position
-      ? { createdAt: position.older.createdAt, id: Math.max(0, position.older.id - 1) }
-      : BOTTOM;
-  return { ...body, _links: { ...body._links, newer: newerLink(path, request, above) } };
+  if (first) return { createdAt: first.created_at, id: first.id };
+  return position ? { createdAt: position.older.createdAt, id: Math.max(0, position.older.id - 1) } : BOTTOM;
 }
 
 function newerLink(path: string, { page, perPage }: Page, above: TimelineCursor): string {

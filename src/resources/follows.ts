@@ -28,7 +28,7 @@ export function followRoutes(db: Knex): Router {
       const size = direction === 'followers' ? user.follower_count : user.followed_count;
       // Reading one's own followers: the new_follower notification counts from 0 again, before
       // the read, so a follower who comes in between is shown and still counted.
-      if (direction === 'followers' && viewer === id) await notificationsRepository.seen(db, id, 'new_follower');
+      if (direction === 'followers' && viewer === id) await notificationsRepository.followersSeen(db, id);
       const [rows, total] = await readPage(
         page,
         () => Promise.resolve(size),

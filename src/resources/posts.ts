@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { Knex } from 'knex';
+import { notificationsRepository } from '../db/notifications.js';
 import { postsRepository } from '../db/posts.js';
 import { usersRepository } from '../db/users.js';
 import { authOf } from '../http/authentication.js';
@@ -8,7 +9,7 @@ import { forbidden, notFound } from '../http/http-error.js';
 import { idempotent } from '../services/idempotency.js';
 import { readPage } from '../db/pages.js';
 import { searchRequest, timelineRequest } from '../http/pagination.js';
-import { searchResults, timeline } from '../representations/collections.js';
+import { pageTop, searchResults, timeline } from '../representations/collections.js';
 import { searchRepository } from '../db/search.js';
 import { operation, sendAnswer } from '../http/operations.js';
 import { links, toPost } from '../representations/resources.js';
@@ -113,13 +114,21 @@ export function postRoutes(db: Knex): Router {
       const { id } = req.params;
       if (authOf(req).user.id !== id) throw forbidden('you can only read your own feed');
       const at = timelineRequest(req.query);
-      const size = (markSeen = false) => postsRepository.feedSize(db, id, { markSeen });
-      const page = () => postsRepository.feed(db, id, { ...at, limit: at.limit + 1 });
-      // The top of the feed (its first page, or what is newer than a page) is where new posts
-      // show: new_post_in_feed counts from 0 again, before the page is read, so that a post
-      // that comes in between is shown and still counted, never counted without being shown.
+      let unseen = 0;
+      const [rows, total] = await readPage(
+        at,
+        async () => {
+          const feed = await postsRepository.feedSize(db, id);
+          unseen = feed.unseen;
+          return feed.size;
+        },
+        () => postsRepository.feed(db, id, { ...at, limit: at.limit + 1 }),
+      );
+      // The top of the feed (its first page, or what is newer than a page) was shown:
+      // new_post_in_feed counts what is above it now, a statement only when it counted
+      // something (a post that came after the size was read is counted the next time).
       const top = at.position ? 'newer' in at.position : at.offset === 0;
-      const [rows, total] = top ? await size(true).then(async (n) => [await page(), n] as const) : await readPage(at, size, page);
+      if (top && unseen > 0) await notificationsRepository.feedSeen(db, id, pageTop(rows, at));
       sendRepresentation(req, res, timeline(rows, total, at, links.feed(id), toPost));
     }),
   );

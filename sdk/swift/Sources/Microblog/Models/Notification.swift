@@ -7,7 +7,7 @@
 
 import Foundation
 
-/** The latest state of one kind of notification for the caller. &#x60;data&#x60; is a count: unread messages (&#x60;unread_message_count&#x60;), followers gained since the caller last read its followers (&#x60;new_follower&#x60;), posts added to its feed since it last read the top of it (&#x60;new_post_in_feed&#x60;).  */
+/** The latest state of one kind of notification for the caller. &#x60;data&#x60; is a count: unread messages (&#x60;unread_message_count&#x60;), followers gained since the caller last read its followers (&#x60;new_follower&#x60;), posts in its feed above the newest one it was shown at the top of it (&#x60;new_post_in_feed&#x60;).  */
 public struct Notification: Sendable, Codable, Hashable {
 
     public enum Name: String, Sendable, Codable, CaseIterable {
