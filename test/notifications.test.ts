@@ -10,7 +10,8 @@ import { sender } from './support/http.js';
 import { openStream, type SseEvent } from './support/event-stream.js';
 import { until } from './support/wait.js';
 
-const server = useServer({ NOTIFICATIONS_HEARTBEAT_SECONDS: '1' });
+// Streams outlive the HTTP request timeout, which bounds receiving a request, not answering it.
+const server = useServer({ NOTIFICATIONS_HEARTBEAT_SECONDS: '1', HTTP_REQUEST_TIMEOUT_MS: '2000', HTTP_HEADERS_TIMEOUT_MS: '1000' });
 const send = sender(server);
 
 interface Notification {
@@ -197,7 +198,9 @@ describe('GET /api/notifications/stream', () => {
     await next(events, 'new_follower', 1);
     await events.comment(1, 3000);
     expect(events.comments[0]?.text).toBe('heartbeat');
-    await events.ended;
+    expect(await events.ended).toMatchObject({ clean: true });
+    // It lasted its 4 seconds, twice HTTP_REQUEST_TIMEOUT_MS.
+    expect(Date.now() - events.openedAt).toBeGreaterThan(3500);
     const got = notificationsIn(events.events);
     expect(got.map((n) => [n.name, n.data])).toEqual([
       ['unread_message_count', 1],

@@ -126,22 +126,27 @@ export const postsRepository = {
     // The position, on each source's own (time, id) columns.
     const after = (time: string, id: string) => (where ? `AND ${where[0].replace('x.created_at', time).replace('x.id', id)}` : '');
     const at = where?.[1] ?? [];
+    // The sources give keys only (time and id, from their indexes); the page's rows are
+    // fetched once the page is known, not a reach's worth from each source.
     const { rows } = await db.raw<{ rows: PostRow[] }>(
-      `SELECT * FROM (
-         (SELECT ${P_COLUMNS} FROM timeline_entries t JOIN posts p ON p.id = t.post_id
-          WHERE t.user_id = ? ${after('t.created_at', 't.post_id')}
-          ORDER BY t.created_at ${order}, t.post_id ${order} LIMIT ?)
-         UNION ALL
-         (SELECT ${P_COLUMNS} FROM posts p WHERE p.user_id = ? ${after('p.created_at', 'p.id')}
-          ORDER BY p.created_at ${order}, p.id ${order} LIMIT ?)
-         UNION ALL
-         (SELECT r.* FROM follows f CROSS JOIN LATERAL (
-            SELECT ${P_COLUMNS} FROM posts p WHERE p.user_id = f.followed_id ${after('p.created_at', 'p.id')}
-            ORDER BY p.created_at ${order}, p.id ${order} LIMIT ?) AS r
-          WHERE f.follower_id = ? AND NOT f.fans_out)
-       ) AS feed
-       ORDER BY created_at ${order}, id ${order}
-       OFFSET ? LIMIT ?`,
+      `SELECT ${P_COLUMNS} FROM (
+         SELECT created_at, id FROM (
+           (SELECT t.created_at, t.post_id AS id FROM timeline_entries t
+            WHERE t.user_id = ? ${after('t.created_at', 't.post_id')}
+            ORDER BY t.created_at ${order}, t.post_id ${order} LIMIT ?)
+           UNION ALL
+           (SELECT p.created_at, p.id FROM posts p WHERE p.user_id = ? ${after('p.created_at', 'p.id')}
+            ORDER BY p.created_at ${order}, p.id ${order} LIMIT ?)
+           UNION ALL
+           (SELECT r.* FROM follows f CROSS JOIN LATERAL (
+              SELECT p.created_at, p.id FROM posts p WHERE p.user_id = f.followed_id ${after('p.created_at', 'p.id')}
+              ORDER BY p.created_at ${order}, p.id ${order} LIMIT ?) AS r
+            WHERE f.follower_id = ? AND NOT f.fans_out)
+         ) AS keys
+         ORDER BY created_at ${order}, id ${order}
+         OFFSET ? LIMIT ?
+       ) AS page JOIN posts p ON p.id = page.id
+       ORDER BY page.created_at ${order}, page.id ${order}`,
       [userId, ...at, reach, userId, ...at, reach, ...at, reach, userId, position ? 0 : offset, limit],
     );
     return newestFirst(rows, order);
