@@ -1320,7 +1320,7 @@ export interface components {
          *       "timestamp": "2026-12-02T13:45:07.123456Z"
          *     }
          */
-        Notification: {
+        UserNotification: {
             /**
              * Format: int64
              * @description Grows with every change, for every user; the stream's event id.
@@ -1345,7 +1345,7 @@ export interface components {
         /** @description The caller's notifications changed after `since`, oldest first (at most one of each kind). */
         NotificationList: {
             /** @description The notifications, oldest first. */
-            data: components["schemas"]["Notification"][];
+            data: components["schemas"]["UserNotification"][];
             _links: components["schemas"]["NotificationListLinks"];
         };
         /** @description Where to go from a list of notifications. */

@@ -11,7 +11,7 @@ import {
   serverSentEvents,
   unwrap,
   type MicroblogClient,
-  type Notification,
+  type UserNotification,
   type Post,
   type ServerSentEvent,
 } from '../sdk/typescript/src/index.js';
@@ -559,7 +559,7 @@ describe('notifications: serverSentEvents() and notificationEvents()', () => {
     expect(listed.data).toEqual([
       { id: expect.any(Number), name: 'unread_message_count', data: 1, timestamp: expect.stringMatching(/\.\d{6}Z$/) },
     ]);
-    const [unread] = listed.data as [Notification];
+    const [unread] = listed.data as [UserNotification];
     const since = unwrap(await api.GET('/api/notifications', { params: { query: { since: unread.timestamp } } }));
     expect(since.data).toEqual([]);
 

@@ -84,7 +84,7 @@ def map_query(context, query):
 # GET /api/notifications/stream answers text/event-stream. The contract gives its body the
 # schema of the text (`NotificationEvents`, a string, so that generated SDKs hand the text
 # over), and says in prose what each event is: `id:` the notification's id, `data:` the
-# Notification as JSON. Schemathesis reads the `schema` of an event stream in OpenAPI 3.1 as
+# UserNotification as JSON. Schemathesis reads the `schema` of an event stream in OpenAPI 3.1 as
 # each event's, and an event is no string; so the built-in response_schema_conformance is
 # off for that operation (schemathesis.toml) and this check judges its answers instead: a
 # JSON answer (400, 401, 406…) as response_schema_conformance does, an event stream by
@@ -95,11 +95,11 @@ _validators: dict[int, jsonschema_rs.Validator] = {}
 
 
 def _notification_validator(case) -> jsonschema_rs.Validator:
-    """The contract's Notification schema, its references resolved within the document."""
+    """The contract's UserNotification schema, its references resolved within the document."""
     raw = case.operation.schema.raw_schema
     key = id(raw)
     if key not in _validators:
-        schema = {"$ref": "#/components/schemas/Notification", "components": raw["components"]}
+        schema = {"$ref": "#/components/schemas/UserNotification", "components": raw["components"]}
         _validators[key] = jsonschema_rs.validator_for(schema, validate_formats=True)
     return _validators[key]
 
@@ -110,7 +110,7 @@ def _stream_failure(case, message: str) -> Failure:
 
 @schemathesis.check
 def notification_stream_conformance(ctx, response, case):
-    """Each event of GET /api/notifications/stream: `id:` the id of the Notification in its `data:`."""
+    """Each event of GET /api/notifications/stream: `id:` the id of the UserNotification in its `data:`."""
     if case.operation.definition.raw.get("operationId") != "streamNotifications":
         return None
     content_type = (response.headers.get("content-type") or [""])[0]
@@ -137,7 +137,7 @@ def notification_stream_conformance(ctx, response, case):
             raise _stream_failure(case, f"An event's data is not JSON ({exc}): {block!r}") from None
         errors = [error.message for error in validator.iter_errors(notification)]
         if errors:
-            raise _stream_failure(case, f"An event's data is no Notification ({'; '.join(errors)}): {block!r}")
+            raise _stream_failure(case, f"An event's data is no UserNotification ({'; '.join(errors)}): {block!r}")
         if ids != [str(notification["id"])]:
             raise _stream_failure(case, f"An event's `id:` is not its notification's id: {block!r}")
         if notification["id"] <= previous:

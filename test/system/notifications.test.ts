@@ -17,7 +17,7 @@ import { until, within } from '../support/wait.js';
  * and a stopping instance ends its streams at once.
  */
 
-type Notification = components['schemas']['Notification'];
+type Notification = components['schemas']['UserNotification'];
 type Account = Awaited<ReturnType<typeof registerAndLogIn>>;
 
 /** NOTIFICATIONS_HEARTBEAT_SECONDS of the instances. */

@@ -13,7 +13,7 @@ import {
   type Export,
   type ExportFile,
   type MicroblogApiError,
-  type Notification,
+  type UserNotification,
   type Post,
   type User,
 } from '@microblog/sdk';
@@ -235,13 +235,13 @@ export async function flow(
   );
   const listedNotes = await api.GET('/api/notifications');
   const notes = unwrap(listedNotes);
-  const unread = notes.data.find((n: Notification) => n.name === 'unread_message_count');
+  const unread = notes.data.find((n: UserNotification) => n.name === 'unread_message_count');
   check(unread?.data === 1, `ann's unread_message_count notification: 1, got ${unread?.data}`);
   check(notes._links.stream === '/api/notifications/stream', 'a link to the stream');
   const bobsNotes = unwrap(await bobSends.GET('/api/notifications'));
-  const follower = bobsNotes.data.find((n: Notification) => n.name === 'new_follower');
+  const follower = bobsNotes.data.find((n: UserNotification) => n.name === 'new_follower');
   check(follower !== undefined && follower.data >= 1, `bob's new_follower notification, got ${follower?.data}`);
-  const newest = notes.data[notes.data.length - 1] as Notification; // oldest first
+  const newest = notes.data[notes.data.length - 1] as UserNotification; // oldest first
   const nothingNew = unwrap(
     await api.GET('/api/notifications', { params: { query: { since: newest.timestamp } } }),
   );
@@ -256,10 +256,10 @@ export async function flow(
     stream.response.headers.get('Content-Type')?.startsWith('text/event-stream') === true,
     `a text/event-stream, got ${stream.response.headers.get('Content-Type')}`,
   );
-  const pushed: Notification[] = [];
+  const pushed: UserNotification[] = [];
   for await (const n of notificationEvents(unwrap(stream))) pushed.push(n);
   check(
-    pushed.map((n) => n.id).join() === notes.data.map((n: Notification) => n.id).join() &&
+    pushed.map((n) => n.id).join() === notes.data.map((n: UserNotification) => n.id).join() &&
       pushed.some((n) => n.id === unread.id && n.data === 1),
     `the stream's events: the listed notifications, got ${JSON.stringify(pushed)}`,
   );
@@ -267,7 +267,7 @@ export async function flow(
     params: { query: { timeout: 1 }, header: { 'Last-Event-ID': String(newest.id) } },
     parseAs: 'text',
   });
-  const after: Notification[] = [];
+  const after: UserNotification[] = [];
   for await (const n of notificationEvents(unwrap(resumed))) after.push(n);
   check(
     after.length === 0 && unwrap(resumed).startsWith('retry: '),

@@ -1,4 +1,4 @@
-import type { Notification } from './schema.js';
+import type { UserNotification } from './schema.js';
 
 /** One event of a `text/event-stream`, as `EventSource` hands it over. */
 export interface ServerSentEvent {
@@ -106,6 +106,6 @@ export async function* serverSentEvents(
  */
 export async function* notificationEvents(
   body: ReadableStream<Uint8Array> | string | null | undefined,
-): AsyncGenerator<Notification, void, undefined> {
-  for await (const event of serverSentEvents(body)) yield JSON.parse(event.data) as Notification;
+): AsyncGenerator<UserNotification, void, undefined> {
+  for await (const event of serverSentEvents(body)) yield JSON.parse(event.data) as UserNotification;
 }

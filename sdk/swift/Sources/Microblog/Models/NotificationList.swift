@@ -12,10 +12,10 @@ public struct NotificationList: Sendable, Codable, Hashable {
 
     public static let dataRule = ArrayRule(minItems: nil, maxItems: 3, uniqueItems: false)
     /** The notifications, oldest first. */
-    public var data: [Notification]
+    public var data: [UserNotification]
     public var links: NotificationListLinks
 
-    public init(data: [Notification], links: NotificationListLinks) {
+    public init(data: [UserNotification], links: NotificationListLinks) {
         self.data = data
         self.links = links
     }

@@ -29,7 +29,7 @@ import microblog.client.models.NewMessage
 import microblog.client.models.NewPost
 import microblog.client.models.NewSession
 import microblog.client.models.NewUser
-import microblog.client.models.Notification
+import microblog.client.models.UserNotification
 import microblog.client.models.NotificationList
 import microblog.client.models.PasswordReset
 import microblog.client.models.PasswordResetRequest
@@ -335,11 +335,11 @@ class SdkFlowIT {
 
         val listed = notifications.listNotificationsWithHttpInfo(null, null)
         val list = (listed as Success<*>).data as NotificationList
-        val unread = list.data.single { it.name == Notification.Name.unread_message_count }
+        val unread = list.data.single { it.name == UserNotification.Name.unread_message_count }
         assertEquals(1L, unread.data)
         assertEquals("/api/notifications/stream", list.links.stream)
         val newest = list.data.last() // oldest first
-        assertEquals(emptyList<Notification>(), notifications.listNotifications(since = newest.timestamp).data)
+        assertEquals(emptyList<UserNotification>(), notifications.listNotifications(since = newest.timestamp).data)
         assertEquals(304, notifications.listNotificationsWithHttpInfo(null, listed.header("ETag")).statusCode)
 
         // The generated call reads the whole answer, which the server ends after `timeout` seconds.
@@ -349,20 +349,20 @@ class SdkFlowIT {
         assertEquals(list.data, eventsOf(stream))
         assertEquals("text/event-stream, application/json", sent.last().header("Accept"))
         val resumed = notifications.streamNotifications(lastEventID = newest.id.toString(), timeout = 1)
-        assertEquals(emptyList<Notification>(), eventsOf(resumed))
+        assertEquals(emptyList<UserNotification>(), eventsOf(resumed))
 
         // Reading the messages sets the count back to 0: a change since the newest.
         messages.listMessages()
         val read = notifications.listNotifications(since = newest.timestamp).data.single()
-        assertEquals(Notification.Name.unread_message_count to 0L, read.name to read.data)
+        assertEquals(UserNotification.Name.unread_message_count to 0L, read.name to read.data)
     }
 
     /** The notifications of a text/event-stream: each event's `data:` line, parsed; its `id:` its id. */
-    private fun eventsOf(stream: String): List<Notification> =
+    private fun eventsOf(stream: String): List<UserNotification> =
         stream.split(Regex("\r\n\r\n|\n\n|\r\r")).mapNotNull { block ->
             val lines = block.lines()
             val data = lines.firstOrNull { it.startsWith("data:") }?.removePrefix("data:")?.trim() ?: return@mapNotNull null
-            val event = Serializer.kotlinxSerializationJson.decodeFromString(Notification.serializer(), data)
+            val event = Serializer.kotlinxSerializationJson.decodeFromString(UserNotification.serializer(), data)
             assertEquals("id: ${event.id}", lines.first { it.startsWith("id:") })
             event
         }
