@@ -1363,7 +1363,7 @@ export interface components {
         };
         /**
          * @description Server-Sent Events (text/event-stream): a `retry:` line, then one event per
-         *     notification (`id:` its id, `data:` the Notification as JSON, a blank line), and
+         *     notification (`id:` its id, `data:` the UserNotification as JSON, a blank line), and
          *     `: heartbeat` comment lines between them.
          * @example retry: 3000
          *
@@ -3095,7 +3095,7 @@ export interface operations {
         responses: {
             /**
              * @description The stream of the caller's notifications, until `timeout`. Each event is
-             *     `id: <id>`, `data: <Notification as JSON>` and a blank line.
+             *     `id: <id>`, `data: <UserNotification as JSON>` and a blank line.
              */
             200: {
                 headers: {
