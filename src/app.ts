@@ -19,7 +19,7 @@ import { crossOrigin, securityHeaders } from './http/security-headers.js';
 import { wellFormedHost } from './http/host.js';
 import { contractOperations, matchOperation } from './http/operations.js';
 import { plainIntegers } from './http/parameters.js';
-import { requireJsonAcceptable } from './http/negotiation.js';
+import { requireAcceptable } from './http/negotiation.js';
 import { createRateLimits } from './http/rate-limit.js';
 import { contractValidator } from './http/validator.js';
 import { apiRoutes } from './resources/api.js';
@@ -107,7 +107,7 @@ export function createApp({
   app.use(authenticate(db, limits.logins, metrics));
   app.use(contractValidator({ contract, validateResponses: config.validateResponses }));
   app.use('/api', plainIntegers);
-  app.use(CONTRACT_PATHS, requireJsonAcceptable);
+  app.use(CONTRACT_PATHS, requireAcceptable);
 
   app.use(healthRoutes(db, stopping, config.readinessTimeoutMs));
   app.use(apiRoutes());

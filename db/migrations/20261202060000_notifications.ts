@@ -1,5 +1,8 @@
 import type { Knex } from 'knex';
 
+/** The first key of the advisory locks taken on users' notifications ('noti' in ASCII). */
+const LOCK_CLASS = 0x6e6f7469;
+
 /**
  * Notifications: for each user, the latest state of each kind, as in the tutorial (one row
  * per user and name, replaced on every change with a new id and time):
@@ -21,9 +24,6 @@ import type { Knex } from 'knex';
  * Times carry microseconds (clock_timestamp()), so `since` set to the time of the last one
  * seen skips none and repeats none.
  */
-/** The first key of the advisory locks taken on users' notifications ('noti' in ASCII). */
-const LOCK_CLASS = 0x6e6f7469;
-
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     CREATE SEQUENCE notifications_id_seq;

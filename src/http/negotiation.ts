@@ -30,7 +30,7 @@ export function wantsJson(req: Request): boolean {
  * 406 for a client that accepts none of what the operation answers with: JSON, or an event
  * stream for the one operation that streams (its errors are JSON, as everywhere).
  */
-export const requireJsonAcceptable: RequestHandler = (req, _res, next) => {
+export const requireAcceptable: RequestHandler = (req, _res, next) => {
   const accept = req.headers.accept;
   const produces = req.operation?.operation.produces ?? 'application/json';
   // What SDKs and browsers' fetch send, decided without parsing.

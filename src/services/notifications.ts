@@ -18,8 +18,6 @@ export interface Subscription {
 export interface NotificationHub {
   /** Resolves once changes to `userId` reach `changed`: a read made after it misses none. */
   subscribe(userId: number, changed: () => void): Promise<Subscription>;
-  /** The streams open on this instance. */
-  size(): number;
   /** Ends every stream (shutdown): each `changed` gets `closing` true; then stops listening. */
   close(): Promise<void>;
   readonly closing: boolean;
@@ -38,7 +36,6 @@ export function createNotificationHub({ url, logger, connectTimeoutMs, keepAlive
   const byUser = new Map<number, Set<() => void>>();
   let listener: Listener | undefined;
   let closing = false;
-  let count = 0;
 
   const call = (callbacks: Iterable<() => void>) => {
     for (const changed of [...callbacks]) changed();
@@ -66,17 +63,13 @@ export function createNotificationHub({ url, logger, connectTimeoutMs, keepAlive
       if (!callbacks) byUser.set(userId, (callbacks = new Set()));
       const own = () => changed();
       callbacks.add(own);
-      count++;
       await listener.ready();
       return {
         close() {
-          if (!callbacks.delete(own)) return;
-          count--;
-          if (callbacks.size === 0 && byUser.get(userId) === callbacks) byUser.delete(userId);
+          if (callbacks.delete(own) && callbacks.size === 0 && byUser.get(userId) === callbacks) byUser.delete(userId);
         },
       };
     },
-    size: () => count,
     async close() {
       closing = true;
       call([...byUser.values()].flatMap((set) => [...set]));
